@@ -1,0 +1,38 @@
+"""Shared pytest fixtures: the repository's overlays rendered once per session, and fixture loading."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+import pytest
+
+from gitops_check import loader, render
+from gitops_check.model import Document
+
+REPO = Path(__file__).resolve().parent.parent
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+
+
+@lru_cache(maxsize=None)
+def _render(overlay: str) -> tuple[Document, ...]:
+    return tuple(loader.parse(render.build(REPO / overlay, overlay), overlay))
+
+
+@pytest.fixture(scope="session")
+def rendered():
+    """rendered("overlays/production") -> the overlay's Documents (kustomize build, cached)."""
+    return lambda overlay: list(_render(overlay))
+
+
+@pytest.fixture(scope="session")
+def find():
+    """find(docs, kind, name=None) -> the one matching Document (fails the test when absent)."""
+
+    def _find(docs, kind, name=None):
+        hits = [d for d in docs if d.kind == kind and (name is None or d.name == name)]
+        assert hits, f"no {kind} {name or ''} rendered"
+        assert len(hits) == 1, f"{len(hits)} {kind} {name or ''} rendered, expected one"
+        return hits[0]
+
+    return _find
