@@ -1,0 +1,54 @@
+# Every target installs what it needs first (`make tools`): a fresh clone needs no manual step.
+SHELL := bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+.DELETE_ON_ERROR:
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: help tools prereqs go-tools render validate lint test bench docs clean
+
+help: ## List the targets
+	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-9s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+prereqs:
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null || \
+	  { echo "make: Python 3.11 or newer is required as '$(PYTHON)': install it (apt-get install python3) or run make PYTHON=python3.11"; exit 2; }
+	@command -v go >/dev/null || { echo "make: Go is required to build kustomize, kubeconform and conftest: install Go 1.24+ (apt-get install golang)"; exit 2; }
+
+$(STAMP): pyproject.toml | prereqs
+	@$(PYTHON) -m venv $(VENV)
+	@$(BIN)/pip install --quiet --disable-pip-version-check -e '.[test]'
+	@touch $@
+
+go-tools: | prereqs
+	@$(PYTHON) -m gitops_check.toolchain install
+
+tools: $(STAMP) go-tools ## Install the pinned toolchain (virtualenv, kustomize, kubeconform, conftest, promtool)
+
+render: tools ## Render every overlay into rendered/ (gitignored)
+	@rm -rf rendered && mkdir -p rendered
+	@for o in $$($(BIN)/python -c 'from gitops_check import pipeline, settings; s = settings.load(); print(" ".join(n for _, n, _ in pipeline.resolve_targets([], s)))'); do \
+	  $(BIN)/gitops-check render "$$o" > "rendered/$$(echo $$o | tr / _).yaml"; echo "rendered/$$(echo $$o | tr / _).yaml"; done
+
+validate: tools ## Render and check every overlay, print a summary (the main job)
+	@$(BIN)/gitops-check validate
+
+lint: tools ## yamllint every YAML file, format-check the Rego policies
+	@$(BIN)/yamllint --strict .
+	@$$($(PYTHON) -m gitops_check.toolchain path conftest) fmt --check policies
+
+test: tools ## Run the test suite (pytest, Rego unit tests, promtool rule tests)
+	@$(BIN)/pytest
+
+bench: tools ## Benchmark a full validation (median of several runs, per stage)
+	@$(BIN)/python -m gitops_check.bench
+
+docs: tools ## Regenerate docs/policies.md from the rules
+	@$(BIN)/gitops-check rules --output docs/policies.md
+
+clean: ## Remove the virtualenv, rendered output and caches in the clone (the Go tool cache stays)
+	@rm -rf $(VENV) rendered .pytest_cache reports *.egg-info

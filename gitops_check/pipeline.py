@@ -1,0 +1,141 @@
+"""The validation pipeline: resolve targets, render them in parallel, run every stage once over all
+documents, apply waivers. The report module turns the Result into text, JSON, JUnit or SARIF."""
+
+from __future__ import annotations
+
+import importlib
+import json
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from . import loader, render, waivers
+from .context import Context
+from .errors import InputError
+from .model import Source, Violation
+from .settings import Settings
+
+# Stage name -> module exposing check(sources, ctx). Order is the order of the report.
+STAGES = ("lint", "schemas", "policies", "references", "promql")
+
+
+@dataclass
+class Result:
+    sources: list[Source]
+    violations: list[Violation]
+    stage_seconds: dict[str, float] = field(default_factory=dict)
+    render_seconds: float = 0.0
+    total_seconds: float = 0.0
+
+    @property
+    def errors(self) -> list[Violation]:
+        return [v for v in self.violations if v.severity == "error" and not v.waived]
+
+    @property
+    def warnings(self) -> list[Violation]:
+        return [v for v in self.violations if v.severity == "warning" and not v.waived]
+
+    @property
+    def waived(self) -> list[Violation]:
+        return [v for v in self.violations if v.waived]
+
+    @property
+    def exit_code(self) -> int:
+        return 1 if self.errors else 0
+
+
+def display(path: Path, settings: Settings) -> str:
+    """A path as users should read it: relative to the repository when inside it."""
+    resolved = path.resolve()
+    try:
+        return str(resolved.relative_to(settings.repo_root))
+    except ValueError:
+        return str(path)
+
+
+def resolve_targets(paths: list[str], settings: Settings) -> list[tuple[Path, str, str]]:
+    """(path, shown name, kind) for each PATH; no PATH means the repository's default targets."""
+    if not paths:
+        found = sorted(
+            {p for pattern in settings.targets for p in settings.repo_root.glob(pattern) if render.is_overlay(p)}
+        )
+        if not found:
+            raise InputError(f"{settings.repo_root}: no overlay matches the targets {list(settings.targets)}")
+        return [(p, display(p, settings), "overlay") for p in found]
+    targets: list[tuple[Path, str, str]] = []
+    for raw in paths:
+        path = Path(raw)
+        if not path.exists():
+            raise InputError(f"{raw}: no such file or directory")
+        if render.is_overlay(path):
+            targets.append((path, display(path, settings), "overlay"))
+        elif path.is_dir():
+            files = sorted(p for p in path.rglob("*") if p.suffix in (".yaml", ".yml") and p.is_file())
+            if not files:
+                raise InputError(f"{raw}: directory has no kustomization.yaml and no YAML files")
+            targets += [(f, display(f, settings), "file") for f in files]
+        else:
+            targets.append((path, display(path, settings), "file"))
+    return targets
+
+
+def _render_one(target: tuple[Path, str, str], settings: Settings) -> Source:
+    path, shown, kind = target
+    started = time.perf_counter()
+    if kind == "overlay":
+        docs = loader.parse(render.build(path, shown, settings), shown)
+    else:
+        docs = loader.read_file(path, shown)
+    return Source(shown, kind, docs, time.perf_counter() - started)
+
+
+def render_targets(targets: list[tuple[Path, str, str]], settings: Settings) -> list[Source]:
+    """Render overlays (one kustomize process each) and parse files, in parallel; first error wins."""
+    with ThreadPoolExecutor(max_workers=max(1, min(8, len(targets)))) as pool:
+        return list(pool.map(lambda t: _render_one(t, settings), targets))
+
+
+def write_documents(sources: list[Source], workdir: Path) -> None:
+    """One file per document so every tool can check all of them in one process and map results back."""
+    docs_dir = workdir / "docs"
+    docs_dir.mkdir()
+    n = 0
+    for source in sources:
+        for doc in source.documents:
+            n += 1
+            doc.file = docs_dir / f"{n:05d}.json"
+            doc.file.write_text(json.dumps(doc.obj))
+
+
+def run(paths: list[str], settings: Settings, stages: tuple[str, ...] = STAGES, waivers_file: Path | None = None) -> Result:
+    started = time.perf_counter()
+    targets = resolve_targets(paths, settings)
+    waiver_path = waivers_file or settings.waivers_file
+    waiver_list = waivers.load(waiver_path, display(waiver_path, settings))
+    sources = render_targets(targets, settings)
+    rendered_at = time.perf_counter()
+    modules = {name: importlib.import_module(f"gitops_check.{name}") for name in stages}
+    with tempfile.TemporaryDirectory(prefix="gitops-check-") as tmp:
+        workdir = Path(tmp)
+        write_documents(sources, workdir)
+        ctx = Context(settings, workdir)
+
+        def timed(name: str) -> tuple[list[Violation], float]:
+            t0 = time.perf_counter()
+            found = modules[name].check(sources, ctx)
+            return found, time.perf_counter() - t0
+
+        # Each stage runs one tool process (or pure Python); running them side by side hides latency.
+        with ThreadPoolExecutor(max_workers=len(stages)) as pool:
+            outcomes = dict(zip(stages, pool.map(timed, stages)))
+    violations = [v for name in stages for v in outcomes[name][0]]
+    violations = waivers.apply(violations, waiver_list, display(waiver_path, settings), {s.name for s in sources})
+    return Result(
+        sources=sources,
+        violations=violations,
+        stage_seconds={name: outcomes[name][1] for name in stages},
+        render_seconds=rendered_at - started,
+        total_seconds=time.perf_counter() - started,
+    )
