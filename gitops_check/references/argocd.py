@@ -1,0 +1,233 @@
+"""Argo CD objects against the repository: every Application (and every Application an ApplicationSet
+list generator produces) points at an overlay that exists, deploys it into the namespace its manifests
+declare, and stays inside what its AppProject allows.
+
+These mistakes only surface after merge, as a ComparisonError or a sync that fails or lands objects in
+the wrong namespace. The overlay is rendered (kustomize, cached per path) to learn its namespaces.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from fnmatch import fnmatchcase
+from pathlib import Path
+from typing import Any, Iterator
+
+from ..errors import InputError
+from ..model import Document, Violation
+from ..render import is_overlay
+from ..rules import rule
+from .index import CLUSTER_SCOPED, Index, as_dict, dicts
+from .inputs import Inputs
+
+APP_PATH = rule(
+    "WH-REF-032", "error", "references", "An Application's source path is an overlay of this repository that builds",
+    "Argo CD reports a ComparisonError for a missing path and syncs nothing.",
+)
+APP_NAMESPACE = rule(
+    "WH-REF-033", "error", "references",
+    "An Application's destination namespace matches the namespace its overlay's manifests declare",
+    "A mismatch splits the app across namespaces or fails the sync; references between objects stop resolving.",
+)
+APP_PROJECT_PERMITS = rule(
+    "WH-REF-034", "error", "references", "An Application's destination and repository are allowed by its AppProject",
+    "Argo CD refuses to sync an Application outside its project's destinations or sourceRepos.",
+)
+APP_PROJECT = rule(
+    "WH-REF-035", "error", "references", "An Application's project is an AppProject in the source",
+    "A missing project makes the Application invalid; the 'default' project would put no bounds on it.",
+)
+
+_PLACEHOLDER = re.compile(r"\{\{\s*\.?([A-Za-z0-9_.\-]+)\s*\}\}")
+
+
+@dataclass
+class App:
+    """An Application spec to judge: a real Application, or one rendered from an ApplicationSet element."""
+
+    doc: Document  # the Application or ApplicationSet, where violations are reported
+    label: str  # "" for an Application, "element N: " for ApplicationSet elements
+    spec: dict
+
+    def sources(self) -> list[dict]:
+        return [as_dict(self.spec["source"])] if self.spec.get("source") else dicts(self.spec.get("sources"))
+
+    @property
+    def destination(self) -> dict:
+        return as_dict(self.spec.get("destination"))
+
+
+def _lookup(element: dict, key: str) -> Any:
+    if key in element:
+        return element[key]
+    value: Any = element
+    for part in key.split("."):
+        if not isinstance(value, dict) or part not in value:
+            return None
+        value = value[part]
+    return value
+
+
+def substitute(value: Any, element: dict) -> Any:
+    """Fill `{{key}}` / `{{.key}}` placeholders of an ApplicationSet template from one list element;
+    unknown placeholders are left as they are (and such paths are then not judged)."""
+    if isinstance(value, str):
+        def repl(m: re.Match) -> str:
+            found = _lookup(element, m.group(1))
+            return m.group(0) if found is None or isinstance(found, (dict, list)) else str(found)
+        return _PLACEHOLDER.sub(repl, value)
+    if isinstance(value, dict):
+        return {k: substitute(v, element) for k, v in value.items()}
+    if isinstance(value, list):
+        return [substitute(v, element) for v in value]
+    return value
+
+
+def apps(idx: Index) -> Iterator[App]:
+    for doc in idx.of_kind("Application"):
+        yield App(doc, "", as_dict(doc.obj.get("spec")))
+    for doc in idx.of_kind("ApplicationSet"):
+        spec = as_dict(doc.obj.get("spec"))
+        template = as_dict(as_dict(spec.get("template")).get("spec"))
+        elements = [e for g in dicts(spec.get("generators")) for e in dicts(as_dict(g.get("list")).get("elements"))]
+        for i, element in enumerate(elements):
+            yield App(doc, f"list element {i}: ", substitute(template, element))
+
+
+def _unresolved(text: str) -> bool:
+    return "{{" in text
+
+
+def _local_sources(app: App) -> Iterator[tuple[str, dict]]:
+    """(path, source) for sources of this repository: a `path` and no Helm `chart`."""
+    for source in app.sources():
+        path = source.get("path")
+        if isinstance(path, str) and not source.get("chart") and not _unresolved(path):
+            yield path, source
+
+
+def _overlay_dir(inputs: Inputs, path: str) -> Path | None:
+    root = inputs.ctx.settings.repo_root.resolve()
+    target = (root / path.strip().lstrip("/")).resolve()
+    return target if target.is_relative_to(root) else None
+
+
+def app_paths(idx: Index, inputs: Inputs) -> Iterator[Violation]:
+    """source.path / sources[].path must be a directory with a kustomization under the repository root,
+    and it must build."""
+    for app in apps(idx):
+        for path, _ in _local_sources(app):
+            target = _overlay_dir(inputs, path)
+            if target is None or not is_overlay(target):
+                yield APP_PATH.violation(
+                    app.doc, f"{app.label}source path {path!r} is not an overlay of this repository (no directory "
+                    "with a kustomization.yaml there); fix the path",
+                )
+                continue
+            try:
+                inputs.rendered(target, path)
+            except InputError as exc:
+                yield APP_PATH.violation(app.doc, f"{app.label}source path {path!r} does not build: {exc}")
+
+
+def _rendered_namespaces(inputs: Inputs, path: str, source: dict) -> set[str] | None:
+    override = as_dict(source.get("kustomize")).get("namespace")
+    if override:
+        return {str(override)}
+    target = _overlay_dir(inputs, path)
+    if target is None or not is_overlay(target):
+        return None
+    try:
+        docs = inputs.rendered(target, path)
+    except InputError:
+        return None  # reported by app_paths
+    return {d.namespace for d in docs if d.namespace and d.kind not in CLUSTER_SCOPED}
+
+
+def app_namespaces(idx: Index, inputs: Inputs) -> Iterator[Violation]:
+    """destination.namespace must equal every namespace the overlay's namespaced manifests declare."""
+    for app in apps(idx):
+        dest = str(app.destination.get("namespace") or "")
+        if not dest or _unresolved(dest):
+            continue
+        for path, source in _local_sources(app):
+            namespaces = _rendered_namespaces(inputs, path, source)
+            others = sorted((namespaces or set()) - {dest})
+            if others:
+                yield APP_NAMESPACE.violation(
+                    app.doc,
+                    f"{app.label}destination namespace {dest!r} differs from the namespace(s) {', '.join(others)} "
+                    f"that {path!r} renders; make them the same",
+                )
+
+
+def _allowed(patterns: list, value: str) -> bool:
+    """Argo CD glob lists: some pattern matches and no `!pattern` excludes."""
+    positive = [str(p) for p in patterns if not str(p).startswith("!")]
+    negative = [str(p)[1:] for p in patterns if str(p).startswith("!")]
+    return any(fnmatchcase(value, p) for p in positive) and not any(fnmatchcase(value, p) for p in negative)
+
+
+# The cluster Argo CD runs in, by name and by server URL: either spelling names the same destination.
+IN_CLUSTER = {"name": "in-cluster", "server": "https://kubernetes.default.svc"}
+
+
+def _destination_allowed(project: dict, dest: dict) -> bool:
+    """Some project destination's namespace glob and server (or name) glob match the Application's."""
+    ids = {k: str(dest.get(k) or "") for k in ("server", "name")}
+    if ids["server"] == IN_CLUSTER["server"] or ids["name"] == IN_CLUSTER["name"]:
+        ids = {k: ids[k] or IN_CLUSTER[k] for k in ids}
+    for allowed in dicts(project.get("destinations")):
+        if not _allowed([allowed.get("namespace", "")], str(dest.get("namespace", ""))):
+            continue
+        if any(ids[k] and allowed.get(k) and _allowed([allowed[k]], ids[k]) for k in ("server", "name")):
+            return True
+    return False
+
+
+def _project(idx: Index, app: App) -> Document | None:
+    return idx.get("AppProject", idx.ns(app.doc), app.spec.get("project"))
+
+
+def app_projects(idx: Index, inputs: Inputs) -> Iterator[Violation]:
+    """spec.project must name an AppProject of the source (the built-in 'default' included: it is unbounded)."""
+    for app in apps(idx):
+        name = app.spec.get("project")
+        if not name or _unresolved(str(name)) or _project(idx, app) is None:
+            yield APP_PROJECT.violation(
+                app.doc,
+                f"{app.label}project: {idx.absent('AppProject', idx.ns(app.doc), name or '')}; add an AppProject "
+                "that bounds its repositories and destinations and name it in spec.project",
+            )
+
+
+def project_permits(idx: Index, inputs: Inputs) -> Iterator[Violation]:
+    """The AppProject (when in the source) must allow the Application's destination and repoURLs."""
+    for app in apps(idx):
+        project = _project(idx, app)
+        if project is None:
+            continue
+        pspec = as_dict(project.obj.get("spec"))
+        dest = app.destination
+        if not any(_unresolved(str(v)) for v in dest.values()) and not _destination_allowed(pspec, dest):
+            yield APP_PROJECT_PERMITS.violation(
+                app.doc,
+                f"{app.label}destination {dest.get('server') or dest.get('name')} namespace {dest.get('namespace')!r} "
+                f"is not in AppProject {project.name!r} destinations; allow it there or fix the destination",
+            )
+        for source in app.sources():
+            repo = str(source.get("repoURL", ""))
+            if repo and not _unresolved(repo) and not _allowed(as_list_str(pspec.get("sourceRepos")), repo):
+                yield APP_PROJECT_PERMITS.violation(
+                    app.doc,
+                    f"{app.label}repoURL {repo!r} is not in AppProject {project.name!r} sourceRepos; allow it there "
+                    "or fix the repoURL",
+                )
+
+
+def as_list_str(value: Any) -> list[str]:
+    return [str(v) for v in value] if isinstance(value, list) else []
+
+
+CHECKS = (app_paths, app_namespaces, app_projects, project_permits)

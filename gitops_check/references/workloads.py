@@ -1,0 +1,169 @@
+"""Workloads and the objects that select their pods: selectors, Service target ports, probe ports."""
+
+from __future__ import annotations
+
+from typing import Iterator
+
+from ..model import Violation
+from ..rules import rule
+from .index import Index, PodTemplate, Selector, as_dict, dicts, has_port
+from .inputs import Inputs
+
+SELECTOR_MISMATCH = rule(
+    "WH-REF-001", "error", "references", "A workload's selector matches its own pod template labels",
+    "The API server rejects a workload whose selector does not select its template; a Rollout never becomes healthy.",
+)
+SELECTS_NO_PODS = rule(
+    "WH-REF-002", "error", "references",
+    "Services, PodDisruptionBudgets, NetworkPolicies and PodMonitors select pods of a workload in the source",
+    "A selector that matches nothing routes no traffic, protects nothing, isolates nothing or scrapes nothing, silently.",
+)
+SERVICE_PORT = rule(
+    "WH-REF-003", "error", "references", "Service targetPorts exist on the selected containers",
+    "A targetPort the pods do not expose leaves the Service without endpoints: every request fails.",
+)
+PROBE_PORT = rule(
+    "WH-REF-004", "error", "references", "Probe ports exist on their container",
+    "A probe on a port the container does not serve fails forever: pods never get ready or are restarted in a loop.",
+)
+WORKLOAD_REF = rule(
+    "WH-REF-005", "error", "references", "A Rollout's workloadRef names a workload in the source",
+    "Without the referenced Deployment the Rollout has no pod template and creates no pods.",
+)
+
+SELECTOR_WORKLOADS = ("Rollout", "Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Job")
+
+
+def workload_selectors(idx: Index, inputs: Inputs) -> Iterator[Violation]:
+    """A workload's spec.selector must select its template labels (Jobs only with manualSelector: the
+    Job controller generates the selector otherwise)."""
+    for doc in idx.of_kind(*SELECTOR_WORKLOADS):
+        spec = as_dict(doc.obj.get("spec"))
+        if doc.kind == "Job" and spec.get("manualSelector") is not True:
+            continue
+        if "selector" not in spec:
+            continue  # a missing required selector is the schema stage's finding
+        selector = Selector.of(spec.get("selector"))
+        for template in idx.templates_of(doc):
+            if not selector.matches(template.labels):
+                yield SELECTOR_MISMATCH.violation(
+                    doc,
+                    f"spec.selector ({selector}) does not match the pod template labels "
+                    f"({_labels(template.labels)}); make the template carry every selector label",
+                )
+
+
+def _labels(labels: dict) -> str:
+    return ", ".join(f"{k}={v}" for k, v in sorted(labels.items())) or "none"
+
+
+def pod_selector(doc) -> Selector | None:
+    """What a pod-selecting object selects, or None when it selects nothing by design or everything."""
+    spec = as_dict(doc.obj.get("spec"))
+    if doc.kind == "Service":
+        if spec.get("type") == "ExternalName" or not as_dict(spec.get("selector")):
+            return None  # no selector: endpoints are managed by hand
+        return Selector.of_map(spec.get("selector"))
+    field = "podSelector" if doc.kind == "NetworkPolicy" else "selector"
+    selector = Selector.of(spec.get(field))
+    return None if selector.empty else selector  # an empty selector means "all pods", deliberately
+
+
+def monitor_namespaces(idx: Index, doc) -> list[str]:
+    """Namespaces a monitor (ServiceMonitor/PodMonitor) looks in: its own unless namespaceSelector widens it."""
+    ns_selector = as_dict(as_dict(doc.obj.get("spec")).get("namespaceSelector"))
+    if ns_selector.get("any") is True:
+        return sorted({t.namespace for t in idx.templates} | {idx.ns(d) for d in idx.of_kind("Service")})
+    names = ns_selector.get("matchNames")
+    return [str(n) for n in names] if isinstance(names, list) and names else [idx.ns(doc)]
+
+
+def selected_pods(idx: Index, doc, selector: Selector) -> list[PodTemplate]:
+    namespaces = monitor_namespaces(idx, doc) if doc.kind == "PodMonitor" else [idx.ns(doc)]
+    return [t for ns in namespaces for t in idx.selected(ns, selector)]
+
+
+def selectors_select_pods(idx: Index, inputs: Inputs) -> Iterator[Violation]:
+    """Services, PDBs, NetworkPolicies and PodMonitors must select at least one pod template of the source.
+    Quiet when the source has no pod templates at all (nothing to compare against)."""
+    if not idx.templates:
+        return
+    for doc in idx.of_kind("Service", "PodDisruptionBudget", "NetworkPolicy", "PodMonitor"):
+        selector = pod_selector(doc)
+        if selector is not None and not selected_pods(idx, doc, selector):
+            owners = sorted({f"{t.owner.kind}/{t.owner.name} ({_labels(t.labels)})" for t in idx.templates})
+            yield SELECTS_NO_PODS.violation(
+                doc,
+                f"selector ({selector}) selects no pods in namespace \"{idx.ns(doc)}\"; pod templates here: "
+                f"{'; '.join(owners)}. Fix the selector or the template labels",
+            )
+
+
+def service_target_ports(idx: Index, inputs: Inputs) -> Iterator[Violation]:
+    """Each Service port's targetPort (default: port) must be a port the selected containers declare:
+    by name for a named targetPort, by number when the containers declare any ports."""
+    for svc in idx.of_kind("Service"):
+        selector = pod_selector(svc)
+        if selector is None:
+            continue
+        templates = idx.selected(idx.ns(svc), selector)
+        for port in dicts(as_dict(svc.obj.get("spec")).get("ports")):
+            target = port.get("targetPort", port.get("port"))
+            for template in templates:
+                declared = template.ports()
+                if _port_missing(declared, target):
+                    yield SERVICE_PORT.violation(
+                        svc,
+                        f"port {port.get('name') or port.get('port')} targets {target!r}, which no container of "
+                        f"{template.owner.kind}/{template.owner.name} exposes (declared: {_port_list(declared)}); "
+                        "point targetPort at a declared container port name or number",
+                    )
+
+
+def _port_missing(declared: list[dict], port) -> bool:
+    if port is None:
+        return False
+    named = isinstance(port, str) and not port.isdigit()
+    if not named and not declared:
+        return False  # numeric port on containers that declare nothing: cannot tell, stay quiet
+    return not has_port(declared, port)
+
+
+def _port_list(ports: list[dict]) -> str:
+    return ", ".join(f"{p.get('name', '')}:{p.get('containerPort')}".lstrip(":") for p in ports) or "none"
+
+
+PROBES = ("livenessProbe", "readinessProbe", "startupProbe")
+
+
+def probe_ports(idx: Index, inputs: Inputs) -> Iterator[Violation]:
+    """httpGet/tcpSocket/grpc probe ports must be ports of the same container (a named probe port only
+    resolves against the container's own ports)."""
+    for template in idx.templates:
+        for container in template.containers(init=True):
+            declared = dicts(container.get("ports"))
+            for probe_name in PROBES:
+                probe = as_dict(container.get(probe_name))
+                for handler in ("httpGet", "tcpSocket", "grpc"):
+                    port = as_dict(probe.get(handler)).get("port")
+                    if _port_missing(declared, port):
+                        yield PROBE_PORT.violation(
+                            template.owner,
+                            f"container {container.get('name')!r} {probe_name}.{handler}.port is {port!r}, which the "
+                            f"container does not expose (declared: {_port_list(declared)}); use a declared port",
+                        )
+
+
+def workload_refs(idx: Index, inputs: Inputs) -> Iterator[Violation]:
+    """A Rollout with spec.workloadRef takes its pod template from that workload: it must be in the source."""
+    for rollout in idx.of_kind("Rollout"):
+        ref = as_dict(as_dict(rollout.obj.get("spec")).get("workloadRef"))
+        if ref and idx.workload_ref(rollout) is None:
+            yield WORKLOAD_REF.violation(
+                rollout,
+                f"spec.workloadRef: {idx.absent(str(ref.get('kind') or 'Deployment'), idx.ns(rollout), ref.get('name'))}; "
+                "add it to the source or fix the reference",
+            )
+
+
+CHECKS = (workload_selectors, selectors_select_pods, service_target_ports, probe_ports, workload_refs)
