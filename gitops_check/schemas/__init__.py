@@ -1,0 +1,166 @@
+"""The `schemas` stage: validate every rendered object against a strict schema, offline, skipping none.
+
+Kubernetes kinds are validated against the pinned Kubernetes version's schemas (kubernetes-validate),
+custom resources against schemas we convert from the locked upstream CRDs; kubeconform runs once over
+every document with local schema locations only. An object with no schema, on a removed or deprecated
+API version, or rendered twice by one source is reported: GitOps validation most often lies by
+skipping what it cannot check, and this stage never does.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..context import Context
+from ..model import Document, Source, Violation
+from ..rules import rule
+from ..settings import Settings
+from . import apis, crds, kubeconform, kubernetes
+
+INVALID = rule(
+    "WH-SCHEMA-001", "error", "schemas",
+    "Every object matches the strict schema of its apiVersion/kind (Kubernetes or locked CRD)",
+    "An unknown or misspelled field is silently dropped by the API server: the setting you wrote never takes effect.",
+)
+NO_SCHEMA = rule(
+    "WH-SCHEMA-002", "error", "schemas",
+    "Every object has a schema: a Kubernetes kind of the target version or a kind of a locked CRD",
+    "An object nothing can validate is an object nobody checked; Argo CD fails the sync when its CRD is not installed.",
+)
+REMOVED = rule(
+    "WH-SCHEMA-003", "error", "schemas",
+    "No object uses an API version removed at the target Kubernetes version (or no longer served by its CRD)",
+    "The API server rejects removed versions, so the sync fails at the worst time: during an upgrade.",
+)
+DEPRECATED = rule(
+    "WH-SCHEMA-004", "warning", "schemas",
+    "Objects avoid deprecated API versions",
+    "A deprecated version works today and breaks at its removal; migrating early is cheap.",
+)
+DUPLICATE = rule(
+    "WH-SCHEMA-005", "error", "schemas",
+    "One source renders each apiVersion group/kind/namespace/name at most once",
+    "Argo CD applies only one of the copies (which one is unspecified): the other's settings are lost.",
+)
+
+
+@dataclass(frozen=True)
+class SchemaSet:
+    """The prepared schema folders and what kubeconform needs to use them."""
+
+    kubernetes_version: str
+    kubernetes_dir: Path
+    crds_dir: Path
+    crd_schemas: tuple[str, ...]  # generated CRD schema files, relative to crds_dir
+    crd_versions: tuple[crds.Version, ...]
+
+    @property
+    def locations(self) -> list[str]:
+        """kubeconform -schema-location templates: local paths only, Kubernetes first."""
+        return [f"{self.kubernetes_dir}/{kubernetes.TEMPLATE}", f"{self.crds_dir}/{crds.TEMPLATE}"]
+
+
+def verify_crds(settings: Settings) -> list[Path]:
+    """Check every locked CRD's sha256 (ToolError, exit 2, naming file, expected and actual sha)."""
+    return crds.verify(settings.repo_root, settings.crds_dir)
+
+
+def prepare(settings: Settings) -> SchemaSet:
+    """Verify the CRDs and build (first use) or reuse the cached schema folders."""
+    crd_dir = crds.prepare(settings.repo_root, settings.crds_dir, settings.kubernetes_version, settings.cache_dir)
+    k8s_dir = kubernetes.prepare(settings.kubernetes_version, settings.cache_dir)
+    files, versions = crds.summary(crd_dir)
+    return SchemaSet(settings.kubernetes_version, k8s_dir, crd_dir, tuple(files), tuple(versions))
+
+
+def check(sources: list[Source], ctx: Context) -> list[Violation]:
+    schemas = prepare(ctx.settings)
+    target = schemas.kubernetes_version
+    crd_index = {(v.api_version, v.kind): v for v in schemas.crd_versions}
+    found: list[Violation] = []
+    to_validate: list[Document] = []
+    for source in sources:
+        found += _duplicates(source)
+        for doc in source.documents:
+            status = apis.status(doc.api_version, doc.kind, target, crd_index)
+            if status:
+                found.append((REMOVED if status.removed else DEPRECATED).violation(doc, status.message))
+            if not (status and status.removed):
+                to_validate.append(doc)
+    _ensure_files(to_validate, ctx.workdir)
+    outcomes = kubeconform.run(ctx.tool("kubeconform"), schemas.locations, target, [d.file for d in to_validate])
+    for doc in to_validate:
+        found += _judge(doc, outcomes[str(doc.file)], schemas, crd_index)
+    return found
+
+
+def _judge(doc: Document, outcome: kubeconform.Outcome, schemas: SchemaSet, crd_index: dict) -> list[Violation]:
+    what = f"{doc.api_version} {doc.kind}"
+    if outcome.status == kubeconform.VALID:
+        return []
+    if outcome.status == kubeconform.INVALID:
+        return [INVALID.violation(doc, _explain(f, what)) for f in outcome.findings]
+    if outcome.missing_schema:
+        return [_missing(doc, schemas, crd_index)]
+    if outcome.status == kubeconform.ERROR:
+        return [INVALID.violation(doc, f"cannot be validated against {what}: {outcome.message}")]
+    return [NO_SCHEMA.violation(doc, f"kubeconform did not validate it ({outcome.status} {outcome.message}); "
+                                     "every object must be validated: report this as a harness bug")]
+
+
+def _explain(finding: kubeconform.Finding, what: str) -> str:
+    where = finding.path or "/"
+    if finding.message.startswith("unknown field"):
+        return f"{where}: {finding.message} (not in the schema of {what}): remove it or fix its spelling"
+    return f"{where}: {finding.message} (schema of {what}): change the value to what the schema allows"
+
+
+def _missing(doc: Document, schemas: SchemaSet, crd_index: dict) -> Violation:
+    target = schemas.kubernetes_version
+    served = sorted(
+        {av for av, kind in crd_index if kind == doc.kind and crd_index[(av, kind)].served}
+        | set(kubernetes.other_versions(doc.kind, target))
+    )
+    last = kubernetes.removed_after(doc.api_version, doc.kind, target)
+    if last:
+        fix = f"use {' or '.join(served)}" if served else "there is no replacement API"
+        return REMOVED.violation(doc, f"{doc.api_version} {doc.kind} was removed after Kubernetes {last} (target {target}): {fix}")
+    hint = (
+        f"{doc.kind} is served as {', '.join(served)}: use one of them"
+        if served
+        else f"add the CRD that defines it to {crds.LOCK_FILE} (and crds-dir), or fix the apiVersion/kind"
+    )
+    return NO_SCHEMA.violation(
+        doc, f"no schema for {doc.api_version} {doc.kind} (Kubernetes {target} nor the locked CRDs): {hint}"
+    )
+
+
+def _duplicates(source: Source) -> list[Violation]:
+    seen: dict[tuple[str, str, str, str], list[Document]] = defaultdict(list)
+    for doc in source.documents:
+        seen[(doc.group, doc.kind, doc.namespace, doc.name)].append(doc)
+    return [
+        DUPLICATE.violation(
+            copies[1],
+            f"rendered {len(copies)} times by this source (documents starting at lines "
+            f"{', '.join(str(d.line) for d in copies)}): keep one, or give each its own name",
+        )
+        for copies in seen.values()
+        if len(copies) > 1
+    ]
+
+
+def _ensure_files(docs: list[Document], workdir: Path) -> None:
+    """The pipeline writes every document to its own file; documents checked on their own (tests,
+    other callers) get one here, so kubeconform always sees exactly the documents it is asked about."""
+    pending = [d for d in docs if d.file is None]
+    if not pending:
+        return
+    folder = workdir / "schemas-docs"
+    folder.mkdir(parents=True, exist_ok=True)
+    for n, doc in enumerate(pending):
+        doc.file = folder / f"{n:05d}.json"
+        doc.file.write_text(json.dumps(doc.obj))

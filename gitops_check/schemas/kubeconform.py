@@ -1,0 +1,93 @@
+"""Run kubeconform once over every document and turn its JSON output into findings.
+
+kubeconform gets local schema locations only (no URL, no `-ignore-missing-schemas`, no download
+cache), `-strict` (unknown fields and duplicate keys are errors) and `-verbose`, so that every
+document comes back with a status: a document with no result is a ToolError, never a silent pass.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..errors import ToolError
+
+VALID, INVALID, ERROR, SKIPPED, EMPTY = "statusValid", "statusInvalid", "statusError", "statusSkipped", "statusEmpty"
+_MISSING = re.compile(r"^could not find schema for ")
+_UNKNOWN = re.compile(r"^additional propert(?:y|ies) (.+) not allowed$")
+_QUOTED = re.compile(r"'((?:[^'\\]|\\.)*)'")
+_AT = re.compile(r" - at '([^']*)': (.*?)(?= - at '|$)")
+
+
+@dataclass(frozen=True)
+class Finding:
+    path: str  # JSON pointer into the document ("" for the whole document)
+    message: str
+
+
+@dataclass
+class Outcome:
+    """kubeconform's verdict on one document file."""
+
+    status: str
+    message: str = ""
+    findings: list[Finding] = field(default_factory=list)
+
+    @property
+    def missing_schema(self) -> bool:
+        return self.status == ERROR and bool(_MISSING.match(self.message))
+
+
+def command(binary: str, locations: list[str], kubernetes_version: str, files: list[Path]) -> list[str]:
+    args = [binary, "-strict", "-verbose", "-output", "json", "-n", str(min(16, os.cpu_count() or 4)),
+            "-kubernetes-version", _full(kubernetes_version)]
+    for location in locations:
+        args += ["-schema-location", location]
+    return args + [str(f) for f in files]
+
+
+def _full(version: str) -> str:
+    """kubeconform wants x.y.z; the setting names a minor ("1.34")."""
+    parts = version.lstrip("v").split(".")
+    return ".".join((parts + ["0", "0"])[:3])
+
+
+def run(binary: str, locations: list[str], kubernetes_version: str, files: list[Path]) -> dict[str, Outcome]:
+    """Outcome per file name; ToolError when kubeconform fails to run or leaves a file unreported."""
+    if not files:
+        return {}
+    proc = subprocess.run(command(binary, locations, kubernetes_version, files), capture_output=True, text=True)
+    try:
+        report = json.loads(proc.stdout)
+        resources = report["resources"]
+    except (ValueError, KeyError, TypeError):
+        detail = " ".join((proc.stderr or proc.stdout).split())[:300] or f"exit code {proc.returncode}"
+        raise ToolError(f"kubeconform produced no JSON report: {detail}") from None
+    outcomes = {r["filename"]: _outcome(r) for r in resources}
+    unreported = [str(f) for f in files if str(f) not in outcomes]
+    if unreported:
+        raise ToolError(f"kubeconform reported nothing for {len(unreported)} document(s), e.g. {unreported[0]}")
+    return outcomes
+
+
+def _outcome(resource: dict) -> Outcome:
+    """The leaf errors are in `msg` (` - at '/path': problem` each); `validationErrors` holds only
+    the first level of causes ("/spec: validation failed" for an error deep inside a $ref)."""
+    status, message = resource.get("status", ""), resource.get("msg", "")
+    errors = _AT.findall(message) or [(e.get("path", ""), e.get("msg", "")) for e in resource.get("validationErrors") or []]
+    findings = [f for path, problem in errors for f in split(path, problem)]
+    if status == INVALID and not findings:
+        findings = [Finding("", message)]
+    return Outcome(status, message, findings)
+
+
+def split(path: str, message: str) -> list[Finding]:
+    """One finding per unknown field, so each reads `path: unknown field 'x'` on its own."""
+    unknown = _UNKNOWN.match(message)
+    if unknown:
+        return [Finding(path, f"unknown field '{name}'") for name in _QUOTED.findall(unknown.group(1))]
+    return [Finding(path, message)]
