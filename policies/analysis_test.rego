@@ -1,0 +1,74 @@
+package webhook.analysis_test
+
+import data.lib.fixtures_test as f
+import data.webhook.analysis
+
+with_metric(patch) := json.patch(f.template, [{"op": "replace", "path": "/spec/metrics/0", "value": object.union(f.template.spec.metrics[0], patch)}])
+
+with_arg(value) := json.patch(f.template, [{"op": "replace", "path": "/spec/args/1/value", "value": value}])
+
+ids(t) := result if {
+	result := f.ids(analysis.deny) | f.ids(analysis.warn) with input as t with data.slo as f.slo
+}
+
+latency(conditions) := object.union(
+	{"name": "latency-p95", "interval": "1m", "provider": {"prometheus": {"address": "http://p:9090", "query": "histogram_quantile(0.95, x) or vector(0)"}}},
+	conditions,
+)
+
+test_clean_template_passes if {
+	ids(f.template) == set()
+}
+
+test_cluster_template_is_checked if {
+	t := json.patch(f.template, [{"op": "replace", "path": "/kind", "value": "ClusterAnalysisTemplate"}])
+	ids(json.remove(t, ["spec/metrics/0/successCondition", "spec/metrics/0/failureCondition"])) == {"WH-ANA-001", "WH-ANA-006", "WH-ANA-007"}
+}
+
+test_success_rate_threshold_from_args if {
+	ids(with_arg("0.999")) == set()
+	ids(with_arg("0.99")) == {"WH-ANA-002"}
+	ids(with_arg(0.9)) == {"WH-ANA-002"}
+	ids(with_arg("SET-BY-KUSTOMIZE")) == {"WH-ANA-002"}
+}
+
+test_success_rate_direction if {
+	ids(with_metric({"successCondition": "len(result) == 0 || result[0] <= 0.999"})) == {"WH-ANA-002"}
+}
+
+test_latency_thresholds if {
+	t := json.patch(f.template, [{"op": "replace", "path": "/spec/metrics/0", "value": latency({"successCondition": "result[0] <= 0.5"})}])
+	ids(t) == {"WH-ANA-006"}
+	loose := json.patch(f.template, [{"op": "replace", "path": "/spec/metrics/0", "value": latency({"failureCondition": "result[0] > 2"})}])
+	"WH-ANA-002" in ids(loose)
+}
+
+test_error_rate_threshold if {
+	strict := latency({"name": "error-rate", "successCondition": "result[0] <= 0.001"})
+	ids(json.patch(f.template, [{"op": "replace", "path": "/spec/metrics/0", "value": strict}])) == {"WH-ANA-006"}
+	loose := latency({"name": "error-rate", "successCondition": "result[0] < 0.05"})
+	"WH-ANA-002" in ids(json.patch(f.template, [{"op": "replace", "path": "/spec/metrics/0", "value": loose}]))
+}
+
+test_count_interval_failure_limit if {
+	ids(json.remove(f.template, ["spec/metrics/0/interval"])) == {"WH-ANA-003"}
+	ids(json.remove(with_metric({"count": 1, "failureLimit": 0}), ["spec/metrics/0/interval"])) == set()
+	ids(with_metric({"count": 3, "failureLimit": 3})) == {"WH-ANA-003"}
+	ids(with_metric({"count": "3", "failureLimit": 2})) == set()
+}
+
+test_prometheus_address if {
+	every address in ["", "prometheus:9090", "http://u:p@prometheus:9090"] {
+		"WH-ANA-004" in ids(with_metric({"provider": {"prometheus": {"address": address}}}))
+	}
+	"WH-ANA-004" in ids(with_metric({"provider": {"prometheus": {"query": " "}}}))
+}
+
+test_args_declared_and_used if {
+	ids(with_metric({"successCondition": "len(result) == 0 || result[0] >= {{ args.threshold }}"})) == {"WH-ANA-005"}
+}
+
+test_empty_result_guard if {
+	unguarded := {"successCondition": "result[0] >= 0.999", "failureCondition": "result[0] < 0.999"}
+	ids(with_metric(unguarded)) == {"WH-ANA-006", "WH-ANA-007"}
+}

@@ -1,0 +1,139 @@
+# Argo CD objects: Applications (and ApplicationSet templates) that sync themselves fully and safely,
+# and AppProjects that really fence what an Application may deploy and where.
+package webhook.argocd
+
+# The Application spec(s) of the input: the Application's own or the ApplicationSet's template.
+app_specs contains input.spec if input.kind == "Application"
+
+app_specs contains input.spec.template.spec if input.kind == "ApplicationSet"
+
+sources contains s if {
+	some spec in app_specs
+	s := spec.source
+}
+
+sources contains s if {
+	some spec in app_specs
+	some s in spec.sources
+}
+
+# METADATA
+# title: Nothing uses or redefines the default AppProject
+# description: The default project allows every repository, cluster and namespace; Applications in it are not fenced at all.
+# custom:
+#   id: WH-ARGO-001
+#   severity: error
+deny contains {"rule": "WH-ARGO-001", "msg": msg} if {
+	some spec in app_specs
+	object.get(spec, "project", "default") in {"default", ""}
+	msg := "the Application uses the default AppProject: set spec.project to the service's own AppProject"
+}
+
+deny contains {"rule": "WH-ARGO-001", "msg": msg} if {
+	input.kind == "AppProject"
+	input.metadata.name == "default"
+	msg := "this AppProject redefines the default project: give the service its own AppProject name"
+}
+
+# METADATA
+# title: Automated sync with prune and selfHeal
+# description: Without automated prune and selfHeal the cluster drifts from git (manual edits stay, deleted objects linger) and GitOps no longer holds.
+# custom:
+#   id: WH-ARGO-002
+#   severity: error
+deny contains {"rule": "WH-ARGO-002", "msg": msg} if {
+	some spec in app_specs
+	not automated(spec)
+	msg := "sync is not automated: set syncPolicy.automated with prune: true and selfHeal: true"
+}
+
+deny contains {"rule": "WH-ARGO-002", "msg": msg} if {
+	some spec in app_specs
+	automated(spec)
+	some field in ["prune", "selfHeal"]
+	not spec.syncPolicy.automated[field] == true
+	msg := sprintf("syncPolicy.automated.%s is not true: set it so git stays the single source of truth", [field])
+}
+
+automated(spec) if {
+	is_object(spec.syncPolicy.automated)
+	object.get(spec.syncPolicy.automated, "enabled", true) != false
+}
+
+# METADATA
+# title: Server-side apply is enabled
+# description: Client-side apply stores the whole object in an annotation that large CRDs and Rollouts overflow, and fights other field managers such as the HPA.
+# custom:
+#   id: WH-ARGO-003
+#   severity: error
+deny contains {"rule": "WH-ARGO-003", "msg": msg} if {
+	some spec in app_specs
+	not "ServerSideApply=true" in object.get(spec, ["syncPolicy", "syncOptions"], [])
+	msg := "syncPolicy.syncOptions lacks ServerSideApply=true: add it"
+}
+
+# METADATA
+# title: targetRevision is not a floating HEAD
+# description: HEAD (or no targetRevision) follows whatever the repository's default branch is; pin the branch or tag that is meant to be deployed.
+# custom:
+#   id: WH-ARGO-004
+#   severity: warning
+warn contains {"rule": "WH-ARGO-004", "msg": msg} if {
+	some s in sources
+	object.get(s, "targetRevision", "") in {"", "HEAD"}
+	msg := sprintf("source %s follows HEAD: set targetRevision to the deployed branch or tag (e.g. main)", [object.get(s, "repoURL", "")])
+}
+
+# METADATA
+# title: The destination names exactly one cluster
+# description: A destination needs either a cluster name or a server URL (not both); otherwise Argo CD refuses the Application or picks the wrong cluster.
+# custom:
+#   id: WH-ARGO-005
+#   severity: error
+deny contains {"rule": "WH-ARGO-005", "msg": msg} if {
+	some spec in app_specs
+	targets := [f | some f in ["name", "server"]; object.get(spec, ["destination", f], "") != ""]
+	count(targets) != 1
+	msg := "spec.destination must set exactly one of name or server (e.g. server: https://kubernetes.default.svc)"
+}
+
+# METADATA
+# title: AppProjects allow only listed source repositories
+# description: sourceRepos "*" lets any Application of the project deploy from any repository, including a fork.
+# custom:
+#   id: WH-ARGO-006
+#   severity: error
+deny contains {"rule": "WH-ARGO-006", "msg": msg} if {
+	input.kind == "AppProject"
+	some repo in input.spec.sourceRepos
+	contains(repo, "*")
+	msg := sprintf("sourceRepos contains %q: list the exact repository URLs", [repo])
+}
+
+# METADATA
+# title: AppProjects allow only listed destinations
+# description: A wildcard server, cluster name or namespace lets the project's Applications deploy anywhere, including kube-system.
+# custom:
+#   id: WH-ARGO-007
+#   severity: error
+deny contains {"rule": "WH-ARGO-007", "msg": msg} if {
+	input.kind == "AppProject"
+	some i, d in input.spec.destinations
+	some field in ["server", "name", "namespace"]
+	object.get(d, field, "") == "*"
+	msg := sprintf("destinations[%d].%s is \"*\": name the cluster and namespace", [i, field])
+}
+
+# METADATA
+# title: AppProjects do not whitelist every cluster-scoped resource
+# description: group "*" with kind "*" lets the project create ClusterRoles, webhooks and CRDs, which is cluster admin.
+# custom:
+#   id: WH-ARGO-008
+#   severity: error
+deny contains {"rule": "WH-ARGO-008", "msg": msg} if {
+	input.kind == "AppProject"
+	some i, r in input.spec.clusterResourceWhitelist
+	r.group == "*"
+	r.kind == "*"
+	msg := sprintf("clusterResourceWhitelist[%d] allows every cluster-scoped kind: list only the kinds needed (e.g. Namespace)", [i])
+}

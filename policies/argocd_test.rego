@@ -1,0 +1,61 @@
+package webhook.argocd_test
+
+import data.webhook.argocd
+
+app_spec := {
+	"project": "webhook-delivery",
+	"source": {"repoURL": "https://github.com/company/gitops.git", "targetRevision": "main", "path": "overlays/production"},
+	"destination": {"server": "https://kubernetes.default.svc", "namespace": "webhook-service"},
+	"syncPolicy": {"automated": {"prune": true, "selfHeal": true}, "syncOptions": ["ServerSideApply=true"]},
+}
+
+app(spec) := {"kind": "Application", "metadata": {"name": "x"}, "spec": spec}
+
+appset(spec) := {"kind": "ApplicationSet", "metadata": {"name": "x"}, "spec": {"template": {"spec": spec}}}
+
+project(spec) := {"kind": "AppProject", "metadata": {"name": "webhook-delivery"}, "spec": spec}
+
+test_clean_application_and_set_pass if {
+	count(argocd.deny | argocd.warn) == 0 with input as app(app_spec)
+	count(argocd.deny | argocd.warn) == 0 with input as appset(app_spec)
+}
+
+test_application_rules if {
+	every case in [
+		[object.union(app_spec, {"project": "default"}), "WH-ARGO-001"],
+		[json.remove(app_spec, ["project"]), "WH-ARGO-001"],
+		[json.remove(app_spec, ["syncPolicy/automated"]), "WH-ARGO-002"],
+		[object.union(app_spec, {"syncPolicy": {"automated": {"enabled": false}}}), "WH-ARGO-002"],
+		[json.remove(app_spec, ["syncPolicy/automated/prune"]), "WH-ARGO-002"],
+		[json.remove(app_spec, ["syncPolicy/syncOptions"]), "WH-ARGO-003"],
+		[object.union(app_spec, {"source": {"targetRevision": "HEAD"}}), "WH-ARGO-004"],
+		[json.remove(app_spec, ["source/targetRevision"]), "WH-ARGO-004"],
+		[object.union(app_spec, {"destination": {"name": "in-cluster"}}), "WH-ARGO-005"],
+		[json.remove(app_spec, ["destination/server"]), "WH-ARGO-005"],
+	] {
+		rules := {r.rule | some r in (argocd.deny | argocd.warn)} with input as appset(case[0])
+		rules == {case[1]}
+	}
+}
+
+test_multi_source_revisions if {
+	spec := object.union(json.remove(app_spec, ["source"]), {"sources": [app_spec.source, {"repoURL": "https://charts.example.com", "chart": "x"}]})
+	{r.rule | some r in argocd.warn} == {"WH-ARGO-004"} with input as app(spec)
+}
+
+test_project_rules if {
+	good := {
+		"sourceRepos": ["https://github.com/company/gitops.git"],
+		"destinations": [{"server": "https://kubernetes.default.svc", "namespace": "webhook-service"}],
+		"clusterResourceWhitelist": [{"group": "", "kind": "Namespace"}],
+	}
+	count(argocd.deny) == 0 with input as project(good)
+	every case in [
+		[object.union(good, {"sourceRepos": ["https://github.com/company/*"]}), "WH-ARGO-006"],
+		[object.union(good, {"destinations": [{"server": "*", "namespace": "webhook-service"}]}), "WH-ARGO-007"],
+		[object.union(good, {"clusterResourceWhitelist": [{"group": "*", "kind": "*"}]}), "WH-ARGO-008"],
+	] {
+		{r.rule | some r in argocd.deny} == {case[1]} with input as project(case[0])
+	}
+	{r.rule | some r in argocd.deny} == {"WH-ARGO-001"} with input as json.patch(project(good), [{"op": "replace", "path": "/metadata/name", "value": "default"}])
+}

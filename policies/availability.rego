@@ -1,0 +1,87 @@
+# Availability judged on single objects: autoscaler bounds per environment, disruption budgets that
+# let node drains proceed without emptying the service, and spreading replicas over nodes and zones.
+# Budgets judged against the real replica count need two objects: see the references stage.
+package webhook.availability
+
+import data.lib.k8s
+
+# METADATA
+# title: HPA minReplicas meets the environment minimum
+# description: Fewer replicas than the environment minimum cannot survive a node loss during a rollout; production needs more headroom than staging.
+# custom:
+#   id: WH-AVAIL-001
+#   severity: error
+deny contains {"rule": "WH-AVAIL-001", "msg": msg} if {
+	input.kind == "HorizontalPodAutoscaler"
+	minimum := k8s.env_params.minReplicas
+	current := object.get(input.spec, "minReplicas", 1)
+	current < minimum
+	msg := sprintf("minReplicas is %v, below the %s minimum of %v (params.environments.%s.minReplicas): raise it", [current, k8s.environment, minimum, k8s.environment])
+}
+
+# METADATA
+# title: HPA maxReplicas is not below minReplicas
+# description: An autoscaler whose ceiling is under its floor is rejected by the API server and never scales.
+# custom:
+#   id: WH-AVAIL-002
+#   severity: error
+deny contains {"rule": "WH-AVAIL-002", "msg": msg} if {
+	input.kind == "HorizontalPodAutoscaler"
+	input.spec.maxReplicas < object.get(input.spec, "minReplicas", 1)
+	msg := sprintf("maxReplicas %v is below minReplicas %v: raise maxReplicas", [input.spec.maxReplicas, object.get(input.spec, "minReplicas", 1)])
+}
+
+# METADATA
+# title: A PodDisruptionBudget allows some but not all disruption
+# description: maxUnavailable 0 or minAvailable 100% blocks every node drain and cluster upgrade; a PDB with neither field protects nothing.
+# custom:
+#   id: WH-AVAIL-003
+#   severity: error
+deny contains {"rule": "WH-AVAIL-003", "msg": msg} if {
+	input.kind == "PodDisruptionBudget"
+	not "maxUnavailable" in object.keys(input.spec)
+	not "minAvailable" in object.keys(input.spec)
+	msg := "the PodDisruptionBudget sets neither maxUnavailable nor minAvailable: set maxUnavailable: 1"
+}
+
+deny contains {"rule": "WH-AVAIL-003", "msg": msg} if {
+	input.kind == "PodDisruptionBudget"
+	amount := k8s.amount(input.spec.maxUnavailable)
+	object.get(amount, "count", object.get(amount, "percent", 1)) == 0
+	msg := sprintf("maxUnavailable %v blocks every eviction, so node drains and upgrades hang: set maxUnavailable: 1", [input.spec.maxUnavailable])
+}
+
+deny contains {"rule": "WH-AVAIL-003", "msg": msg} if {
+	input.kind == "PodDisruptionBudget"
+	k8s.amount(input.spec.minAvailable).percent >= 100
+	msg := sprintf("minAvailable %v blocks every eviction, so node drains and upgrades hang: use maxUnavailable: 1", [input.spec.minAvailable])
+}
+
+# METADATA
+# title: Multi-replica workloads spread over nodes or zones
+# description: Without topology spread (or pod anti-affinity) the scheduler may place every replica on one node, and one node failure takes the service down.
+# custom:
+#   id: WH-AVAIL-004
+#   severity: error
+deny contains {"rule": "WH-AVAIL-004", "msg": msg} if {
+	input.kind in {"Deployment", "StatefulSet", "ReplicaSet", "Rollout"}
+	not single_replica
+	some spec in k8s.pod_specs
+	not spreads(spec)
+	msg := "replicas are not spread: add topologySpreadConstraints on kubernetes.io/hostname and topology.kubernetes.io/zone (or pod anti-affinity)"
+}
+
+single_replica if input.spec.replicas <= 1
+
+spread_keys := {"kubernetes.io/hostname", "topology.kubernetes.io/zone"}
+
+spreads(spec) if {
+	some c in spec.topologySpreadConstraints
+	c.topologyKey in spread_keys
+}
+
+spreads(spec) if {
+	some mode in ["requiredDuringSchedulingIgnoredDuringExecution", "preferredDuringSchedulingIgnoredDuringExecution"]
+	some term in spec.affinity.podAntiAffinity[mode]
+	object.get(term, ["podAffinityTerm", "topologyKey"], object.get(term, "topologyKey", "")) in spread_keys
+}

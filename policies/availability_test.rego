@@ -1,0 +1,40 @@
+package webhook.availability_test
+
+import data.lib.fixtures_test as f
+import data.webhook.availability
+
+hpa(min, env) := {"kind": "HorizontalPodAutoscaler", "metadata": {"name": "x", "labels": {"environment": env}}, "spec": {"minReplicas": min, "maxReplicas": 10}}
+
+pdb(spec) := {"kind": "PodDisruptionBudget", "metadata": f.meta("x"), "spec": spec}
+
+test_hpa_minimum_depends_on_environment if {
+	count(availability.deny) == 0 with input as hpa(2, "staging") with data.params as f.params
+	"WH-AVAIL-001" in f.ids(availability.deny) with input as hpa(2, "production") with data.params as f.params
+}
+
+test_hpa_without_environment_is_judged_as_production if {
+	h := json.remove(hpa(2, "x"), ["metadata/labels"])
+	"WH-AVAIL-001" in f.ids(availability.deny) with input as h with data.params as f.params
+}
+
+test_hpa_max_below_min_fires if {
+	h := object.union(hpa(3, "production"), {"spec": {"maxReplicas": 2}})
+	"WH-AVAIL-002" in f.ids(availability.deny) with input as h with data.params as f.params
+}
+
+test_pdb_budgets if {
+	count(availability.deny) == 0 with input as pdb({"maxUnavailable": 1})
+	count(availability.deny) == 0 with input as pdb({"minAvailable": "50%"})
+	every spec in [{}, {"maxUnavailable": 0}, {"maxUnavailable": "0%"}, {"minAvailable": "100%"}] {
+		"WH-AVAIL-003" in f.ids(availability.deny) with input as pdb(spec)
+	}
+}
+
+test_spread_required_for_multi_replica_only if {
+	r := json.remove(f.rollout, ["spec/template/spec/topologySpreadConstraints"])
+	"WH-AVAIL-004" in f.ids(availability.deny) with input as r
+	single := json.patch(r, [{"op": "add", "path": "/spec/replicas", "value": 1}])
+	count(availability.deny) == 0 with input as single
+	anti := json.patch(r, [{"op": "add", "path": "/spec/template/spec/affinity", "value": {"podAntiAffinity": {"preferredDuringSchedulingIgnoredDuringExecution": [{"weight": 100, "podAffinityTerm": {"topologyKey": "topology.kubernetes.io/zone"}}]}}}])
+	count(availability.deny) == 0 with input as anti
+}

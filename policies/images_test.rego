@@ -1,0 +1,40 @@
+package webhook.images_test
+
+import data.lib.fixtures_test as f
+import data.webhook.images
+
+with_image(image, env) := json.patch(f.rollout, [
+	{"op": "replace", "path": "/spec/template/spec/containers/0/image", "value": image},
+	{"op": "replace", "path": "/metadata/labels/environment", "value": env},
+])
+
+ids(image, env) := result if {
+	result := f.ids(images.deny) with input as with_image(image, env) with data.params as f.params
+}
+
+test_clean_rollout_passes if {
+	count(images.deny) == 0 with input as f.rollout with data.params as f.params
+}
+
+test_tags if {
+	ids("ghcr.io/company/webhook-service:1.8.0", "staging") == set()
+	ids("ghcr.io/company/webhook-service", "staging") == {"WH-IMG-001"}
+	ids("ghcr.io/company/webhook-service:latest", "staging") == {"WH-IMG-001"}
+
+	# a registry port is not a tag
+	ids("ghcr.io:443/company/webhook-service", "staging") == {"WH-IMG-001", "WH-IMG-004"}
+}
+
+test_template_expressions if {
+	ids("ghcr.io/company/webhook-service:${TAG}", "staging") == {"WH-IMG-002"}
+	ids("{{ .Values.image }}", "production") == {"WH-IMG-002"}
+}
+
+test_digest_required_in_production_only if {
+	ids("ghcr.io/company/webhook-service:1.8.0", "production") == {"WH-IMG-003"}
+	ids(sprintf("ghcr.io/company/webhook-service:1.8.0@sha256:%s", [concat("", array.slice(split(crypto.sha256("x"), ""), 0, 64))]), "production") == set()
+}
+
+test_registry_prefix_is_exact if {
+	ids("ghcr.io/company-evil/webhook-service:1.8.0", "staging") == {"WH-IMG-004"}
+}

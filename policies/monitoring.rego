@@ -1,0 +1,91 @@
+# PrometheusRule hygiene an on-call engineer depends on: every alert routes by severity, explains
+# itself, links a runbook and does not fire on a single blip. PromQL itself is parsed by promtool in
+# the promql stage.
+package webhook.monitoring
+
+rules contains {"group": g.name, "rule": r} if {
+	input.kind == "PrometheusRule"
+	some g in input.spec.groups
+	some r in g.rules
+}
+
+alerts contains x if {
+	some x in rules
+	x.rule.alert
+}
+
+name(x) := sprintf("alert %q", [x.rule.alert]) if x.rule.alert
+
+name(x) := sprintf("record %q", [x.rule.record]) if x.rule.record
+
+severities := {"critical", "warning", "info"}
+
+# METADATA
+# title: Alerts carry a severity label (critical, warning or info)
+# description: Alertmanager routes on severity; an alert without one (or with an unknown one) pages nobody or everybody.
+# custom:
+#   id: WH-MON-001
+#   severity: error
+deny contains {"rule": "WH-MON-001", "msg": msg} if {
+	some x in alerts
+	not object.get(x.rule, ["labels", "severity"], "") in severities
+	msg := sprintf("%s in group %q has severity %q: set labels.severity to critical, warning or info", [x.rule.alert, x.group, object.get(x.rule, ["labels", "severity"], "")])
+}
+
+# METADATA
+# title: Alerts have summary, description and an http(s) runbook_url
+# description: The person paged at 3 a.m. needs to know what broke and what to do without reading PromQL.
+# custom:
+#   id: WH-MON-002
+#   severity: error
+deny contains {"rule": "WH-MON-002", "msg": msg} if {
+	some x in alerts
+	some annotation in ["summary", "description", "runbook_url"]
+	trim_space(object.get(x.rule, ["annotations", annotation], "")) == ""
+	msg := sprintf("alert %q in group %q has no %s annotation: add it", [x.rule.alert, x.group, annotation])
+}
+
+deny contains {"rule": "WH-MON-002", "msg": msg} if {
+	some x in alerts
+	url := x.rule.annotations.runbook_url
+	not regex.match(`^https?://\S+$`, url)
+	msg := sprintf("alert %q runbook_url %q is not an http(s) URL: link the runbook page", [x.rule.alert, url])
+}
+
+# METADATA
+# title: Alerts wait with `for` before firing
+# description: Without `for` one bad scrape or a short spike pages someone; a few minutes of pending filters noise.
+# custom:
+#   id: WH-MON-003
+#   severity: warning
+warn contains {"rule": "WH-MON-003", "msg": msg} if {
+	some x in alerts
+	not x.rule.for
+	msg := sprintf("alert %q in group %q has no `for`: set for (e.g. 5m) so a single blip does not page, or for: 0m when one sample is the event itself", [x.rule.alert, x.group])
+}
+
+# METADATA
+# title: Recording rules carry no alerting fields
+# description: Prometheus rejects a recording rule with annotations or for, and the whole rule group fails to load.
+# custom:
+#   id: WH-MON-004
+#   severity: error
+deny contains {"rule": "WH-MON-004", "msg": msg} if {
+	some x in rules
+	x.rule.record
+	some field in ["annotations", "for", "keep_firing_for"]
+	field in object.keys(x.rule)
+	msg := sprintf("record %q in group %q sets %s, which only alerts may have: remove it", [x.rule.record, x.group, field])
+}
+
+# METADATA
+# title: Every rule has an expression
+# description: A rule without expr is rejected by Prometheus and takes its whole group down with it.
+# custom:
+#   id: WH-MON-005
+#   severity: error
+deny contains {"rule": "WH-MON-005", "msg": msg} if {
+	some x in rules
+	trim_space(sprintf("%v", [object.get(x.rule, "expr", "")])) == ""
+	msg := sprintf("%s in group %q has an empty expr: write the PromQL expression", [name(x), x.group])
+}

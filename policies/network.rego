@@ -1,0 +1,117 @@
+# Networking: NetworkPolicies that really restrict, TLS-only Ingresses, no Service that exposes pods
+# on every node or a cloud load balancer outside the ingress path.
+package webhook.network
+
+# METADATA
+# title: NetworkPolicies do not allow everything
+# description: An ingress rule without peers, an empty peer or 0.0.0.0/0 without except admits every source; an egress rule without peers and ports reaches everything. Such a policy only looks like isolation.
+# custom:
+#   id: WH-NET-001
+#   severity: error
+deny contains {"rule": "WH-NET-001", "msg": msg} if {
+	input.kind == "NetworkPolicy"
+	some i, r in input.spec.ingress
+	count(object.get(r, "from", [])) == 0
+	msg := sprintf("spec.ingress[%d] has no from: it admits every source; list the allowed podSelector/namespaceSelector peers", [i])
+}
+
+deny contains {"rule": "WH-NET-001", "msg": msg} if {
+	input.kind == "NetworkPolicy"
+	some direction, peers in {"ingress": "from", "egress": "to"}
+	some i, r in object.get(input.spec, direction, [])
+	some j, peer in object.get(r, peers, [])
+	count(peer) == 0
+	msg := sprintf("spec.%s[%d].%s[%d] is an empty peer, which matches everything: give it a podSelector, namespaceSelector or ipBlock", [direction, i, peers, j])
+}
+
+deny contains {"rule": "WH-NET-001", "msg": msg} if {
+	input.kind == "NetworkPolicy"
+	some i, r in input.spec.ingress
+	some j, peer in r.from
+	peer.ipBlock.cidr in {"0.0.0.0/0", "::/0"}
+	count(object.get(peer.ipBlock, "except", [])) == 0
+	msg := sprintf("spec.ingress[%d].from[%d] admits %s without except: restrict the CIDR or use pod/namespace selectors", [i, j, peer.ipBlock.cidr])
+}
+
+deny contains {"rule": "WH-NET-001", "msg": msg} if {
+	input.kind == "NetworkPolicy"
+	some i, r in input.spec.egress
+	count(object.get(r, "to", [])) == 0
+	count(object.get(r, "ports", [])) == 0
+	msg := sprintf("spec.egress[%d] has neither to nor ports: it allows all egress; list the destinations (and ports) needed", [i])
+}
+
+# METADATA
+# title: Ingresses serve TLS for every host, with an ingress class
+# description: A host without a TLS entry is served over plain HTTP; without ingressClassName the default (or no) controller picks it up.
+# custom:
+#   id: WH-NET-002
+#   severity: error
+deny contains {"rule": "WH-NET-002", "msg": msg} if {
+	input.kind == "Ingress"
+	some r in input.spec.rules
+	host := object.get(r, "host", "")
+	not tls_host(host)
+	msg := sprintf("host %q has no TLS: add it to spec.tls[].hosts with a certificate secretName", [host])
+}
+
+deny contains {"rule": "WH-NET-002", "msg": msg} if {
+	input.kind == "Ingress"
+	not input.spec.ingressClassName
+	msg := "spec.ingressClassName is not set: name the controller that must serve it (e.g. nginx)"
+}
+
+tls_host(host) if {
+	some t in input.spec.tls
+	host in t.hosts
+}
+
+# METADATA
+# title: Ingresses force HTTPS
+# description: With TLS but no redirect, clients that call http:// send webhook payloads and tokens in clear text.
+# custom:
+#   id: WH-NET-003
+#   severity: error
+deny contains {"rule": "WH-NET-003", "msg": msg} if {
+	input.kind == "Ingress"
+	not forces_https
+	msg := "the Ingress does not force HTTPS: set the annotation nginx.ingress.kubernetes.io/force-ssl-redirect: \"true\" (and do not set ssl-redirect: \"false\")"
+}
+
+redirect_annotations := {
+	"nginx.ingress.kubernetes.io/force-ssl-redirect",
+	"nginx.ingress.kubernetes.io/ssl-redirect",
+}
+
+# ingress-nginx redirects by default once TLS is set, unless ssl-redirect is "false"; the explicit
+# annotation keeps the intent visible and survives a controller default change.
+forces_https if {
+	some name in redirect_annotations
+	input.metadata.annotations[name] == "true"
+	not input.metadata.annotations["nginx.ingress.kubernetes.io/ssl-redirect"] == "false"
+}
+
+# METADATA
+# title: No NodePort or LoadBalancer Services
+# description: These expose the pods on every node or on a cloud load balancer, bypassing the Ingress, its TLS and its rate limits.
+# custom:
+#   id: WH-NET-004
+#   severity: error
+deny contains {"rule": "WH-NET-004", "msg": msg} if {
+	input.kind == "Service"
+	input.spec.type in {"NodePort", "LoadBalancer"}
+	msg := sprintf("the Service is of type %s: use ClusterIP and expose it through the Ingress", [input.spec.type])
+}
+
+# METADATA
+# title: Services select pods
+# description: A Service without selector (other than ExternalName) gets no endpoints unless someone manages them by hand; usually the selector was lost in a patch.
+# custom:
+#   id: WH-NET-005
+#   severity: warning
+warn contains {"rule": "WH-NET-005", "msg": msg} if {
+	input.kind == "Service"
+	object.get(input.spec, "type", "ClusterIP") != "ExternalName"
+	count(object.get(input.spec, "selector", {})) == 0
+	msg := "the Service has no selector, so it gets no endpoints: select the workload's pods (app.kubernetes.io/name)"
+}

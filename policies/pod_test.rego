@@ -1,0 +1,83 @@
+package webhook.pod_test
+
+import data.lib.fixtures_test as f
+import data.webhook.pod
+
+with_container(patch) := json.patch(f.rollout, [{"op": "replace", "path": "/spec/template/spec/containers/0", "value": object.union(f.container, patch)}])
+
+test_clean_rollout_passes if {
+	count(pod.deny) == 0 with input as f.rollout with data.params as f.params
+}
+
+test_pod_level_non_root_is_inherited_and_container_root_fires if {
+	"WH-POD-001" in f.ids(pod.deny) with input as with_container({"securityContext": {"runAsUser": 0}}) with data.params as f.params
+}
+
+test_missing_run_as_non_root_fires if {
+	r := json.remove(f.rollout, ["spec/template/spec/securityContext/runAsNonRoot"])
+	"WH-POD-001" in f.ids(pod.deny) with input as r with data.params as f.params
+}
+
+test_privilege_escalation_must_be_explicitly_false if {
+	r := json.remove(f.rollout, ["spec/template/spec/containers/0/securityContext/allowPrivilegeEscalation"])
+	"WH-POD-002" in f.ids(pod.deny) with input as r with data.params as f.params
+}
+
+test_net_bind_service_may_be_added if {
+	r := with_container({"securityContext": {"capabilities": {"drop": ["ALL"], "add": ["NET_BIND_SERVICE"]}}})
+	not "WH-POD-003" in f.ids(pod.deny) with input as r with data.params as f.params
+}
+
+test_other_capabilities_fire if {
+	r := with_container({"securityContext": {"capabilities": {"drop": ["ALL"], "add": ["SYS_ADMIN"]}}})
+	"WH-POD-003" in f.ids(pod.deny) with input as r with data.params as f.params
+}
+
+test_container_seccomp_without_pod_seccomp_passes if {
+	r := json.remove(with_container({"securityContext": {"seccompProfile": {"type": "Localhost", "localhostProfile": "p.json"}}}), ["spec/template/spec/securityContext/seccompProfile"])
+	not "WH-POD-004" in f.ids(pod.deny) with input as r with data.params as f.params
+}
+
+test_no_seccomp_anywhere_fires if {
+	r := json.remove(f.rollout, ["spec/template/spec/securityContext/seccompProfile"])
+	"WH-POD-004" in f.ids(pod.deny) with input as r with data.params as f.params
+}
+
+test_every_workload_kind_is_checked if {
+	bad := object.union(f.pod_spec, {"hostPID": true})
+	every kind in ["Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Job", "Rollout"] {
+		obj := {"kind": kind, "metadata": f.meta("x"), "spec": {"template": {"spec": bad}}}
+		"WH-POD-006" in f.ids(pod.deny) with input as obj with data.params as f.params
+	}
+}
+
+test_cronjob_and_pod_are_checked if {
+	bad := object.union(f.pod_spec, {"hostIPC": true})
+	"WH-POD-006" in f.ids(pod.deny) with input as {"kind": "Pod", "metadata": f.meta("x"), "spec": bad} with data.params as f.params
+	cron := {"kind": "CronJob", "metadata": f.meta("x"), "spec": {"jobTemplate": {"spec": {"template": {"spec": bad}}}}}
+	"WH-POD-006" in f.ids(pod.deny) with input as cron with data.params as f.params
+}
+
+test_init_and_ephemeral_containers_are_checked if {
+	bad := object.union(f.container, {"name": "debug", "securityContext": {"privileged": true}})
+	every field in ["initContainers", "ephemeralContainers"] {
+		r := json.patch(f.rollout, [{"op": "add", "path": sprintf("/spec/template/spec/%s", [field]), "value": [bad]}])
+		"WH-POD-005" in f.ids(pod.deny) with input as r with data.params as f.params
+	}
+}
+
+test_host_path_and_host_port_fire if {
+	r := json.patch(with_container({"ports": [{"name": "http", "containerPort": 8080, "hostPort": 80}]}), [{"op": "add", "path": "/spec/template/spec/volumes/-", "value": {"name": "h", "hostPath": {"path": "/"}}}])
+	{"WH-POD-007", "WH-POD-008"} & f.ids(pod.deny) == {"WH-POD-007", "WH-POD-008"} with input as r with data.params as f.params
+}
+
+test_read_only_root_fires if {
+	"WH-POD-009" in f.ids(pod.deny) with input as with_container({"securityContext": {"readOnlyRootFilesystem": false}}) with data.params as f.params
+}
+
+test_service_account_token if {
+	"WH-POD-010" in f.ids(pod.deny) with input as {"kind": "ServiceAccount", "metadata": f.meta("x")}
+	count(pod.deny) == 0 with input as {"kind": "ServiceAccount", "metadata": f.meta("x"), "automountServiceAccountToken": false}
+	r := json.remove(f.rollout, ["spec/template/spec/serviceAccountName", "spec/template/spec/automountServiceAccountToken"])
+	"WH-POD-010" in f.ids(pod.deny) with input as r with data.params as f.params
+}

@@ -1,0 +1,87 @@
+# Secrets hygiene: no credential is ever committed to git in clear or base64. Secrets come from Vault
+# through ExternalSecret; anything that looks like a literal credential is rejected.
+package webhook.secrets
+
+import data.lib.k8s
+
+# Names that hold a credential: they END with the word, so SECRET_NAME, TOKEN_TTL or
+# PASSWORD_FILE (a path) do not match while DB_PASSWORD, jwtSecret and api-key do.
+credential_name := `(?i)(password|passwd|secret|token|api[_-]?key|private[_-]?key|credentials?)$`
+
+# A `key: value` or `key=value` line of an embedded config file whose key is a credential name and
+# whose value is not empty, not a placeholder (${VAR}, {{ }}) and not a quoted empty string.
+credential_line := `(?im)^[ \t-]*["']?([\w.-]*(?:password|passwd|secret|token|api[_-]?key|private[_-]?key|credentials?))["']?[ \t]*[:=][ \t]*["']?[^\s"'$<{#]`
+
+# scheme://user:password@host, unless the password is a ${VAR} or {{ }} placeholder.
+url_credentials := `[A-Za-z][A-Za-z0-9+.-]*://[^/\s:@]*:[^/\s@${][^/\s@]*@`
+
+private_key := `-----BEGIN [A-Z ]*PRIVATE KEY-----`
+
+# METADATA
+# title: No Secret with data in git
+# description: base64 is not encryption; a Secret in git is readable by everyone with repository access, forever. Use an ExternalSecret.
+# custom:
+#   id: WH-SEC-001
+#   severity: error
+deny contains {"rule": "WH-SEC-001", "msg": msg} if {
+	input.kind == "Secret"
+	some field in ["data", "stringData"]
+	count(object.get(input, field, {})) > 0
+	msg := sprintf("a Secret with %s is committed to git: delete it, store the values in Vault and create the Secret with an ExternalSecret", [field])
+}
+
+# METADATA
+# title: No literal credentials in environment variables
+# description: An env value named like a password, token or key is visible in git, in the pod spec and to anyone who can read the workload; use valueFrom.secretKeyRef.
+# custom:
+#   id: WH-SEC-002
+#   severity: error
+deny contains {"rule": "WH-SEC-002", "msg": msg} if {
+	some x in k8s.containers
+	some env in x.container.env
+	regex.match(credential_name, env.name)
+	is_string(env.value)
+	env.value != ""
+	msg := sprintf("%s sets %s to a literal value: take it from a Secret with valueFrom.secretKeyRef", [x.what, env.name])
+}
+
+# METADATA
+# title: No credentials in ConfigMaps
+# description: ConfigMaps are not protected like Secrets and are committed in clear; a password key or a password line in an embedded config file leaks it.
+# custom:
+#   id: WH-SEC-003
+#   severity: error
+deny contains {"rule": "WH-SEC-003", "msg": msg} if {
+	input.kind == "ConfigMap"
+	some key, value in object.get(input, "data", {})
+	regex.match(credential_name, key)
+	value != ""
+	msg := sprintf("data key %q holds a credential: move it to Vault and read it from the Secret (ExternalSecret)", [key])
+}
+
+deny contains {"rule": "WH-SEC-003", "msg": msg} if {
+	input.kind == "ConfigMap"
+	some key, value in object.get(input, "data", {})
+	some m in regex.find_all_string_submatch_n(credential_line, value, -1)
+	msg := sprintf("data %q sets %s to a literal value: move it to Vault and pass it as an environment variable from the Secret", [key, m[1]])
+}
+
+deny contains {"rule": "WH-SEC-003", "msg": msg} if {
+	input.kind == "ConfigMap"
+	some key, value in object.get(input, "data", {})
+	regex.match(private_key, value)
+	msg := sprintf("data %q contains a private key: move it to Vault and mount it from a Secret", [key])
+}
+
+# METADATA
+# title: No credentials inside URLs
+# description: user:password@host in a URL leaks the password wherever the string goes (env, ConfigMaps, annotations, Argo CD repoURL, logs).
+# custom:
+#   id: WH-SEC-004
+#   severity: error
+deny contains {"rule": "WH-SEC-004", "msg": msg} if {
+	input.kind != "Secret"
+	some [path, s] in k8s.strings(input)
+	regex.match(url_credentials, s)
+	msg := sprintf("%s contains a URL with user:password: remove the credentials from the URL and pass them from a Secret (or an Argo CD repository credential)", [k8s.path_text(path)])
+}

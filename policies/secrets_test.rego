@@ -1,0 +1,39 @@
+package webhook.secrets_test
+
+import data.lib.fixtures_test as f
+import data.webhook.secrets
+
+configmap(entries) := {"kind": "ConfigMap", "metadata": f.meta("x"), "data": entries}
+
+with_env(env) := json.patch(f.rollout, [{"op": "add", "path": "/spec/template/spec/containers/0/env", "value": env}])
+
+test_secret_with_data_fires_but_empty_secret_passes if {
+	"WH-SEC-001" in f.ids(secrets.deny) with input as {"kind": "Secret", "metadata": f.meta("x"), "stringData": {"a": "b"}}
+	count(secrets.deny) == 0 with input as {"kind": "Secret", "metadata": f.meta("x"), "type": "kubernetes.io/service-account-token"}
+}
+
+test_env_literals if {
+	"WH-SEC-002" in f.ids(secrets.deny) with input as with_env([{"name": "STRIPE_API_KEY", "value": "sk_live_x"}])
+	count(secrets.deny) == 0 with input as with_env([
+		{"name": "DB_PASSWORD", "valueFrom": {"secretKeyRef": {"name": "s", "key": "k"}}},
+		{"name": "DB_PASSWORD_FILE", "value": "/var/run/secrets/db"},
+		{"name": "TOKEN_TTL", "value": "1h"},
+	])
+}
+
+test_configmap_keys_and_embedded_lines if {
+	"WH-SEC-003" in f.ids(secrets.deny) with input as configmap({"REDIS_PASSWORD": "x"})
+	"WH-SEC-003" in f.ids(secrets.deny) with input as configmap({"app.properties": "db.url=jdbc:x\ndb.password=hunter2\n"})
+	"WH-SEC-003" in f.ids(secrets.deny) with input as configmap({"config.yaml": "auth:\n  jwtSecret: \"abc\"\n"})
+	"WH-SEC-003" in f.ids(secrets.deny) with input as configmap({"key.pem": "-----BEGIN RSA PRIVATE KEY-----\nMII\n"})
+	count(secrets.deny) == 0 with input as configmap({"config.yaml": "db:\n  password: ${DB_PASSWORD}\n  passwordFile: /run/db\nsecret:\n  name: x\ntls:\n  secretName: t\napiKey: \"\"\n"})
+}
+
+test_credentials_in_urls_anywhere if {
+	annotated := {"kind": "Service", "metadata": object.union(f.meta("x"), {"annotations": {"a": "redis://:pw@redis:6379"}})}
+	"WH-SEC-004" in f.ids(secrets.deny) with input as annotated
+	app := {"kind": "Application", "metadata": {"name": "x"}, "spec": {"source": {"repoURL": "https://bot:ghp_x@github.com/company/repo.git"}}}
+	"WH-SEC-004" in f.ids(secrets.deny) with input as app
+	"WH-SEC-004" in f.ids(secrets.deny) with input as with_env([{"name": "AMQP_URL", "value": "amqp://u:p@rabbitmq:5672"}])
+	count(secrets.deny) == 0 with input as with_env([{"name": "AMQP_URL", "value": "amqp://u:${AMQP_PASSWORD}@rabbitmq:5672"}])
+}
