@@ -27,7 +27,7 @@ CHECKS = (
 
 
 def check(sources: list[Source], ctx: Context) -> list[Violation]:
-    inputs = Inputs(ctx)
+    inputs = Inputs(ctx, sources)
     found: list[Violation] = []
     for source in sources:
         idx = Index(source)

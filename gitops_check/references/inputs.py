@@ -11,7 +11,7 @@ import yaml
 from .. import loader, render
 from ..context import Context
 from ..errors import InputError
-from ..model import Document
+from ..model import Document, Source
 from .index import STRICTEST_ENVIRONMENT, environment
 
 
@@ -49,9 +49,15 @@ def load_deployment_budget(slo_file: Path) -> float:
 class Inputs:
     """Shared, lazily loaded inputs of one `references` run (a missing file only matters when a check needs it)."""
 
-    def __init__(self, ctx: Context):
+    def __init__(self, ctx: Context, sources: list[Source] = ()):
         self.ctx = ctx
         self._rendered: dict[Path, list[Document] | InputError] = {}
+        # Overlays this run already rendered are reused: no second kustomize process for the same path.
+        for source in sources:
+            path = Path(source.name)
+            path = path if path.is_absolute() else ctx.settings.repo_root / path
+            if source.kind == "overlay" and path.is_dir():
+                self._rendered[path.resolve()] = source.documents
 
     @cached_property
     def min_replicas(self) -> dict[str, int]:
