@@ -1,7 +1,9 @@
-"""The lint stage: yamllint (in-process, the repository's .yamllint) over every YAML source file.
+"""The lint stage: yamllint (in-process, the repository's .yamllint) over the YAML sources of overlays.
 
-For an overlay the sources are the files its kustomization tree pulls in (resources, components,
-patches, generators), found by walking the kustomizations; for a manifest file, the file itself.
+An overlay's sources are the files its kustomization tree pulls in (resources, components, patches,
+generators), found by walking the kustomizations. A manifest file given directly is usually rendered
+output (kustomize, helm): style rules say nothing about it, and its syntax and duplicate keys are
+already enforced by the strict loader, so it is not style-linted.
 """
 
 from __future__ import annotations
@@ -91,8 +93,8 @@ def check(sources: list[Source], ctx: Context) -> list[Violation]:
     config = YamlLintConfig(file=str(root / ".yamllint"))
     files: set[Path] = set()
     for source in sources:
-        path = Path(source.name) if Path(source.name).is_absolute() else Path.cwd() / source.name
-        files.update(overlay_sources(path) if source.kind == "overlay" else [path.resolve()])
+        if source.kind == "overlay":
+            files.update(overlay_sources(source.path or Path(source.name)))
     violations = []
     for path in sorted(files):
         shown = _display(path, root)

@@ -85,6 +85,9 @@ def _document(obj: object, source: str, line: int, require_kind: bool) -> Docume
             name = (obj.get("metadata") or {}).get("name") if isinstance(obj.get("metadata"), dict) else None
             what = f" ({name})" if name else ""
             raise InputError(f"{source}:{line}: document{what} has no {' and no '.join(missing)}")
+        meta = obj.get("metadata")
+        if not isinstance(meta, dict) or not (meta.get("name") or meta.get("generateName")):
+            raise InputError(f"{source}:{line}: {obj['kind']} has no metadata.name: every object needs a name")
     return Document(obj=obj, source=source, line=line)
 
 

@@ -96,3 +96,4 @@ class Source:
     kind: str  # "overlay" or "file"
     documents: list[Document] = field(default_factory=list)
     seconds: float = 0.0
+    path: Path | None = None  # the overlay directory or file on disk

@@ -88,7 +88,7 @@ def _render_one(target: tuple[Path, str, str], settings: Settings) -> Source:
         docs = loader.parse(render.build(path, shown, settings), shown)
     else:
         docs = loader.read_file(path, shown)
-    return Source(shown, kind, docs, time.perf_counter() - started)
+    return Source(shown, kind, docs, time.perf_counter() - started, path)
 
 
 def render_targets(targets: list[tuple[Path, str, str]], settings: Settings) -> list[Source]:

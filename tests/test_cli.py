@@ -27,10 +27,11 @@ def run_cli(*args: str) -> subprocess.CompletedProcess:
         (INPUT / "duplicate-key.yaml", "duplicate-key.yaml:5: invalid YAML: duplicate key 'name'"),
         (INPUT / "empty.yaml", "empty.yaml: no Kubernetes objects found"),
         (INPUT / "no-kind.yaml", "no-kind.yaml:1: document (nokind) has no apiVersion and no kind"),
+        (INPUT / "no-name.yaml", "no-name.yaml:1: ConfigMap has no metadata.name"),
         (INPUT / "does-not-exist.yaml", "does-not-exist.yaml: no such file or directory"),
         (INPUT / "broken-overlay", "broken-overlay: kustomize build failed:"),
     ],
-    ids=["syntax-error", "duplicate-key", "empty-file", "no-apiversion-kind", "missing-path", "overlay-does-not-build"],
+    ids=["syntax-error", "duplicate-key", "empty-file", "no-apiversion-kind", "no-name", "missing-path", "overlay-does-not-build"],
 )
 def test_bad_input_is_one_line_and_exit_2(path, expected):
     proc = run_cli("validate", str(path))
