@@ -71,7 +71,49 @@ deny contains {"rule": "WH-AVAIL-004", "msg": msg} if {
 	msg := "replicas are not spread: add topologySpreadConstraints on kubernetes.io/hostname and topology.kubernetes.io/zone (or pod anti-affinity)"
 }
 
+deny contains {"rule": "WH-AVAIL-004", "msg": msg} if {
+	input.kind in {"Deployment", "StatefulSet", "ReplicaSet", "Rollout"}
+	not single_replica
+	some spec in k8s.pod_specs
+	some i, c in spec.topologySpreadConstraints
+	not selects_pods(object.get(c, "labelSelector", null))
+	msg := sprintf("topologySpreadConstraints[%d] (%s) has a labelSelector that does not match the pod template's labels, so it spreads nothing: select the pods' own labels (e.g. app.kubernetes.io/name)", [i, object.get(c, "topologyKey", "no topologyKey")])
+}
+
 single_replica if input.spec.replicas <= 1
+
+pod_labels := object.get(input, ["spec", "template", "metadata", "labels"], {})
+
+# A label selector that selects this workload's pods. A missing selector selects no pod.
+selects_pods(selector) if {
+	is_object(selector)
+	every k, v in object.get(selector, "matchLabels", {}) {
+		pod_labels[k] == v
+	}
+	every e in object.get(selector, "matchExpressions", []) {
+		expression_matches(e)
+	}
+}
+
+expression_matches(e) if {
+	e.operator == "In"
+	pod_labels[e.key] in e.values
+}
+
+expression_matches(e) if {
+	e.operator == "NotIn"
+	not pod_labels[e.key] in e.values
+}
+
+expression_matches(e) if {
+	e.operator == "Exists"
+	e.key in object.keys(pod_labels)
+}
+
+expression_matches(e) if {
+	e.operator == "DoesNotExist"
+	not e.key in object.keys(pod_labels)
+}
 
 spread_keys := {"kubernetes.io/hostname", "topology.kubernetes.io/zone"}
 

@@ -38,3 +38,19 @@ test_spread_required_for_multi_replica_only if {
 	anti := json.patch(r, [{"op": "add", "path": "/spec/template/spec/affinity", "value": {"podAntiAffinity": {"preferredDuringSchedulingIgnoredDuringExecution": [{"weight": 100, "podAffinityTerm": {"topologyKey": "topology.kubernetes.io/zone"}}]}}}])
 	count(availability.deny) == 0 with input as anti
 }
+
+spread_with(selector) := json.patch(f.rollout, [{"op": "replace", "path": "/spec/template/spec/topologySpreadConstraints", "value": [{"maxSkew": 1, "topologyKey": "kubernetes.io/hostname", "whenUnsatisfiable": "ScheduleAnyway", "labelSelector": selector}]}])
+
+test_spread_selector_must_match_the_pods if {
+	count(availability.deny) == 0 with input as spread_with({"matchLabels": {"app.kubernetes.io/name": "webhook-service"}})
+	count(availability.deny) == 0 with input as spread_with({"matchExpressions": [
+		{"key": "app.kubernetes.io/name", "operator": "In", "values": ["webhook-service"]},
+		{"key": "app.kubernetes.io/part-of", "operator": "Exists"},
+		{"key": "canary", "operator": "DoesNotExist"},
+		{"key": "environment", "operator": "NotIn", "values": ["dev"]},
+	]})
+	f.ids(availability.deny) == {"WH-AVAIL-004"} with input as spread_with({"matchLabels": {"app": "webhook"}})
+	f.ids(availability.deny) == {"WH-AVAIL-004"} with input as spread_with({"matchExpressions": [{"key": "app.kubernetes.io/name", "operator": "NotIn", "values": ["webhook-service"]}]})
+	f.ids(availability.deny) == {"WH-AVAIL-004"} with input as spread_with({"matchExpressions": [{"key": "app.kubernetes.io/name", "operator": "DoesNotExist"}]})
+	f.ids(availability.deny) == {"WH-AVAIL-004"} with input as json.remove(spread_with({}), ["spec/template/spec/topologySpreadConstraints/0/labelSelector"])
+}

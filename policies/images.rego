@@ -8,6 +8,12 @@ images contains {"what": x.what, "image": x.container.image} if some x in k8s.co
 
 has_digest(image) if regex.match(`@sha256:[a-f0-9]{64}$`, image)
 
+# A digest part that is there but not a sha256 of 64 lowercase hex characters.
+malformed_digest(image) if {
+	contains(image, "@")
+	not has_digest(image)
+}
+
 # The tag of a reference: after the last ":" of the last path segment, digest removed.
 tag(image) := t if {
 	name := split(image, "@")[0]
@@ -31,13 +37,22 @@ deny contains {"rule": "WH-IMG-001", "msg": msg} if {
 	some i in images
 	not templated(i.image)
 	not has_digest(i.image)
+	not malformed_digest(i.image)
 	not tag(i.image)
 	msg := sprintf("%s image %q has no tag (implicitly latest): set a version tag or a digest (kustomize images: newTag/digest)", [i.what, i.image])
 }
 
 deny contains {"rule": "WH-IMG-001", "msg": msg} if {
 	some i in images
+	not templated(i.image)
+	malformed_digest(i.image)
+	msg := sprintf("%s image %q: digest is malformed: sha256 needs 64 hex characters (lowercase), so the pull fails; set the full digest (kustomize images: digest)", [i.what, i.image])
+}
+
+deny contains {"rule": "WH-IMG-001", "msg": msg} if {
+	some i in images
 	not has_digest(i.image)
+	not malformed_digest(i.image)
 	tag(i.image) == "latest"
 	msg := sprintf("%s image %q uses the latest tag: pin a version tag or a digest", [i.what, i.image])
 }

@@ -38,3 +38,14 @@ test_digest_required_in_production_only if {
 test_registry_prefix_is_exact if {
 	ids("ghcr.io/company-evil/webhook-service:1.8.0", "staging") == {"WH-IMG-004"}
 }
+
+test_malformed_digest_is_named if {
+	image := "ghcr.io/company/webhook-service:1.8.0@sha256:abc123"
+	ids(image, "staging") == {"WH-IMG-001"}
+	msgs := {r.msg | some r in images.deny with input as with_image(image, "staging") with data.params as f.params}
+	some m in msgs
+	contains(m, "digest is malformed: sha256 needs 64 hex characters")
+	not contains(concat(" ", msgs), "implicitly latest")
+	uppercase := sprintf("ghcr.io/company/webhook-service@sha256:%s", [upper(crypto.sha256("x"))])
+	ids(uppercase, "staging") == {"WH-IMG-001"}
+}

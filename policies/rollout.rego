@@ -77,6 +77,27 @@ deny contains {"rule": "WH-ROLL-003", "msg": msg} if {
 	msg := sprintf("steps[%d] pauses indefinitely: give the pause a duration (e.g. pause: {duration: 2m}) and let analysis decide", [i])
 }
 
+deny contains {"rule": "WH-ROLL-003", "msg": msg} if {
+	some i, s in steps
+	d := object.get(object.get(s, "pause", {}), "duration", null)
+	d != null
+	not valid_duration(d)
+	msg := sprintf("steps[%d] pause duration %v is not a duration Argo Rollouts reads: use whole seconds (120) or a number with s, m or h (30s, 5m, 1h)", [i, d])
+}
+
+# A duration Argo Rollouts accepts: whole seconds (a number or digit string) or an unsigned Go
+# duration string such as 30s, 5m, 1h30m.
+valid_duration(d) if {
+	is_number(d)
+	d >= 0
+	d == round(d)
+}
+
+valid_duration(d) if {
+	is_string(d)
+	k8s.seconds(d)
+}
+
 # METADATA
 # title: The canary is gated by analysis
 # description: Without analysis nothing aborts a bad canary; it is promoted to 100 % when the pauses end.
@@ -85,14 +106,46 @@ deny contains {"rule": "WH-ROLL-003", "msg": msg} if {
 #   severity: error
 deny contains {"rule": "WH-ROLL-004", "msg": msg} if {
 	canary
-	not canary.analysis
+	not background_analysis
 	not inline_analysis
 	msg := "the canary runs no analysis: add strategy.canary.analysis (background) or analysis steps with the SLO AnalysisTemplates"
 }
 
+deny contains {"rule": "WH-ROLL-004", "msg": msg} if {
+	canary.analysis
+	not has_templates(canary.analysis)
+	msg := "strategy.canary.analysis lists no templates, so it checks nothing: add the SLO AnalysisTemplates to analysis.templates"
+}
+
+deny contains {"rule": "WH-ROLL-004", "msg": msg} if {
+	some i, s in steps
+	s.analysis
+	not has_templates(s.analysis)
+	msg := sprintf("steps[%d] is an analysis step without templates, so it checks nothing: add the SLO AnalysisTemplates to its templates", [i])
+}
+
+deny contains {"rule": "WH-ROLL-004", "msg": msg} if {
+	background_analysis
+	start := object.get(canary.analysis, "startingStep", 0)
+	first := min([i | some i, s in steps; s.setWeight])
+	start > first
+	not analysed_before(first)
+	msg := sprintf("background analysis starts at step %v but traffic first shifts at step %v, so the first weights run unanalysed: set analysis.startingStep to at most %v (or add an analysis step before it)", [start, first, first])
+}
+
+has_templates(a) if count(object.get(a, "templates", [])) > 0
+
+background_analysis if has_templates(canary.analysis)
+
 inline_analysis if {
 	some s in steps
-	s.analysis
+	has_templates(s.analysis)
+}
+
+analysed_before(n) if {
+	some i, s in steps
+	i < n
+	has_templates(s.analysis)
 }
 
 # METADATA
@@ -105,8 +158,24 @@ deny contains {"rule": "WH-ROLL-005", "msg": msg} if {
 	input.kind == "Rollout"
 	total := sum(waits)
 	total > data.slo.deploymentBudgetSeconds
-	msg := sprintf("pauses, experiments and auto-promotion wait %vs, over deploymentBudgetSeconds %v (base/slo.yaml): shorten the pauses", [total, data.slo.deploymentBudgetSeconds])
+	msg := sprintf("pauses, experiments and auto-promotion wait %vs%s, over deploymentBudgetSeconds %v (base/slo.yaml): shorten the pauses", [total, unparsed_note, data.slo.deploymentBudgetSeconds])
 }
+
+# Durations that do not parse are not counted as 0 in silence: the total is then a lower bound
+# (WH-ROLL-003 reports unparseable pause durations).
+wait_durations := array.concat(
+	[s.pause.duration | some s in steps],
+	array.concat(
+		[s.experiment.duration | some s in steps],
+		[blue_green.autoPromotionSeconds | object.get(blue_green, "autoPromotionEnabled", true) != false],
+	),
+)
+
+unparsed := [d | some d in wait_durations; not k8s.seconds(d)]
+
+default unparsed_note := ""
+
+unparsed_note := sprintf(" or more (%d durations do not parse and are not counted)", [count(unparsed)]) if count(unparsed) > 0
 
 waits := array.concat(
 	[k8s.seconds(s.pause.duration) | some s in steps],

@@ -77,3 +77,37 @@ test_workload_ref_xor_template if {
 	ids(only_ref) == set()
 	ids(json.remove(f.rollout, ["spec/template"])) == {"WH-ROLL-011"}
 }
+
+test_empty_analysis_templates_fire if {
+	ids(json.patch(f.rollout, [{"op": "replace", "path": "/spec/strategy/canary/analysis/templates", "value": []}])) == {"WH-ROLL-004"}
+	no_background := json.remove(with_steps([{"setWeight": 10}, {"analysis": {"templates": []}}]), ["spec/strategy/canary/analysis"])
+	ids(no_background) == {"WH-ROLL-004"}
+}
+
+test_background_analysis_must_start_by_the_first_weight if {
+	late := json.patch(f.rollout, [{"op": "add", "path": "/spec/strategy/canary/analysis/startingStep", "value": 2}])
+	ids(late) == {"WH-ROLL-004"}
+
+	# starting at the first setWeight (after setup steps) is fine
+	setup := [{"setCanaryScale": {"weight": 10}}, {"pause": {"duration": "1m"}}, {"setWeight": 10}, {"pause": {"duration": "1m"}}]
+	ids(json.patch(with_steps(setup), [{"op": "add", "path": "/spec/strategy/canary/analysis/startingStep", "value": 2}])) == set()
+
+	# an inline analysis step before the first setWeight covers it
+	inline_first := [{"analysis": {"templates": [{"templateName": "t"}]}}, {"setWeight": 10}, {"pause": {"duration": "1m"}}]
+	ids(json.patch(with_steps(inline_first), [{"op": "add", "path": "/spec/strategy/canary/analysis/startingStep", "value": 2}])) == set()
+}
+
+test_unparseable_pause_duration_fires if {
+	ids(with_steps([{"setWeight": 10}, {"pause": {"duration": "2 minutes"}}])) == {"WH-ROLL-003"}
+	ids(with_steps([{"setWeight": 10}, {"pause": {"duration": "2min"}}])) == {"WH-ROLL-003"}
+	ids(with_steps([{"setWeight": 10}, {"pause": {"duration": -5}}])) == {"WH-ROLL-003"}
+	ids(with_steps([{"setWeight": 10}, {"pause": {"duration": "90"}}, {"pause": {"duration": 30}}, {"pause": {"duration": "1m30s"}}])) == set()
+}
+
+test_budget_says_when_durations_do_not_parse if {
+	r := with_steps([{"setWeight": 10}, {"pause": {"duration": "20m"}}, {"pause": {"duration": "2 minutes"}}])
+	ids(r) == {"WH-ROLL-003", "WH-ROLL-005"}
+	some result in rollout.deny with input as r with data.slo as f.slo
+	result.rule == "WH-ROLL-005"
+	contains(result.msg, "1 durations do not parse")
+}

@@ -4,18 +4,34 @@ package webhook.secrets
 
 import data.lib.k8s
 
-# Names that hold a credential: they END with the word, so SECRET_NAME, TOKEN_TTL or
-# PASSWORD_FILE (a path) do not match while DB_PASSWORD, jwtSecret and api-key do.
-credential_name := `(?i)(password|passwd|secret|token|api[_-]?key|private[_-]?key|credentials?)$`
+# Names that hold a credential: they END with the word, so SECRET_NAME, TOKEN_TTL, API_KEY_HEADER or
+# PASSWORD_FILE (a path) do not match while DB_PASSWORD, jwtSecret, api-key, AWS_SECRET_ACCESS_KEY,
+# DB_PASS, SENTRY_DSN and DB_CONNECTION_STRING do. PASS and PWD need a separator before them
+# (BYPASS, PWD the working directory).
+credential_name := `(?i)(password|passwd|secret|token|api[_-]?key|private[_-]?key|access[_-]?key|secret[_-]?key|credentials?|conn(ection)?[_-]?string|dsn|(^|[_.-])pass|[_.-]pwd|[a-z](?-i:Pass|Pwd))$`
+
+# Values whose shape gives them away as a credential whatever the name: the kind of credential,
+# named in messages instead of the value.
+secret_shapes := {
+	"an AWS access key id": `\bAKIA[0-9A-Z]{16}\b`,
+	"a GitHub token": `\bgh[pousr]_[A-Za-z0-9]{36,}`,
+	"a Stripe live secret key": `\bsk_live_[0-9A-Za-z]+`,
+	"a Slack token": `\bxox[baprs]-[0-9A-Za-z-]+`,
+	"a private key": `-----BEGIN [A-Z ]*PRIVATE KEY-----`,
+}
+
+# The kinds of credential a value looks like.
+secret_shape(value) := {kind |
+	some kind, pattern in secret_shapes
+	regex.match(pattern, value)
+}
 
 # A `key: value` or `key=value` line of an embedded config file whose key is a credential name and
 # whose value is not empty, not a placeholder (${VAR}, {{ }}) and not a quoted empty string.
-credential_line := `(?im)^[ \t-]*["']?([\w.-]*(?:password|passwd|secret|token|api[_-]?key|private[_-]?key|credentials?))["']?[ \t]*[:=][ \t]*["']?[^\s"'$<{#]`
+credential_line := `(?im)^[ \t-]*["']?([\w.-]*(?:password|passwd|secret|token|api[_-]?key|private[_-]?key|access[_-]?key|secret[_-]?key|credentials?|conn(?:ection)?[_-]?string|[_.-]pass|[_.-]pwd))["']?[ \t]*[:=][ \t]*["']?[^\s"'$<{#]`
 
 # scheme://user:password@host, unless the password is a ${VAR} or {{ }} placeholder.
 url_credentials := `[A-Za-z][A-Za-z0-9+.-]*://[^/\s:@]*:[^/\s@${][^/\s@]*@`
-
-private_key := `-----BEGIN [A-Z ]*PRIVATE KEY-----`
 
 # METADATA
 # title: No Secret with data in git
@@ -45,6 +61,15 @@ deny contains {"rule": "WH-SEC-002", "msg": msg} if {
 	msg := sprintf("%s sets %s to a literal value: take it from a Secret with valueFrom.secretKeyRef", [x.what, env.name])
 }
 
+deny contains {"rule": "WH-SEC-002", "msg": msg} if {
+	some x in k8s.containers
+	some env in x.container.env
+	not regex.match(credential_name, env.name)
+	is_string(env.value)
+	some kind in secret_shape(env.value)
+	msg := sprintf("%s sets %s to a literal value that looks like %s: revoke it, store it in Vault and take it from a Secret with valueFrom.secretKeyRef", [x.what, env.name, kind])
+}
+
 # METADATA
 # title: No credentials in ConfigMaps
 # description: ConfigMaps are not protected like Secrets and are committed in clear; a password key or a password line in an embedded config file leaks it.
@@ -69,8 +94,9 @@ deny contains {"rule": "WH-SEC-003", "msg": msg} if {
 deny contains {"rule": "WH-SEC-003", "msg": msg} if {
 	input.kind == "ConfigMap"
 	some key, value in object.get(input, "data", {})
-	regex.match(private_key, value)
-	msg := sprintf("data %q contains a private key: move it to Vault and mount it from a Secret", [key])
+	not regex.match(credential_name, key)
+	some kind in secret_shape(value)
+	msg := sprintf("data %q contains %s: revoke it, move it to Vault and mount or pass it from a Secret", [key, kind])
 }
 
 # METADATA

@@ -37,3 +37,34 @@ test_credentials_in_urls_anywhere if {
 	"WH-SEC-004" in f.ids(secrets.deny) with input as with_env([{"name": "AMQP_URL", "value": "amqp://u:p@rabbitmq:5672"}])
 	count(secrets.deny) == 0 with input as with_env([{"name": "AMQP_URL", "value": "amqp://u:${AMQP_PASSWORD}@rabbitmq:5672"}])
 }
+
+test_more_credential_names if {
+	every name in ["DB_PASS", "DB_PASSWD", "DB_PWD", "dbPass", "AWS_SECRET_ACCESS_KEY", "S3_ACCESS_KEY", "DJANGO_SECRET_KEY", "SENTRY_DSN", "DB_CONNECTION_STRING", "REDIS_CONN_STRING"] {
+		f.ids(secrets.deny) == {"WH-SEC-002"} with input as with_env([{"name": name, "value": "x"}])
+	}
+	count(secrets.deny) == 0 with input as with_env([
+		{"name": "TOKEN_TTL", "value": "1h"},
+		{"name": "PASSWORD_FILE", "value": "/run/db"},
+		{"name": "PASSWORD_MIN_LENGTH", "value": "12"},
+		{"name": "API_KEY_HEADER", "value": "X-Api-Key"},
+		{"name": "secretName", "value": "tls"},
+		{"name": "PWD", "value": "/app"},
+		{"name": "CACHE_BYPASS", "value": "true"},
+	])
+}
+
+github_token := concat("", ["ghp_", substring(crypto.sha256("x"), 0, 36)])
+
+test_secret_shaped_values_fire_whatever_the_name if {
+	every value in ["AKIAIOSFODNN7EXAMPLE", github_token, "sk_live_51Habc", "xoxb-123-456-abc", "-----BEGIN OPENSSH PRIVATE KEY-----\nb3Bl\n"] {
+		f.ids(secrets.deny) == {"WH-SEC-002"} with input as with_env([{"name": "SETTING", "value": value}])
+		f.ids(secrets.deny) == {"WH-SEC-003"} with input as configmap({"settings.ini": sprintf("[aws]\nid = %s\n", [value])})
+	}
+	msgs := {r.msg | some r in secrets.deny with input as with_env([{"name": "AWS_ACCESS_KEY_ID", "value": "AKIAIOSFODNN7EXAMPLE"}])}
+	count(msgs) == 1
+	every m in msgs {
+		contains(m, "AWS access key id")
+		not contains(m, "AKIAIOSFODNN7EXAMPLE")
+	}
+	count(secrets.deny) == 0 with input as with_env([{"name": "STRIPE_MODE", "value": "sk_test_placeholder"}, {"name": "REGION", "value": "AKIA"}])
+}

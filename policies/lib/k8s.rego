@@ -68,7 +68,11 @@ seconds(d) := to_number(d) if {
 seconds(d) := time.parse_duration_ns(d) / 1e9 if {
 	is_string(d)
 	not regex.match(`^[0-9]+$`, d)
+	regex.match(go_duration, d)
 }
+
+# A Go duration string as time.ParseDuration reads it (unsigned): 30s, 2m, 1h30m, 1.5h.
+go_duration := `^([0-9]+(\.[0-9]+)?(ns|us|µs|ms|s|m|h))+$`
 
 # A percentage or count as used by PDBs: "25%" -> {"percent": 25}, 1 -> {"count": 1}.
 amount(v) := {"count": v} if is_number(v)
