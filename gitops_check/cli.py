@@ -7,6 +7,7 @@ Errors are one line on stderr, never a traceback (set GITOPS_CHECK_DEBUG=1 to se
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 from pathlib import Path
@@ -86,6 +87,8 @@ def main(argv: list[str] | None = None) -> int:
         return _validate(args, settings)
     except InputError as exc:
         print(f"gitops-check: error: {exc}", file=sys.stderr)
+        if args.command == "validate" and args.format == "json" and not args.output:
+            sys.stdout.write(json.dumps({"error": str(exc)}) + "\n")  # scripts reading stdout get JSON too
         return 2
     except KeyboardInterrupt:
         return 130

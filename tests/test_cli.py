@@ -43,6 +43,12 @@ def test_bad_input_is_one_line_and_exit_2(path, expected):
     assert "Traceback" not in proc.stderr and proc.stdout == ""
 
 
+def test_bad_input_with_json_format_also_prints_a_json_error():
+    proc = run_cli("validate", str(INPUT / "duplicate-key.yaml"), "--format", "json")
+    assert proc.returncode == 2
+    assert "duplicate key 'name'" in json.loads(proc.stdout)["error"]
+
+
 def test_overlay_failure_carries_kustomize_message():
     proc = run_cli("validate", str(INPUT / "broken-overlay"))
     assert "does-not-exist.yaml" in proc.stderr
