@@ -81,12 +81,6 @@ def overlay_sources(overlay: Path) -> list[Path]:
     return sorted(files)
 
 
-def _display(path: Path, root: Path) -> str:
-    try:
-        return str(path.relative_to(root))
-    except ValueError:
-        return str(path)
-
 
 def check(sources: list[Source], ctx: Context) -> list[Violation]:
     root = ctx.settings.repo_root
@@ -97,7 +91,7 @@ def check(sources: list[Source], ctx: Context) -> list[Violation]:
             files.update(overlay_sources(source.path or Path(source.name)))
     violations = []
     for path in sorted(files):
-        shown = _display(path, root)
+        shown = ctx.settings.display(path)
         for problem in linter.run(path.read_text(encoding="utf-8"), config, shown):
             r = YAMLLINT_ERROR if problem.level == "error" else YAMLLINT_WARNING
             violations.append(r.at(f"{shown}:{problem.line}", f"{problem.desc} ({problem.rule or 'syntax'}); run `make lint` locally"))

@@ -46,14 +46,6 @@ class Result:
         return 1 if self.errors else 0
 
 
-def display(path: Path, settings: Settings) -> str:
-    """A path as users should read it: relative to the repository when inside it."""
-    resolved = path.resolve()
-    try:
-        return str(resolved.relative_to(settings.repo_root))
-    except ValueError:
-        return str(path)
-
 
 def resolve_targets(paths: list[str], settings: Settings) -> list[tuple[Path, str, str]]:
     """(path, shown name, kind) for each PATH; no PATH means the repository's default targets."""
@@ -63,21 +55,21 @@ def resolve_targets(paths: list[str], settings: Settings) -> list[tuple[Path, st
         )
         if not found:
             raise InputError(f"{settings.repo_root}: no overlay matches the targets {list(settings.targets)}")
-        return [(p, display(p, settings), "overlay") for p in found]
+        return [(p, settings.display(p), "overlay") for p in found]
     targets: list[tuple[Path, str, str]] = []
     for raw in paths:
         path = Path(raw)
         if not path.exists():
             raise InputError(f"{raw}: no such file or directory")
         if render.is_overlay(path):
-            targets.append((path, display(path, settings), "overlay"))
+            targets.append((path, settings.display(path), "overlay"))
         elif path.is_dir():
             files = sorted(p for p in path.rglob("*") if p.suffix in (".yaml", ".yml") and p.is_file())
             if not files:
                 raise InputError(f"{raw}: directory has no kustomization.yaml and no YAML files")
-            targets += [(f, display(f, settings), "file") for f in files]
+            targets += [(f, settings.display(f), "file") for f in files]
         else:
-            targets.append((path, display(path, settings), "file"))
+            targets.append((path, settings.display(path), "file"))
     return targets
 
 
@@ -113,7 +105,7 @@ def run(paths: list[str], settings: Settings, stages: tuple[str, ...] = STAGES, 
     started = time.perf_counter()
     targets = resolve_targets(paths, settings)
     waiver_path = waivers_file or settings.waivers_file
-    waiver_list = waivers.load(waiver_path, display(waiver_path, settings))
+    waiver_list = waivers.load(waiver_path, settings.display(waiver_path))
     sources = render_targets(targets, settings)
     rendered_at = time.perf_counter()
     modules = {name: importlib.import_module(f"gitops_check.{name}") for name in stages}
@@ -131,7 +123,7 @@ def run(paths: list[str], settings: Settings, stages: tuple[str, ...] = STAGES, 
         with ThreadPoolExecutor(max_workers=len(stages)) as pool:
             outcomes = dict(zip(stages, pool.map(timed, stages)))
     violations = [v for name in stages for v in outcomes[name][0]]
-    violations = waivers.apply(violations, waiver_list, display(waiver_path, settings), {s.name for s in sources})
+    violations = waivers.apply(violations, waiver_list, settings.display(waiver_path), {s.name for s in sources})
     return Result(
         sources=sources,
         violations=violations,

@@ -36,6 +36,13 @@ class Settings:
     tools: dict[str, Tool]
     cache_dir: Path
 
+    def display(self, path: Path) -> str:
+        """A path as users should read it: relative to the repository when inside it, else as given."""
+        try:
+            return str(path.resolve().relative_to(self.repo_root))
+        except ValueError:
+            return str(path)
+
     def tool_dir(self, name: str) -> Path:
         """Where the pinned build of one Go tool lives: keyed by tool and version, outside the clone."""
         tool = self.tools[name]
