@@ -201,3 +201,134 @@ def test_selector_expressions(expressions, labels, matches):
 )
 def test_durations(value, expected):
     assert seconds(value) == expected
+
+
+# A template whose thresholds are a lower bound (success rate) and, with reversed operands, an upper bound
+# (latency); the Rollout's inline analysis overrides both.
+THRESHOLDS = """
+apiVersion: argoproj.io/v1alpha1
+kind: Rollout
+metadata: {name: web, namespace: app, labels: {environment: staging}}
+spec:
+  replicas: 2
+  selector:
+    matchLabels: {app: web}
+  strategy:
+    canary:
+      steps:
+        - setWeight: 20
+        - analysis:
+            templates:
+              - templateName: slo
+            args:
+              - {name: service, value: web-canary}
+              - {name: success-rate-min, value: "0.95"}
+              - {name: latency-max, value: "0.5"}
+  template:
+    metadata:
+      labels: {app: web}
+    spec:
+      serviceAccountName: web
+      containers:
+        - name: web
+          image: web:1.0.0
+          ports:
+            - {name: http, containerPort: 8080}
+---
+apiVersion: v1
+kind: ServiceAccount
+metadata: {name: web, namespace: app}
+---
+apiVersion: argoproj.io/v1alpha1
+kind: AnalysisTemplate
+metadata: {name: slo, namespace: app}
+spec:
+  args:
+    - name: service
+    - name: success-rate-min
+      value: "0.995"
+    - name: latency-max
+      value: "0.5"
+  metrics:
+    - name: success-rate
+      interval: 1m
+      count: 3
+      successCondition: len(result) == 0 || result[0] >= {{args.success-rate-min}}
+      failureCondition: len(result) > 0 && result[0] < {{args.success-rate-min}}
+      provider:
+        prometheus:
+          address: http://prometheus.monitoring:9090
+          query: sum(rate(http_requests_total{service="{{args.service}}"}[2m]))
+    - name: latency
+      interval: 1m
+      count: 3
+      successCondition: "{{args.latency-max}} >= result[0]"
+      provider:
+        prometheus:
+          address: http://prometheus.monitoring:9090
+          query: histogram_quantile(0.95, rate(latency_bucket{service="{{args.service}}"}[2m]))
+"""
+
+
+@pytest.mark.parametrize(
+    ("passed_success", "passed_latency", "fires"),
+    [
+        ('"0.95"', '"0.5"', ["success-rate-min"]),  # lower bound loosened
+        ('"0.995"', '"0.5"', []),  # the same value, passed explicitly
+        ('"0.999"', '"0.25"', []),  # stricter on both
+        ('"0.995"', '"0.8"', ["latency-max"]),  # upper bound (reversed operands `{{args.x}} >= result`) loosened
+    ],
+)
+def test_threshold_overrides_are_judged_by_direction(ctx, passed_success, passed_latency, fires):
+    text = THRESHOLDS.replace('{name: success-rate-min, value: "0.95"}', f"{{name: success-rate-min, value: {passed_success}}}")
+    text = text.replace('{name: latency-max, value: "0.5"}', f"{{name: latency-max, value: {passed_latency}}}")
+    found = run(ctx, docs(text))
+    assert [v.rule for v in found] == ["WH-REF-036"] * len(fires)
+    for v, arg in zip(found, fires):
+        assert arg in v.message and "slo.yaml" in v.message
+
+
+def test_threshold_override_in_blue_green_pre_promotion_is_reported(ctx):
+    text = THRESHOLDS.replace(
+        "    canary:\n      steps:\n        - setWeight: 20\n        - analysis:",
+        "    blueGreen:\n      activeService: web\n      prePromotionAnalysis:",
+    ).replace("            templates:", "        templates:").replace("              - templateName", "          - templateName")
+    text = text.replace("            args:", "        args:").replace("              - {name", "          - {name")
+    text += """---
+apiVersion: v1
+kind: Service
+metadata: {name: web, namespace: app}
+spec:
+  selector: {app: web}
+  ports: [{name: http, port: 80, targetPort: http}]
+"""
+    found = run(ctx, docs(text))
+    assert [v.rule for v in found] == ["WH-REF-036"] and "blueGreen.prePromotionAnalysis" in found[0].message
+
+
+def test_same_canary_and_stable_service_is_reported_once(ctx):
+    text = (HERE / "WH-REF-016.yaml").read_text().replace("canaryService: web-canary", "canaryService: web")
+    assert [v.rule for v in run(ctx, docs(text))] == ["WH-REF-012"]
+
+
+def test_workload_without_replicas_defaults_to_one(ctx):
+    text = (HERE / "WH-REF-008.yaml").read_text().split("---\napiVersion: autoscaling")[0]
+    found = run(ctx, docs(text))
+    assert [v.rule for v in found] == ["WH-REF-008"] and "defaults to 1 replica" in found[0].message
+
+
+def test_application_environment_from_its_label(ctx):
+    text = (HERE / "WH-REF-039.yaml").read_text().replace(
+        "metadata: {name: web-production, namespace: argocd}",
+        "metadata: {name: web-a, namespace: argocd, labels: {environment: production}}",
+    ).replace("destination: {name: production", "destination: {name: cluster-a")
+    text = text.replace("- {name: production, namespace: app}", "- {name: cluster-a, namespace: app}")
+    found = run(ctx, docs(text))
+    assert [v.rule for v in found] == ["WH-REF-039"] and "environment label" in found[0].message
+
+
+def test_application_of_unknown_environment_is_not_judged(ctx):
+    text = (HERE / "WH-REF-039.yaml").read_text().replace("web-production", "web-a").replace(
+        "name: production", "name: cluster-a"
+    )
+    assert run(ctx, docs(text)) == []

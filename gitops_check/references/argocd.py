@@ -18,7 +18,7 @@ from ..errors import InputError
 from ..model import Document, Violation
 from ..render import is_overlay
 from ..rules import rule
-from .index import CLUSTER_SCOPED, Index, as_dict, dicts
+from .index import CLUSTER_SCOPED, ENVIRONMENT_LABEL, Index, as_dict, dicts
 from .inputs import Inputs
 
 APP_PATH = rule(
@@ -38,6 +38,12 @@ APP_PROJECT = rule(
     "WH-REF-035", "error", "references", "An Application's project is an AppProject in the source",
     "A missing project makes the Application invalid; the 'default' project would put no bounds on it.",
 )
+APP_ENVIRONMENT = rule(
+    "WH-REF-039", "error", "references",
+    "An Application deploys the overlay of its own environment",
+    "An Application for one environment syncing another environment's overlay ships the wrong replicas, "
+    "images and thresholds there (e.g. staging settings in production).",
+)
 
 _PLACEHOLDER = re.compile(r"\{\{\s*\.?([A-Za-z0-9_.\-]+)\s*\}\}")
 
@@ -49,6 +55,7 @@ class App:
     doc: Document  # the Application or ApplicationSet, where violations are reported
     label: str  # "" for an Application, "element N: " for ApplicationSet elements
     spec: dict
+    meta: dict  # the Application's metadata (for an ApplicationSet: the substituted template's)
 
     def sources(self) -> list[dict]:
         return [as_dict(self.spec["source"])] if self.spec.get("source") else dicts(self.spec.get("sources"))
@@ -86,13 +93,16 @@ def substitute(value: Any, element: dict) -> Any:
 
 def apps(idx: Index) -> Iterator[App]:
     for doc in idx.of_kind("Application"):
-        yield App(doc, "", as_dict(doc.obj.get("spec")))
+        yield App(doc, "", as_dict(doc.obj.get("spec")), doc.metadata)
     for doc in idx.of_kind("ApplicationSet"):
         spec = as_dict(doc.obj.get("spec"))
-        template = as_dict(as_dict(spec.get("template")).get("spec"))
+        template = as_dict(spec.get("template"))
         elements = [e for g in dicts(spec.get("generators")) for e in dicts(as_dict(g.get("list")).get("elements"))]
         for i, element in enumerate(elements):
-            yield App(doc, f"list element {i}: ", substitute(template, element))
+            yield App(
+                doc, f"list element {i}: ", substitute(as_dict(template.get("spec")), element),
+                as_dict(substitute(as_dict(template.get("metadata")), element)),
+            )
 
 
 def _unresolved(text: str) -> bool:
@@ -131,18 +141,22 @@ def app_paths(idx: Index, inputs: Inputs) -> Iterator[Violation]:
                 yield APP_PATH.violation(app.doc, f"{app.label}source path {path!r} does not build: {exc}")
 
 
-def _rendered_namespaces(inputs: Inputs, path: str, source: dict) -> set[str] | None:
+def _rendered_docs(inputs: Inputs, path: str) -> list[Document]:
+    """The objects an overlay path renders; [] when it is not an overlay or does not build (app_paths reports it)."""
+    target = _overlay_dir(inputs, path)
+    if target is None or not is_overlay(target):
+        return []
+    try:
+        return inputs.rendered(target, path)
+    except InputError:
+        return []
+
+
+def _rendered_namespaces(inputs: Inputs, path: str, source: dict) -> set[str]:
     override = as_dict(source.get("kustomize")).get("namespace")
     if override:
         return {str(override)}
-    target = _overlay_dir(inputs, path)
-    if target is None or not is_overlay(target):
-        return None
-    try:
-        docs = inputs.rendered(target, path)
-    except InputError:
-        return None  # reported by app_paths
-    return {d.namespace for d in docs if d.namespace and d.kind not in CLUSTER_SCOPED}
+    return {d.namespace for d in _rendered_docs(inputs, path) if d.namespace and d.kind not in CLUSTER_SCOPED}
 
 
 def app_namespaces(idx: Index, inputs: Inputs) -> Iterator[Violation]:
@@ -153,12 +167,53 @@ def app_namespaces(idx: Index, inputs: Inputs) -> Iterator[Violation]:
             continue
         for path, source in _local_sources(app):
             namespaces = _rendered_namespaces(inputs, path, source)
-            others = sorted((namespaces or set()) - {dest})
+            others = sorted(namespaces - {dest})
             if others:
                 yield APP_NAMESPACE.violation(
                     app.doc,
                     f"{app.label}destination namespace {dest!r} differs from the namespace(s) {', '.join(others)} "
                     f"that {path!r} renders; make them the same",
+                )
+
+
+def _known_environments(inputs: Inputs) -> set[str]:
+    """The environment names of params.environments (policies/data/params.yaml); none when unreadable."""
+    try:
+        return set(inputs.min_replicas)
+    except InputError:
+        return set()
+
+
+def app_environment(app: App, inputs: Inputs) -> tuple[str, str] | None:
+    """(environment, where it was read) of an Application: its own `environment` label, else a known
+    environment name appearing as a token of destination.name, else of metadata.name; None when unknown."""
+    label = as_dict(app.meta.get("labels")).get(ENVIRONMENT_LABEL)
+    if label and not _unresolved(str(label)):
+        return str(label), "its environment label"
+    known = _known_environments(inputs)
+    for where, value in (("destination name", app.destination.get("name")), ("name", app.meta.get("name"))):
+        tokens = set(re.split(r"[^a-z0-9]+", str(value or "").lower()))
+        found = sorted(known & tokens)
+        if len(found) == 1:
+            return found[0], f"its {where} {value!r}"
+    return None
+
+
+def app_environments(idx: Index, inputs: Inputs) -> Iterator[Violation]:
+    """The environment an Application is for must be the `environment` label of the objects its overlay
+    renders. Quiet when either side is unknown."""
+    for app in apps(idx):
+        env = app_environment(app, inputs)
+        if env is None:
+            continue
+        for path, _ in _local_sources(app):
+            rendered = {str(d.labels[ENVIRONMENT_LABEL]) for d in _rendered_docs(inputs, path) if d.labels.get(ENVIRONMENT_LABEL)}
+            others = sorted(rendered - {env[0]})
+            if others:
+                yield APP_ENVIRONMENT.violation(
+                    app.doc,
+                    f"{app.label}is for environment {env[0]!r} (from {env[1]}) but source path {path!r} renders "
+                    f"objects labelled environment {', '.join(others)}; point it at the {env[0]} overlay",
                 )
 
 
@@ -230,4 +285,4 @@ def as_list_str(value: Any) -> list[str]:
     return [str(v) for v in value] if isinstance(value, list) else []
 
 
-CHECKS = (app_paths, app_namespaces, app_projects, project_permits)
+CHECKS = (app_paths, app_namespaces, app_projects, project_permits, app_environments)

@@ -8,7 +8,7 @@ from typing import Iterator
 from ..model import Document, Violation
 from ..rules import rule
 from .config import secret_keys
-from .index import Index, Selector, as_dict, dicts, has_port
+from .index import Index, Selector, as_dict, dicts, has_port, service_host
 from .inputs import Inputs
 from .workloads import monitor_namespaces, pod_selector, selected_pods
 
@@ -27,6 +27,16 @@ INGRESS_BACKEND = rule(
 INGRESS_TLS = rule(
     "WH-REF-031", "error", "references", "Ingress TLS secrets are issued by cert-manager or exist in the source",
     "Without the secret the controller serves its default certificate: clients fail TLS verification.",
+)
+
+VIRTUAL_SERVICE_PORT = rule(
+    "WH-REF-037", "error", "references", "VirtualService destination ports are ports of the destination Service",
+    "Istio sends traffic for a port the Service does not expose nowhere: the route answers 503 (or no healthy upstream).",
+)
+NETWORK_POLICY_PORT = rule(
+    "WH-REF-038", "error", "references", "A NetworkPolicy ingress port given by name is a container port of the pods it selects",
+    "A named port resolves against the selected pods' containerPort names; a name no pod declares opens nothing, "
+    "so the traffic the rule was written for is dropped.",
 )
 
 CERT_MANAGER_ANNOTATIONS = ("cert-manager.io/cluster-issuer", "cert-manager.io/issuer")
@@ -137,4 +147,54 @@ def ingress_tls(idx: Index, inputs: Inputs) -> Iterator[Violation]:
                 )
 
 
-CHECKS = (service_monitors_select, monitor_ports, ingress_backends, ingress_tls)
+def _destinations(vs: Document) -> Iterator[tuple[str, dict]]:
+    spec = as_dict(vs.obj.get("spec"))
+    for kind in ("http", "tls", "tcp"):
+        for i, route in enumerate(dicts(spec.get(kind))):
+            where = f"{kind} route {route.get('name') or i}"
+            for dest in dicts(route.get("route")):
+                yield where, as_dict(dest.get("destination"))
+
+
+def virtual_service_ports(idx: Index, inputs: Inputs) -> Iterator[Violation]:
+    """A destination's port.number must be a port of the Service its host names, when that Service is
+    in the source (other hosts are outside what this source can tell)."""
+    for vs in idx.of_kind("VirtualService"):
+        for where, dest in _destinations(vs):
+            number = as_dict(dest.get("port")).get("number")
+            svc = idx.get("Service", idx.ns(vs), service_host(dest.get("host"), idx.ns(vs)))
+            if number is None or svc is None:
+                continue
+            ports = dicts(as_dict(svc.obj.get("spec")).get("ports"))
+            if not any(str(p.get("port")) == str(number) for p in ports):
+                yield VIRTUAL_SERVICE_PORT.violation(
+                    vs,
+                    f"{where}: destination {dest.get('host')!r} port {number} is not a port of Service {svc.name!r} "
+                    f"(ports: {_port_list(ports)}); use the Service's port number",
+                )
+
+
+def network_policy_ports(idx: Index, inputs: Inputs) -> Iterator[Violation]:
+    """Named ingress ports must be containerPort names of at least one selected pod (numeric ports and
+    egress ports, which name the destination's ports, are not judged). Quiet when nothing is selected."""
+    for policy in idx.of_kind("NetworkPolicy"):
+        spec = as_dict(policy.obj.get("spec"))
+        templates = idx.selected(idx.ns(policy), Selector.of(spec.get("podSelector")))
+        if not templates:
+            continue
+        names = {str(p.get("name")) for t in templates for p in t.ports() if p.get("name")}
+        for i, rule_ in enumerate(dicts(spec.get("ingress"))):
+            for port in dicts(rule_.get("ports")):
+                name = port.get("port")
+                if isinstance(name, str) and not name.isdigit() and name not in names:
+                    owners = ", ".join(sorted({f"{t.owner.kind}/{t.owner.name}" for t in templates}))
+                    yield NETWORK_POLICY_PORT.violation(
+                        policy,
+                        f"ingress[{i}] port {name!r} is not a container port name of the selected pods of {owners} "
+                        f"(names: {', '.join(sorted(names)) or 'none'}); use a declared port name or the number",
+                    )
+
+
+CHECKS = (
+    service_monitors_select, monitor_ports, ingress_backends, ingress_tls, virtual_service_ports, network_policy_ports,
+)

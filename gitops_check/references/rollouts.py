@@ -235,8 +235,8 @@ def _expected_destinations(idx: Index, rollout: Document) -> tuple[set[tuple[str
         subsets = (str(rule_ref.get("canarySubsetName")), str(rule_ref.get("stableSubsetName")))
         return {(host, s) for s in subsets}, f"host {host!r} subsets {subsets[0]!r} and {subsets[1]!r}"
     names = (canary.get("canaryService"), canary.get("stableService"))
-    if not all(names):
-        return None
+    if not all(names) or names[0] == names[1]:
+        return None  # one Service for both roles is WH-REF-012's finding
     return {(str(n), "") for n in names}, f"Services {names[0]!r} and {names[1]!r}"
 
 

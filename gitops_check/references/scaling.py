@@ -121,9 +121,13 @@ def minimum_replicas(idx: Index, inputs: Inputs) -> Iterator[Violation]:
         env, minimum = inputs.minimum_for(workload)
         value = floor(workload, owners)
         if value < minimum:
+            runs = (
+                f"runs {value} replica(s) (spec.replicas)" if "replicas" in as_dict(workload.obj.get("spec"))
+                else "sets no spec.replicas and so defaults to 1 replica"
+            )
             yield MIN_REPLICAS.violation(
                 workload,
-                f"runs {value} replica(s) (spec.replicas), below the {env} minimum of {minimum}; raise spec.replicas "
+                f"{runs}, below the {env} minimum of {minimum}; raise spec.replicas "
                 "or add an HPA with minReplicas >= the minimum",
             )
 

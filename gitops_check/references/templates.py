@@ -33,6 +33,11 @@ DEPLOYMENT_BUDGET = rule(
     "Worst-case deployment duration (pauses + inline analysis + experiments) fits the SLO deployment budget",
     "A rollout that can take longer than the budget holds a release train and delays rollbacks past the SLO.",
 )
+LOOSER_THRESHOLD = rule(
+    "WH-REF-036", "error", "references",
+    "A Rollout does not pass an analysis threshold looser than the AnalysisTemplate's (SLO-derived) default",
+    "The template default is the SLO; a looser literal in the Rollout lets a canary that breaks the SLO be promoted.",
+)
 
 
 @dataclass
@@ -261,4 +266,59 @@ def deployment_budget(idx: Index, inputs: Inputs) -> Iterator[Violation]:
             )
 
 
-CHECKS = (templates_exist, required_args, undeclared_args, deployment_budget)
+# `lhs OP {{args.x}}` or `{{args.x}} OP rhs` in a condition expression.
+_COMPARISON = re.compile(
+    r"(?P<op1><=|>=|<|>)\s*\{\{\s*args\.(?P<right>[A-Za-z0-9_.-]+)\s*\}\}"
+    r"|\{\{\s*args\.(?P<left>[A-Za-z0-9_.-]+)\s*\}\}\s*(?P<op2><=|>=|<|>)"
+)
+_FLIP = {"<": ">", ">": "<", "<=": ">=", ">=": "<="}
+
+
+def threshold_bounds(doc: Document) -> Iterator[tuple[str, str, bool]]:
+    """(arg name, condition field, is a lower bound) for every arg a template metric compares against.
+    Normalized to `result OP arg`: >=/> in successCondition and </<= in failureCondition make the arg a
+    lower bound (the measurement must stay above it); the other comparisons make it an upper bound."""
+    for metric in dicts(as_dict(doc.obj.get("spec")).get("metrics")):
+        for field_name, passes_above in (("successCondition", True), ("failureCondition", False)):
+            text = metric.get(field_name)
+            if not isinstance(text, str):
+                continue
+            for m in _COMPARISON.finditer(text):
+                op, name = (m.group("op1"), m.group("right")) if m.group("right") else (_FLIP[m.group("op2")], m.group("left"))
+                above = op in (">", ">=")
+                yield name, field_name, above == passes_above
+
+
+def _number(value) -> float | None:
+    if isinstance(value, bool):
+        return None
+    try:
+        return float(str(value).strip())
+    except ValueError:
+        return None
+
+
+def looser_thresholds(idx: Index, inputs: Inputs) -> Iterator[Violation]:
+    """A literal arg value a Rollout passes for a threshold arg must be at least as strict as the
+    template's own default: the default comes from the SLO, an override silently relaxes the gate."""
+    for rollout, use, resolved in _uses(idx):
+        passed = {str(a.get("name")): a["value"] for a in use.args if "value" in a}
+        for doc in resolved.templates:
+            defaults = {str(a.get("name")): a["value"] for a in dicts(as_dict(doc.obj.get("spec")).get("args")) if "value" in a}
+            reported = set()
+            for name, where, lower in threshold_bounds(doc):
+                value, default = _number(passed.get(name)), _number(defaults.get(name))
+                if value is None or default is None or name in reported:
+                    continue
+                if (value < default) if lower else (value > default):
+                    reported.add(name)
+                    bound = "minimum" if lower else "maximum"
+                    yield LOOSER_THRESHOLD.violation(
+                        rollout,
+                        f"{use.where} passes {name}={passed[name]!r}, looser than the {bound} {defaults[name]!r} "
+                        f"AnalysisTemplate {doc.name!r} defaults to (used in its {where}); thresholds come from "
+                        f"{inputs.ctx.settings.display(inputs.ctx.settings.slo_file)}: drop the override or change the SLO there",
+                    )
+
+
+CHECKS = (templates_exist, required_args, undeclared_args, deployment_budget, looser_thresholds)
