@@ -77,7 +77,7 @@ def _render_one(target: tuple[Path, str, str], settings: Settings) -> Source:
     path, shown, kind = target
     started = time.perf_counter()
     if kind == "overlay":
-        docs = loader.parse(render.build(path, shown, settings), shown)
+        docs = render.documents(path, shown, settings)
     else:
         docs = loader.read_file(path, shown)
     return Source(shown, kind, docs, time.perf_counter() - started, path)

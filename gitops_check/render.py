@@ -1,13 +1,14 @@
-"""Render overlays with the pinned kustomize, in parallel (one process per overlay)."""
+"""Render overlays with the pinned kustomize (the pipeline runs one process per overlay, in parallel)."""
 
 from __future__ import annotations
 
 import subprocess
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+from . import loader
 from .errors import InputError
-from .settings import Settings, load
+from .model import Document
+from .settings import Settings
 from .toolchain import locate
 
 KUSTOMIZATION_FILES = ("kustomization.yaml", "kustomization.yml", "Kustomization")
@@ -32,9 +33,7 @@ def build(overlay: Path, source: str | None = None, settings: Settings | None = 
     return proc.stdout
 
 
-def build_all(overlays: list[tuple[Path, str]], settings: Settings | None = None) -> list[str]:
-    """Build several overlays at once; results keep the order of `overlays`. The first failure wins."""
-    settings = settings or load()
-    with ThreadPoolExecutor(max_workers=max(1, min(8, len(overlays)))) as pool:
-        futures = [pool.submit(build, path, source, settings) for path, source in overlays]
-        return [f.result() for f in futures]
+def documents(overlay: Path, source: str | None = None, settings: Settings | None = None) -> list[Document]:
+    """The overlay built and parsed strictly into Documents (what every caller of build() wants)."""
+    source = source or str(overlay)
+    return loader.parse(build(overlay, source, settings), source)

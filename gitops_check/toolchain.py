@@ -16,7 +16,6 @@ import shutil
 import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 from .errors import ToolError
 from .settings import Settings, load

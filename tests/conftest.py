@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from gitops_check import loader, render
+from gitops_check import render
 from gitops_check.model import Document
 
 REPO = Path(__file__).resolve().parent.parent
@@ -16,7 +16,7 @@ FIXTURES = Path(__file__).resolve().parent / "fixtures"
 
 @lru_cache(maxsize=None)
 def _render(overlay: str) -> tuple[Document, ...]:
-    return tuple(loader.parse(render.build(REPO / overlay, overlay), overlay))
+    return tuple(render.documents(REPO / overlay, overlay))
 
 
 @pytest.fixture(scope="session")

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import yaml
 
-from .. import loader, render
+from .. import render
 from ..context import Context
 from ..errors import InputError
 from ..model import Document, Source
@@ -80,7 +80,7 @@ class Inputs:
         key = overlay.resolve()
         if key not in self._rendered:
             try:
-                self._rendered[key] = loader.parse(render.build(overlay, shown, self.ctx.settings), shown)
+                self._rendered[key] = render.documents(overlay, shown, self.ctx.settings)
             except InputError as exc:
                 self._rendered[key] = exc
         result = self._rendered[key]
