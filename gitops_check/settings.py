@@ -6,6 +6,7 @@ locations the harness reads (CRDs, SLO file, policies, waivers).
 
 from __future__ import annotations
 
+import hashlib
 import os
 import tomllib
 from dataclasses import dataclass
@@ -19,9 +20,26 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 
 @dataclass(frozen=True)
 class Tool:
+    """A pinned Go tool. `build` says how it is made from the Go module proxy:
+
+    - "install": `go install MODULE@VERSION` (the module has no replace directives);
+    - "wrapper": a wrapper module (main packages under `wrapper`) that requires MODULE@VERSION; its go.mod
+      is generated at build time, replacing MODULE's own local-path replaces with the published versions;
+    - "module": `go build` inside MODULE@VERSION's own source tree (its go.mod has replace directives that
+      only apply there), with the main packages under `wrapper` added to it.
+    """
+
     name: str
     module: str
     version: str
+    build: str = "install"
+    commands: tuple[str, ...] = ()  # the binaries it provides (default: one, named like the tool)
+    wrapper: Path | None = None  # folder with cmd/<command>/main.go, for "wrapper" and "module" builds
+    packages: tuple[str, ...] = ()  # for "module": the module's own main packages to build as well
+
+    @property
+    def binaries(self) -> tuple[str, ...]:
+        return self.commands or (self.name,)
 
 
 @dataclass(frozen=True)
@@ -32,6 +50,8 @@ class Settings:
     slo_file: Path
     policies_dir: Path
     waivers_file: Path
+    applications: Path  # the overlay of the Argo CD Applications: how each overlay is synced
+    offline: bool  # skip the server stage (no control plane); kubeconform judges schemas instead
     targets: tuple[str, ...]
     tools: dict[str, Tool]
     cache_dir: Path
@@ -43,10 +63,25 @@ class Settings:
         except ValueError:
             return str(path)
 
+    @property
+    def kubernetes_minor(self) -> str:
+        """"1.34" of "1.34.4": what the offline schemas are keyed by."""
+        return ".".join(self.kubernetes_version.split(".")[:2])
+
     def tool_dir(self, name: str) -> Path:
-        """Where the pinned build of one Go tool lives: keyed by tool and version, outside the clone."""
+        """Where the pinned build of one Go tool lives: keyed by tool and version, outside the clone.
+
+        Tools built from a wrapper in this repository are keyed by the wrapper's content as well, so a
+        change to it rebuilds, and a clone with the same wrapper reuses the build.
+        """
         tool = self.tools[name]
-        return self.cache_dir / "tools" / name / tool.version
+        key = tool.version
+        if tool.wrapper is not None:
+            digest = hashlib.sha256()
+            for f in sorted(p for p in tool.wrapper.rglob("*") if p.is_file()):
+                digest.update(f.relative_to(tool.wrapper).as_posix().encode() + b"\0" + f.read_bytes() + b"\0")
+            key += "-" + digest.hexdigest()[:12]
+        return self.cache_dir / "tools" / name / key
 
 
 def _cache_home() -> Path:
@@ -69,14 +104,28 @@ def load(root: Path = REPO_ROOT) -> Settings:
         p = Path(value)
         return (p if p.is_absolute() else root / p).resolve()
 
-    tools = {name: Tool(name, t["module"], t["version"]) for name, t in cfg["tools"].items()}
+    kubernetes_version = os.environ.get("GITOPS_CHECK_KUBERNETES_VERSION") or cfg["kubernetes-version"]
+
+    def tool(name: str, t: dict) -> Tool:
+        # The Kubernetes components are built at kubernetes-version: one pin for the clusters' version.
+        version = t.get("version") or ("v" + kubernetes_version if t["module"] == "k8s.io/kubernetes" else "")
+        if not version:
+            raise InputError(f"{pyproject}: [tool.gitops-check.tools.{name}] has no version")
+        return Tool(
+            name, t["module"], version, t.get("build", "install"), tuple(t.get("commands", ())),
+            root / t["wrapper"] if t.get("wrapper") else None, tuple(t.get("packages", ())),
+        )
+
+    tools = {name: tool(name, t) for name, t in cfg["tools"].items()}
     return Settings(
         repo_root=root,
-        kubernetes_version=os.environ.get("GITOPS_CHECK_KUBERNETES_VERSION") or cfg["kubernetes-version"],
+        kubernetes_version=kubernetes_version,
         crds_dir=path("GITOPS_CHECK_CRDS_DIR", "crds-dir"),
         slo_file=path("GITOPS_CHECK_SLO_FILE", "slo-file"),
         policies_dir=path("GITOPS_CHECK_POLICIES_DIR", "policies-dir"),
         waivers_file=path("GITOPS_CHECK_WAIVERS_FILE", "waivers-file"),
+        applications=path("GITOPS_CHECK_APPLICATIONS", "applications"),
+        offline=(os.environ.get("GITOPS_CHECK_OFFLINE") or str(cfg.get("offline", False))).lower() in ("1", "true", "yes"),
         targets=tuple(cfg["targets"]),
         tools=tools,
         cache_dir=_cache_home(),

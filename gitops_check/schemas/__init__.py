@@ -70,10 +70,10 @@ def verify_crds(settings: Settings) -> list[Path]:
 
 def prepare(settings: Settings) -> SchemaSet:
     """Verify the CRDs and build (first use) or reuse the cached schema folders."""
-    crd_dir = crds.prepare(settings.repo_root, settings.crds_dir, settings.kubernetes_version, settings.cache_dir)
-    k8s_dir = kubernetes.prepare(settings.kubernetes_version, settings.cache_dir)
+    crd_dir = crds.prepare(settings.repo_root, settings.crds_dir, settings.kubernetes_minor, settings.cache_dir)
+    k8s_dir = kubernetes.prepare(settings.kubernetes_minor, settings.cache_dir)
     files, versions = crds.summary(crd_dir)
-    return SchemaSet(settings.kubernetes_version, k8s_dir, crd_dir, tuple(files), tuple(versions))
+    return SchemaSet(settings.kubernetes_minor, k8s_dir, crd_dir, tuple(files), tuple(versions))
 
 
 def check(sources: list[Source], ctx: Context) -> list[Violation]:

@@ -1,0 +1,475 @@
+// rollouts-validate asks Argo Rollouts' own code whether Rollouts and AnalysisTemplates are valid.
+//
+// It is compiled inside the github.com/argoproj/argo-rollouts module at the version of the locked
+// Rollout CRDs (gitops_check/toolchain.py copies this file into that module and runs `go build`), so
+// every verdict below comes from upstream functions, called as the controllers call them:
+//
+//   - the rollout controller (rollout/controller.go getRolloutValidationErrors): ValidateRollout, then the
+//     referenced Services, AnalysisTemplates, Ingresses and VirtualServices gathered like
+//     getRolloutReferencedResources, then ValidateRolloutReferencedResources;
+//   - the analysis controller (analysis/analysis.go reconcileAnalysisRun): the AnalysisRun a Rollout would
+//     create (NewAnalysisRunFromTemplates with BuildArgumentsForRolloutAnalysisRun), its metrics resolved
+//     with its args, then ValidateMetrics, GetDryRunMetrics and GetMeasurementRetentionMetrics;
+//   - every AnalysisTemplate on its own, as the analysis controller would judge a run made from it alone.
+//
+// Unlike `kubectl argo rollouts lint` it reports every error (not the first), knows AnalysisTemplates and
+// keeps each source's objects apart. It never reaches the network: input is JSON on stdin, output JSON on
+// stdout.
+//
+//	stdin:  {"groups": [{"id": "overlays/production", "objects": [{...}, ...]}, ...]}
+//	stdout: {"checked": {"Rollout": N, "AnalysisTemplate": M, ...},
+//	         "findings": [{"group", "kind", "namespace", "name", "field", "message", "check"}]}
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"sort"
+	"strings"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	extensionsv1beta1 "k8s.io/api/extensions/v1beta1"
+	networkingv1 "k8s.io/api/networking/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/util/validation/field"
+
+	"github.com/argoproj/argo-rollouts/pkg/apis/rollouts/v1alpha1"
+	"github.com/argoproj/argo-rollouts/pkg/apis/rollouts/validation"
+	analysisutil "github.com/argoproj/argo-rollouts/utils/analysis"
+	ingressutil "github.com/argoproj/argo-rollouts/utils/ingress"
+	istioutil "github.com/argoproj/argo-rollouts/utils/istio"
+)
+
+type input struct {
+	Groups []struct {
+		ID      string            `json:"id"`
+		Objects []json.RawMessage `json:"objects"`
+	} `json:"groups"`
+}
+
+type finding struct {
+	Group     string `json:"group"`
+	Kind      string `json:"kind"`
+	Namespace string `json:"namespace"`
+	Name      string `json:"name"`
+	Field     string `json:"field"`
+	Message   string `json:"message"`
+	Check     string `json:"check"`
+}
+
+type output struct {
+	Checked  map[string]int `json:"checked"`
+	Findings []finding      `json:"findings"`
+}
+
+// group holds one source's objects, indexed the way the controllers' listers find them.
+type group struct {
+	id               string
+	rollouts         []*v1alpha1.Rollout
+	services         map[string]*corev1.Service
+	templates        map[string]*v1alpha1.AnalysisTemplate
+	clusterTemplates map[string]*v1alpha1.ClusterAnalysisTemplate
+	ingresses        map[string]*ingressutil.Ingress
+	virtualServices  map[string]*unstructured.Unstructured
+	templateOrder    []*v1alpha1.AnalysisTemplate
+	clusterOrder     []*v1alpha1.ClusterAnalysisTemplate
+	out              *output
+}
+
+func key(namespace, name string) string { return namespace + "/" + name }
+
+func (g *group) report(kind string, meta metav1.Object, fld, msg, check string) {
+	g.out.Findings = append(g.out.Findings, finding{g.id, kind, meta.GetNamespace(), meta.GetName(), fld, msg, check})
+}
+
+func (g *group) reportErr(kind string, meta metav1.Object, err error, check string) {
+	if fe, ok := err.(*field.Error); ok {
+		g.report(kind, meta, fe.Field, fe.ErrorBody(), check)
+		return
+	}
+	g.report(kind, meta, "", err.Error(), check)
+}
+
+// decode reads one object into its typed form; a decoding error is reported, as the controller's
+// informer would fail to decode it.
+func (g *group) decode(raw json.RawMessage, u *unstructured.Unstructured, into any) bool {
+	if err := json.Unmarshal(raw, into); err != nil {
+		g.report(u.GetKind(), u, "", "cannot be decoded by Argo Rollouts: "+err.Error(), "decode")
+		return false
+	}
+	return true
+}
+
+func (g *group) add(raw json.RawMessage) {
+	u := &unstructured.Unstructured{}
+	if err := u.UnmarshalJSON(raw); err != nil {
+		return // not an object the controllers would ever see; the API server stage reports it
+	}
+	gvk := u.GroupVersionKind()
+	switch {
+	case gvk.Group == "argoproj.io" && gvk.Kind == "Rollout":
+		ro := &v1alpha1.Rollout{}
+		if g.decode(raw, u, ro) {
+			g.rollouts = append(g.rollouts, ro)
+		}
+	case gvk.Group == "argoproj.io" && gvk.Kind == "AnalysisTemplate":
+		t := &v1alpha1.AnalysisTemplate{}
+		if g.decode(raw, u, t) {
+			g.templates[key(t.Namespace, t.Name)] = t
+			g.templateOrder = append(g.templateOrder, t)
+		}
+	case gvk.Group == "argoproj.io" && gvk.Kind == "ClusterAnalysisTemplate":
+		t := &v1alpha1.ClusterAnalysisTemplate{}
+		if g.decode(raw, u, t) {
+			g.clusterTemplates[t.Name] = t
+			g.clusterOrder = append(g.clusterOrder, t)
+		}
+	case gvk.Group == "" && gvk.Kind == "Service":
+		s := &corev1.Service{}
+		if g.decode(raw, u, s) {
+			g.services[key(s.Namespace, s.Name)] = s
+		}
+	case gvk.Group == "networking.k8s.io" && gvk.Kind == "Ingress" && gvk.Version == "v1":
+		i := &networkingv1.Ingress{}
+		if g.decode(raw, u, i) {
+			g.ingresses[key(i.Namespace, i.Name)] = ingressutil.NewIngress(i)
+		}
+	case gvk.Group == "extensions" && gvk.Kind == "Ingress":
+		i := &extensionsv1beta1.Ingress{}
+		if g.decode(raw, u, i) {
+			g.ingresses[key(i.Namespace, i.Name)] = ingressutil.NewLegacyIngress(i)
+		}
+	case gvk.Group == "networking.istio.io" && gvk.Kind == "VirtualService":
+		g.virtualServices[key(u.GetNamespace(), u.GetName())] = u
+	}
+}
+
+// references gathers what a Rollout refers to, as rollout/controller.go getRolloutReferencedResources
+// does with its listers; a missing object is the same field error the controller raises.
+func (g *group) references(ro *v1alpha1.Rollout) (validation.ReferencedResources, field.ErrorList) {
+	refs := validation.ReferencedResources{}
+	var errs field.ErrorList
+	service := func(name string, t validation.ServiceType) {
+		if name == "" {
+			return
+		}
+		if svc, ok := g.services[key(ro.Namespace, name)]; ok {
+			refs.ServiceWithType = append(refs.ServiceWithType, validation.ServiceWithType{Service: svc.DeepCopy(), Type: t})
+			return
+		}
+		errs = append(errs, field.Invalid(validation.GetServiceWithTypeFieldPath(t), name, fmt.Sprintf("services %q not found", name)))
+	}
+	analyses := func(a *v1alpha1.RolloutAnalysis, t validation.AnalysisTemplateType, step int) {
+		if a == nil {
+			return
+		}
+		fldPath := validation.GetAnalysisTemplateWithTypeFieldPath(t, step)
+		templates, clusterTemplates, err := g.templatesFromRefs(ro.Namespace, a.Templates, fldPath, 0)
+		if err != nil {
+			errs = append(errs, err)
+			return
+		}
+		refs.AnalysisTemplatesWithType = append(refs.AnalysisTemplatesWithType, validation.AnalysisTemplatesWithType{
+			AnalysisTemplates: templates, ClusterAnalysisTemplates: clusterTemplates, TemplateType: t, CanaryStepIndex: step, Args: a.Args,
+		})
+	}
+	if bg := ro.Spec.Strategy.BlueGreen; bg != nil {
+		service(bg.ActiveService, validation.ActiveService)
+		service(bg.PreviewService, validation.PreviewService)
+		analyses(bg.PrePromotionAnalysis, validation.PrePromotionAnalysis, 0)
+		analyses(bg.PostPromotionAnalysis, validation.PostPromotionAnalysis, 0)
+	} else if c := ro.Spec.Strategy.Canary; c != nil {
+		service(c.StableService, validation.StableService)
+		service(c.CanaryService, validation.CanaryService)
+		if c.PingPong != nil {
+			service(c.PingPong.PingService, validation.PingService)
+			service(c.PingPong.PongService, validation.PongService)
+		}
+		for i, step := range c.Steps {
+			analyses(step.Analysis, validation.InlineAnalysis, i)
+		}
+		if c.Analysis != nil {
+			analyses(&c.Analysis.RolloutAnalysis, validation.BackgroundAnalysis, 0)
+		}
+	}
+	for _, check := range []func(*v1alpha1.Rollout) error{validation.ValidateRolloutNginxIngressesConfig, validation.ValidateRolloutAlbIngressesConfig, validation.ValidateRolloutVirtualServicesConfig} {
+		if err := check(ro); err != nil {
+			errs = append(errs, toFieldError(err))
+			return refs, errs
+		}
+	}
+	if c := ro.Spec.Strategy.Canary; c != nil && c.TrafficRouting != nil {
+		tr := c.TrafficRouting
+		ingress := func(name string, fld *field.Path) {
+			if ing, ok := g.ingresses[key(ro.Namespace, name)]; ok {
+				refs.Ingresses = append(refs.Ingresses, *ing)
+			} else {
+				errs = append(errs, field.Invalid(fld, name, fmt.Sprintf("ingress.networking.k8s.io %q not found", name)))
+			}
+		}
+		trPath := field.NewPath("spec", "strategy", "canary", "trafficRouting")
+		if tr.ALB != nil {
+			if tr.ALB.Ingresses != nil {
+				for _, n := range tr.ALB.Ingresses {
+					ingress(n, trPath.Child("alb", "ingresses"))
+				}
+			} else {
+				ingress(tr.ALB.Ingress, trPath.Child("alb", "ingress"))
+			}
+		} else if tr.Nginx != nil {
+			if tr.Nginx.StableIngresses != nil {
+				for _, n := range tr.Nginx.StableIngresses {
+					ingress(n, trPath.Child("nginx", "stableIngresses"))
+				}
+			} else {
+				ingress(tr.Nginx.StableIngress, trPath.Child("nginx", "stableIngress"))
+			}
+		}
+		if tr.Istio != nil {
+			vsvcs := tr.Istio.VirtualServices
+			fld := trPath.Child("istio", "virtualServices", "name")
+			if !istioutil.MultipleVirtualServiceConfigured(ro) {
+				vsvcs = []v1alpha1.IstioVirtualService{*tr.Istio.VirtualService}
+				fld = trPath.Child("istio", "virtualService", "name")
+			}
+			for _, v := range vsvcs {
+				ns, name := istioutil.GetVirtualServiceNamespaceName(v.Name)
+				if ns == "" {
+					ns = ro.Namespace
+				}
+				if vs, ok := g.virtualServices[key(ns, name)]; ok {
+					refs.VirtualServices = append(refs.VirtualServices, *vs.DeepCopy())
+				} else {
+					errs = append(errs, field.Invalid(fld, name, fmt.Sprintf("virtualservices.networking.istio.io %q not found", name)))
+				}
+			}
+		}
+	}
+	return refs, errs
+}
+
+// templatesFromRefs follows template references (and nested ones) like getReferencedAnalysisTemplatesFromRef.
+func (g *group) templatesFromRefs(namespace string, refs []v1alpha1.AnalysisTemplateRef, fldPath *field.Path, depth int) ([]*v1alpha1.AnalysisTemplate, []*v1alpha1.ClusterAnalysisTemplate, *field.Error) {
+	var templates []*v1alpha1.AnalysisTemplate
+	var clusterTemplates []*v1alpha1.ClusterAnalysisTemplate
+	if depth > 32 {
+		return nil, nil, field.Invalid(fldPath, "", "analysis templates nest more than 32 levels deep (a reference cycle?)")
+	}
+	for _, ref := range refs {
+		var nested []v1alpha1.AnalysisTemplateRef
+		if ref.IsClusterScope() {
+			t, ok := g.clusterTemplates[ref.TemplateName]
+			if !ok {
+				return nil, nil, field.Invalid(fldPath, ref.TemplateName, fmt.Sprintf("ClusterAnalysisTemplate '%s' not found", ref.TemplateName))
+			}
+			clusterTemplates = append(clusterTemplates, t.DeepCopy())
+			nested = t.Spec.Templates
+		} else {
+			t, ok := g.templates[key(namespace, ref.TemplateName)]
+			if !ok {
+				return nil, nil, field.Invalid(fldPath, ref.TemplateName, fmt.Sprintf("AnalysisTemplate '%s' not found", ref.TemplateName))
+			}
+			templates = append(templates, t.DeepCopy())
+			nested = t.Spec.Templates
+		}
+		if nested != nil {
+			inner, innerCluster, err := g.templatesFromRefs(namespace, nested, field.NewPath("spec", "templates"), depth+1)
+			if err != nil {
+				return nil, nil, err
+			}
+			templates = append(templates, inner...)
+			clusterTemplates = append(clusterTemplates, innerCluster...)
+		}
+	}
+	t, c := analysisutil.FilterUniqueTemplates(templates, clusterTemplates)
+	return t, c, nil
+}
+
+func toFieldError(err error) *field.Error {
+	if fe, ok := err.(*field.Error); ok {
+		return fe
+	}
+	return field.InternalError(nil, err)
+}
+
+// analysisRunErrors is what the analysis controller (reconcileAnalysisRun) would set the run's phase to
+// Error for: metrics resolved with the run's args (secrets replaced, as getResolvedMetricsWithoutSecrets
+// does), then ValidateMetrics, GetDryRunMetrics and GetMeasurementRetentionMetrics.
+func analysisRunErrors(run *v1alpha1.AnalysisRun) error {
+	args := make([]v1alpha1.Argument, 0, len(run.Spec.Args))
+	for _, a := range run.Spec.Args {
+		a := *a.DeepCopy()
+		if a.ValueFrom != nil && a.ValueFrom.SecretKeyRef != nil {
+			v := "temp-for-secret"
+			a.ValueFrom, a.Value = nil, &v
+		}
+		args = append(args, a)
+	}
+	metrics := make([]v1alpha1.Metric, 0, len(run.Spec.Metrics))
+	for _, m := range run.Spec.Metrics {
+		resolved, err := analysisutil.ResolveMetricArgs(m, args)
+		if err != nil {
+			return fmt.Errorf("unable to resolve metric arguments: %v", err)
+		}
+		metrics = append(metrics, *resolved)
+	}
+	if err := analysisutil.ValidateMetrics(metrics); err != nil {
+		return fmt.Errorf("analysis spec invalid: %v", err)
+	}
+	if _, err := analysisutil.GetDryRunMetrics(run.Spec.DryRun, metrics); err != nil {
+		return fmt.Errorf("analysis spec invalid: %v", err)
+	}
+	if _, err := analysisutil.GetMeasurementRetentionMetrics(run.Spec.MeasurementRetention, metrics); err != nil {
+		return fmt.Errorf("analysis spec invalid: %v", err)
+	}
+	return nil
+}
+
+// placeholderArgs gives every argument without a value the placeholder upstream validation uses.
+func placeholderArgs(args []v1alpha1.Argument) []v1alpha1.Argument {
+	out := make([]v1alpha1.Argument, 0, len(args))
+	for _, a := range args {
+		a := *a.DeepCopy()
+		if a.Value == nil && a.ValueFrom == nil {
+			v := "dummy-value"
+			a.Value = &v
+		}
+		out = append(out, a)
+	}
+	return out
+}
+
+// templateAlone judges one template as a run made from it alone, with placeholder values for its args.
+func templateAlone(templates []*v1alpha1.AnalysisTemplate, clusterTemplates []*v1alpha1.ClusterAnalysisTemplate, args []v1alpha1.Argument) error {
+	run, err := analysisutil.NewAnalysisRunFromTemplates(templates, clusterTemplates, placeholderArgs(args), nil, nil, nil, nil, "", "", "")
+	if err != nil {
+		return err
+	}
+	run.Spec.Args = placeholderArgs(run.Spec.Args)
+	return analysisRunErrors(run)
+}
+
+func (g *group) validateTemplates() map[string]bool {
+	invalid := map[string]bool{}
+	for _, t := range g.templateOrder {
+		g.out.Checked["AnalysisTemplate"]++
+		if err := templateAlone([]*v1alpha1.AnalysisTemplate{t.DeepCopy()}, nil, t.Spec.Args); err != nil {
+			g.report("AnalysisTemplate", t, "spec.metrics", err.Error(), "analysis.ValidateMetrics")
+			invalid["AnalysisTemplate/"+key(t.Namespace, t.Name)] = true
+		}
+	}
+	for _, t := range g.clusterOrder {
+		g.out.Checked["ClusterAnalysisTemplate"]++
+		if err := templateAlone(nil, []*v1alpha1.ClusterAnalysisTemplate{t.DeepCopy()}, t.Spec.Args); err != nil {
+			g.report("ClusterAnalysisTemplate", t, "spec.metrics", err.Error(), "analysis.ValidateMetrics")
+			invalid["ClusterAnalysisTemplate/"+t.Name] = true
+		}
+	}
+	return invalid
+}
+
+func (g *group) validateRollout(ro *v1alpha1.Rollout, invalidTemplates map[string]bool) {
+	g.out.Checked["Rollout"]++
+	for _, e := range validation.ValidateRollout(ro.DeepCopy()) {
+		g.reportErr("Rollout", ro, e, "validation.ValidateRollout")
+	}
+	refs, errs := g.references(ro)
+	for _, e := range errs {
+		g.reportErr("Rollout", ro, e, "rollout.getRolloutReferencedResources")
+	}
+	for _, e := range validation.ValidateRolloutReferencedResources(ro.DeepCopy(), refs) {
+		g.reportErr("Rollout", ro, e, "validation.ValidateRolloutReferencedResources")
+	}
+	// The runs this Rollout would create, judged as the analysis controller judges them. A template
+	// that is invalid on its own is reported once, at the template.
+	stable := &appsv1.ReplicaSet{ObjectMeta: metav1.ObjectMeta{Labels: map[string]string{v1alpha1.DefaultRolloutUniqueLabelKey: "stable-hash"}}}
+	latest := &appsv1.ReplicaSet{ObjectMeta: metav1.ObjectMeta{Labels: map[string]string{v1alpha1.DefaultRolloutUniqueLabelKey: "latest-hash"}}}
+	for _, set := range refs.AnalysisTemplatesWithType {
+		skip := false
+		for _, t := range set.AnalysisTemplates {
+			skip = skip || invalidTemplates["AnalysisTemplate/"+key(t.Namespace, t.Name)]
+		}
+		for _, t := range set.ClusterAnalysisTemplates {
+			skip = skip || invalidTemplates["ClusterAnalysisTemplate/"+t.Name]
+		}
+		if skip {
+			continue
+		}
+		fld := validation.GetAnalysisTemplateWithTypeFieldPath(set.TemplateType, set.CanaryStepIndex)
+		args, _ := analysisutil.BuildArgumentsForRolloutAnalysisRun(set.Args, stable, latest, ro)
+		var dryRun []v1alpha1.DryRun
+		var retention []v1alpha1.MeasurementRetention
+		if set.TemplateType == validation.InlineAnalysis {
+			step := ro.Spec.Strategy.Canary.Steps[set.CanaryStepIndex].Analysis
+			dryRun, retention = step.DryRun, step.MeasurementRetention
+		} else if set.TemplateType == validation.BackgroundAnalysis {
+			dryRun, retention = ro.Spec.Strategy.Canary.Analysis.DryRun, ro.Spec.Strategy.Canary.Analysis.MeasurementRetention
+		}
+		run, err := analysisutil.NewAnalysisRunFromTemplates(copyTemplates(set.AnalysisTemplates), copyClusterTemplates(set.ClusterAnalysisTemplates), args, dryRun, retention, nil, nil, "", "", "")
+		if err == nil {
+			err = analysisRunErrors(run)
+		}
+		if err != nil {
+			g.report("Rollout", ro, fld.String(), "the AnalysisRun it creates would end in phase Error: "+err.Error(), "analysis.reconcileAnalysisRun")
+		}
+	}
+}
+
+func copyTemplates(in []*v1alpha1.AnalysisTemplate) []*v1alpha1.AnalysisTemplate {
+	out := make([]*v1alpha1.AnalysisTemplate, 0, len(in))
+	for _, t := range in {
+		out = append(out, t.DeepCopy())
+	}
+	return out
+}
+
+func copyClusterTemplates(in []*v1alpha1.ClusterAnalysisTemplate) []*v1alpha1.ClusterAnalysisTemplate {
+	out := make([]*v1alpha1.ClusterAnalysisTemplate, 0, len(in))
+	for _, t := range in {
+		out = append(out, t.DeepCopy())
+	}
+	return out
+}
+
+func run(r io.Reader, w io.Writer) error {
+	var in input
+	dec := json.NewDecoder(r)
+	if err := dec.Decode(&in); err != nil {
+		return fmt.Errorf("reading stdin: %v", err)
+	}
+	out := &output{Checked: map[string]int{"Rollout": 0, "AnalysisTemplate": 0, "ClusterAnalysisTemplate": 0}, Findings: []finding{}}
+	for _, gi := range in.Groups {
+		g := &group{
+			id: gi.ID, out: out,
+			services: map[string]*corev1.Service{}, templates: map[string]*v1alpha1.AnalysisTemplate{},
+			clusterTemplates: map[string]*v1alpha1.ClusterAnalysisTemplate{}, ingresses: map[string]*ingressutil.Ingress{},
+			virtualServices: map[string]*unstructured.Unstructured{},
+		}
+		for _, raw := range gi.Objects {
+			g.add(raw)
+		}
+		invalid := g.validateTemplates()
+		for _, ro := range g.rollouts {
+			g.validateRollout(ro, invalid)
+		}
+	}
+	sort.SliceStable(out.Findings, func(i, j int) bool { return out.Findings[i].Group < out.Findings[j].Group })
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	return enc.Encode(out)
+}
+
+func main() {
+	if len(os.Args) > 1 {
+		fmt.Fprintln(os.Stderr, "usage: rollouts-validate < input.json (see the comment at the top of main.go)")
+		os.Exit(2)
+	}
+	if err := run(os.Stdin, os.Stdout); err != nil {
+		fmt.Fprintln(os.Stderr, "rollouts-validate: "+strings.ReplaceAll(err.Error(), "\n", " "))
+		os.Exit(2)
+	}
+}
