@@ -27,8 +27,8 @@ $(STAMP): pyproject.toml | prereqs
 go-tools: | prereqs
 	@$(PYTHON) -m gitops_check.toolchain install
 
-tools: $(STAMP) go-tools ## Install the pinned toolchain (virtualenv, kustomize, kubeconform, conftest, promtool, schemas)
-	@$(BIN)/python -c 'from gitops_check import schemas, settings; schemas.prepare(settings.load())'
+tools: $(STAMP) go-tools ## Install the pinned toolchain (virtualenv, Go tools, control plane, promtool, schemas)
+	@$(BIN)/gitops-check prepare >/dev/null
 
 render: tools ## Render every overlay into rendered/ (gitignored)
 	@rm -rf rendered && mkdir -p rendered

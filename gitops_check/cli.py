@@ -7,8 +7,10 @@ Errors are one line on stderr, never a traceback (set GITOPS_CHECK_DEBUG=1 to se
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
+import signal
 import sys
 from pathlib import Path
 
@@ -31,6 +33,14 @@ def _parser() -> argparse.ArgumentParser:
     v.add_argument("--format", choices=("text", "json", "junit", "sarif"), default="text")
     v.add_argument("--output", metavar="FILE", help="write the report to FILE instead of stdout")
     v.add_argument("--waivers", metavar="FILE", help="waivers file (default: waivers.yaml of the repository)")
+    v.add_argument("--offline", action="store_true",
+                   help="skip the server stage (no local kube-apiserver): kubeconform judges the schemas instead")
+
+    sub.add_parser("prepare", help="prepare the caches make tools fills: schemas, and the control plane's seed with the locked CRDs")
+
+    c = sub.add_parser("cluster", help="keep a local control plane running between runs (validate uses it when up)",
+                       epilog="Exit codes: 0 done (status: up), 1 status: down, 2 error.")
+    c.add_argument("action", choices=("up", "down", "status"))
 
     ru = sub.add_parser("rules", help="print the table of every rule (markdown, as docs/policies.md)")
     ru.add_argument("--output", metavar="FILE")
@@ -53,6 +63,8 @@ def _validate(args: argparse.Namespace, settings) -> int:
     waivers_file = Path(args.waivers) if args.waivers else None
     if waivers_file and not waivers_file.exists():
         raise InputError(f"{args.waivers}: no such file or directory")
+    if args.offline:
+        settings = dataclasses.replace(settings, offline=True)
     result = pipeline.run(args.paths, settings, waivers_file=waivers_file)
     if args.format == "text":
         out = report.text(result)
@@ -68,8 +80,33 @@ def _validate(args: argparse.Namespace, settings) -> int:
     return result.exit_code
 
 
+def _cluster(action: str, settings) -> int:
+    from . import controlplane
+
+    if action == "up":
+        cp = controlplane.up(settings)
+        print(f"control plane up: kube-apiserver {settings.tools['kubernetes'].version} at {cp.url} (state in {cp.dir})")
+        return 0
+    if action == "down":
+        print("control plane stopped" if controlplane.down(settings) else "no control plane was up")
+        return 0
+    cp = controlplane.running(settings)
+    print(f"up: {cp.url} (state in {cp.dir})" if cp else "down")
+    return 0 if cp else 1
+
+
+class Terminated(BaseException):
+    """SIGTERM, turned into an exception so that every `finally` runs (and stops what the run started)."""
+
+
+def _terminate(signum, frame):
+    raise Terminated()
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    if hasattr(signal, "SIGTERM"):
+        signal.signal(signal.SIGTERM, _terminate)
     try:
         from . import settings as settings_mod
 
@@ -84,6 +121,14 @@ def main(argv: list[str] | None = None) -> int:
 
             _write(ruletable.markdown(settings), args.output)
             return 0
+        if args.command == "cluster":
+            return _cluster(args.action, settings)
+        if args.command == "prepare":
+            from . import controlplane, schemas
+
+            schemas.prepare(settings)
+            print(f"control plane seed: {controlplane.prepare_seed(settings)}")
+            return 0
         return _validate(args, settings)
     except InputError as exc:
         print(f"gitops-check: error: {exc}", file=sys.stderr)
@@ -92,6 +137,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except KeyboardInterrupt:
         return 130
+    except Terminated:
+        return 143
     except Exception as exc:  # a bug in the harness: one line, and the traceback on request
         if os.environ.get("GITOPS_CHECK_DEBUG"):
             raise

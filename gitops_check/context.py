@@ -4,15 +4,20 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Callable
 
 from . import toolchain
 from .settings import Settings
+
+if TYPE_CHECKING:
+    from .controlplane import ControlPlane
 
 
 @dataclass
 class Context:
     settings: Settings
     workdir: Path  # scratch folder of this run; holds one file per rendered document (Document.file)
+    control_plane: Callable[[], "ControlPlane"] | None = None  # the running control plane (server stage only)
 
     def tool(self, name: str) -> str:
         """Absolute path of a pinned tool (kustomize, kubeconform, conftest, promtool); ToolError if absent."""

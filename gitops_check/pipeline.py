@@ -11,14 +11,20 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import loader, render, waivers
+from . import controlplane, loader, render, waivers
 from .context import Context
 from .errors import InputError
 from .model import Source, Violation
 from .settings import Settings
 
-# Stage name -> module exposing check(sources, ctx). Order is the order of the report.
-STAGES = ("lint", "schemas", "policies", "references", "promql")
+# Stage name -> module exposing check(sources, ctx). Order is the order of the report. The server stage
+# (a real kube-apiserver) judges what the schemas stage (kubeconform) approximates offline: a run has one.
+STAGES = ("lint", "server", "policies", "references", "promql", "rollouts")
+OFFLINE_STAGES = ("lint", "schemas", "policies", "references", "promql", "rollouts")
+
+
+def default_stages(settings: Settings) -> tuple[str, ...]:
+    return OFFLINE_STAGES if settings.offline else STAGES
 
 
 @dataclass
@@ -98,30 +104,39 @@ def write_documents(sources: list[Source], workdir: Path) -> None:
         for doc in source.documents:
             n += 1
             doc.file = docs_dir / f"{n:05d}.json"
-            doc.file.write_text(json.dumps(doc.obj))
+            # UTF-8, not \u escapes: kubeconform's YAML reader refuses the surrogate pairs json.dumps writes
+            # for characters outside the Basic Multilingual Plane (an emoji in a dashboard or an alert).
+            doc.file.write_text(json.dumps(doc.obj, ensure_ascii=False), encoding="utf-8")
 
 
-def run(paths: list[str], settings: Settings, stages: tuple[str, ...] = STAGES, waivers_file: Path | None = None) -> Result:
+def run(paths: list[str], settings: Settings, stages: tuple[str, ...] | None = None, waivers_file: Path | None = None) -> Result:
     started = time.perf_counter()
+    stages = stages or default_stages(settings)
     targets = resolve_targets(paths, settings)
     waiver_path = waivers_file or settings.waivers_file
     waiver_list = waivers.load(waiver_path, settings.display(waiver_path))
-    sources = render_targets(targets, settings)
-    rendered_at = time.perf_counter()
-    modules = {name: importlib.import_module(f"gitops_check.{name}") for name in stages}
-    with tempfile.TemporaryDirectory(prefix="gitops-check-") as tmp:
-        workdir = Path(tmp)
-        write_documents(sources, workdir)
-        ctx = Context(settings, workdir)
+    # The control plane boots while the overlays render; it is stopped on every way out of this block.
+    plane = controlplane.Session(settings) if "server" in stages else None
+    try:
+        sources = render_targets(targets, settings)
+        rendered_at = time.perf_counter()
+        modules = {name: importlib.import_module(f"gitops_check.{name}") for name in stages}
+        with tempfile.TemporaryDirectory(prefix="gitops-check-") as tmp:
+            workdir = Path(tmp)
+            write_documents(sources, workdir)
+            ctx = Context(settings, workdir, plane.ready if plane else None)
 
-        def timed(name: str) -> tuple[list[Violation], float]:
-            t0 = time.perf_counter()
-            found = modules[name].check(sources, ctx)
-            return found, time.perf_counter() - t0
+            def timed(name: str) -> tuple[list[Violation], float]:
+                t0 = time.perf_counter()
+                found = modules[name].check(sources, ctx)
+                return found, time.perf_counter() - t0
 
-        # Each stage runs one tool process (or pure Python); running them side by side hides latency.
-        with ThreadPoolExecutor(max_workers=len(stages)) as pool:
-            outcomes = dict(zip(stages, pool.map(timed, stages)))
+            # Each stage runs one tool process (or pure Python); running them side by side hides latency.
+            with ThreadPoolExecutor(max_workers=len(stages)) as pool:
+                outcomes = dict(zip(stages, pool.map(timed, stages)))
+    finally:
+        if plane:
+            plane.close()
     violations = [v for name in stages for v in outcomes[name][0]]
     violations = waivers.apply(violations, waiver_list, settings.display(waiver_path), {s.name for s in sources})
     return Result(

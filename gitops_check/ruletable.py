@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import importlib
 
-from .pipeline import STAGES
+from .pipeline import OFFLINE_STAGES, STAGES
 from .rules import REGISTRY
 from .settings import Settings
 
@@ -26,7 +26,7 @@ object in `waivers.yaml` (see README).
 
 
 def rows(settings: Settings) -> list[dict]:
-    for name in STAGES + ("waivers",):
+    for name in dict.fromkeys(STAGES + OFFLINE_STAGES + ("waivers",)):
         importlib.import_module(f"gitops_check.{name}")  # registers the stage's Python rules
     from . import policies
 

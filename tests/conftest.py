@@ -7,11 +7,27 @@ from pathlib import Path
 
 import pytest
 
-from gitops_check import render
+from gitops_check import controlplane, render, settings
 from gitops_check.model import Document
 
 REPO = Path(__file__).resolve().parent.parent
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def control_plane():
+    """One local control plane for the whole session (validation runs and CLI calls use it): the one
+    `gitops-check cluster up` keeps running when there is one, else started here and stopped at the end."""
+    s = settings.load()
+    cp = controlplane.running(s)
+    if cp:
+        yield cp
+        return
+    cp = controlplane.up(s)
+    try:
+        yield cp
+    finally:
+        controlplane.down(s)
 
 
 @lru_cache(maxsize=None)

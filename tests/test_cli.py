@@ -82,7 +82,7 @@ def test_clean_file_exits_0_and_json_has_the_documented_shape(tmp_path):
     summary = report["summary"]
     assert {"result", "errors", "warnings", "waived", "resources", "sources", "stages", "seconds"} <= set(summary)
     assert summary["result"] == "pass" and summary["resources"] == 1
-    assert set(summary["stages"]) == {"lint", "schemas", "policies", "references", "promql"}
+    assert set(summary["stages"]) == {"lint", "server", "policies", "references", "promql", "rollouts"}
 
 
 def test_violations_exit_1_and_each_has_the_documented_fields():

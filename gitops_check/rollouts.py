@@ -1,0 +1,104 @@
+"""The `rollouts` stage: Argo Rollouts' own validation, at the version of the locked Rollout CRDs.
+
+`rollouts-validate` (tools/argo-rollouts, built inside Argo Rollouts' module by `make tools`) calls the
+upstream functions the controllers call: the rollout controller's InvalidSpec checks (ValidateRollout and
+ValidateRolloutReferencedResources over the Services, Ingresses, VirtualServices and AnalysisTemplates the
+Rollout refers to) and the analysis controller's checks of every AnalysisRun a Rollout would create. Each
+source's objects are judged on their own. Every upstream error becomes a finding with upstream's message
+and field path: the harness does not imitate Argo Rollouts, it asks it.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+
+from .context import Context
+from .errors import ToolError
+from .model import Document, Source, Violation
+from .rules import rule
+
+INVALID_SPEC = rule(
+    "WH-RVAL-001", "error", "rollouts",
+    "Argo Rollouts accepts every Rollout (its controller's own validation, with the objects it refers to)",
+    "The controller marks an invalid Rollout InvalidSpec and does nothing: no canary, no rollback, no release.",
+)
+MISSING_REFERENCE = rule(
+    "WH-RVAL-002", "error", "rollouts",
+    "Every Service, AnalysisTemplate, VirtualService and Ingress a Rollout names is in its source",
+    "The controller cannot find it and marks the Rollout InvalidSpec: the release never starts.",
+)
+ANALYSIS_ERROR = rule(
+    "WH-RVAL-003", "error", "rollouts",
+    "Every AnalysisRun a Rollout creates is valid (the analysis controller's checks)",
+    "An invalid AnalysisRun ends in phase Error, which aborts the rollout: every release fails.",
+)
+INVALID_TEMPLATE = rule(
+    "WH-RVAL-004", "error", "rollouts",
+    "Every AnalysisTemplate is valid on its own (the analysis controller's checks)",
+    "Any run made from it ends in phase Error: the Rollouts that use it abort every release.",
+)
+
+TIMEOUT = 120  # seconds; upstream validation of every Rollout in a fleet takes well under one
+# upstream check -> rule; see tools/argo-rollouts/cmd/rollouts-validate/main.go for the checks
+RULES = {
+    "decode": INVALID_SPEC,
+    "validation.ValidateRollout": INVALID_SPEC,
+    "validation.ValidateRolloutReferencedResources": INVALID_SPEC,
+    "rollout.getRolloutReferencedResources": MISSING_REFERENCE,
+    "analysis.reconcileAnalysisRun": ANALYSIS_ERROR,
+    "analysis.ValidateMetrics": INVALID_TEMPLATE,
+}
+JUDGED = ("Rollout", "AnalysisTemplate", "ClusterAnalysisTemplate")
+
+
+def run(binary: str, sources: list[Source]) -> dict:
+    payload = {"groups": [{"id": s.name, "objects": [d.obj for d in s.documents]} for s in sources]}
+    try:
+        proc = subprocess.run([binary], input=json.dumps(payload, ensure_ascii=False), capture_output=True,
+                              text=True, timeout=TIMEOUT)
+    except subprocess.TimeoutExpired:
+        raise ToolError(f"rollouts-validate gave no answer within {TIMEOUT}s") from None
+    if proc.returncode != 0:
+        raise ToolError(f"rollouts-validate failed (exit {proc.returncode}): {' '.join(proc.stderr.split())[:300]}")
+    try:
+        out = json.loads(proc.stdout)
+        findings, checked = out["findings"], out["checked"]
+    except (ValueError, KeyError, TypeError):
+        raise ToolError("rollouts-validate exited 0 without a report: a harness or tool bug") from None
+    expected = {k: sum(1 for s in sources for d in s.documents if d.kind == k and d.group == "argoproj.io") for k in JUDGED}
+    judged = {k: checked.get(k, 0) + sum(1 for f in findings if f.get("kind") == k and f.get("check") == "decode") for k in JUDGED}
+    if judged != expected:  # never fail open: every object sent must have been judged
+        raise ToolError(f"rollouts-validate judged {judged}, but was sent {expected}: a harness or tool bug")
+    return out
+
+
+def _find(sources: list[Source], f: dict) -> Document | None:
+    for source in sources:
+        if source.name != f.get("group"):
+            continue
+        for doc in source.documents:
+            if doc.kind == f.get("kind") and doc.name == f.get("name") and doc.namespace == (f.get("namespace") or ""):
+                return doc
+    return None
+
+
+def _message(f: dict) -> str:
+    field, text = str(f.get("field") or ""), " ".join(str(f.get("message") or "").split())
+    where = f"{field}: " if field and not text.startswith(field) else ""
+    return f"{where}{text} (Argo Rollouts {f.get('check')}); change the spec so upstream accepts it"
+
+
+def check(sources: list[Source], ctx: Context) -> list[Violation]:
+    if not any(d.group == "argoproj.io" and d.kind in JUDGED for s in sources for d in s.documents):
+        return []
+    out = run(ctx.tool("rollouts-validate"), sources)
+    found = []
+    for f in out["findings"]:
+        doc = _find(sources, f)
+        rule_ = RULES.get(f.get("check"), INVALID_SPEC)
+        if doc is None:
+            found.append(rule_.at(str(f.get("group")), _message(f), str(f.get("kind")), str(f.get("namespace")), str(f.get("name"))))
+        else:
+            found.append(rule_.violation(doc, _message(f)))
+    return list(dict.fromkeys(found))
