@@ -50,6 +50,12 @@ RULES = {
     "analysis.ValidateMetrics": INVALID_TEMPLATE,
 }
 JUDGED = ("Rollout", "AnalysisTemplate", "ClusterAnalysisTemplate")
+FIXES = {
+    INVALID_SPEC.id: "change the spec so Argo Rollouts accepts it",
+    MISSING_REFERENCE.id: "add that object to this source or fix the name",
+    ANALYSIS_ERROR.id: "fix the analysis templates, args, dryRun or measurementRetention the Rollout passes",
+    INVALID_TEMPLATE.id: "fix the template's metrics",
+}
 
 
 def run(binary: str, sources: list[Source]) -> dict:
@@ -83,10 +89,10 @@ def _find(sources: list[Source], f: dict) -> Document | None:
     return None
 
 
-def _message(f: dict) -> str:
+def _message(f: dict, rule_id: str) -> str:
     field, text = str(f.get("field") or ""), " ".join(str(f.get("message") or "").split())
     where = f"{field}: " if field and not text.startswith(field) else ""
-    return f"{where}{text} (Argo Rollouts {f.get('check')}); change the spec so upstream accepts it"
+    return f"{where}{text} (Argo Rollouts {f.get('check')}); {FIXES[rule_id]}"
 
 
 def check(sources: list[Source], ctx: Context) -> list[Violation]:
@@ -97,8 +103,9 @@ def check(sources: list[Source], ctx: Context) -> list[Violation]:
     for f in out["findings"]:
         doc = _find(sources, f)
         rule_ = RULES.get(f.get("check"), INVALID_SPEC)
+        message = _message(f, rule_.id)
         if doc is None:
-            found.append(rule_.at(str(f.get("group")), _message(f), str(f.get("kind")), str(f.get("namespace")), str(f.get("name"))))
+            found.append(rule_.at(str(f.get("group")), message, str(f.get("kind")), str(f.get("namespace")), str(f.get("name"))))
         else:
-            found.append(rule_.violation(doc, _message(f)))
+            found.append(rule_.violation(doc, message))
     return list(dict.fromkeys(found))
