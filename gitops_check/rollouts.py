@@ -46,6 +46,7 @@ RULES = {
     "validation.ValidateRollout": INVALID_SPEC,
     "validation.ValidateRolloutReferencedResources": INVALID_SPEC,
     "rollout.getRolloutReferencedResources": MISSING_REFERENCE,
+    "rollout.templateref.Resolve": MISSING_REFERENCE,
     "analysis.reconcileAnalysisRun": ANALYSIS_ERROR,
     "analysis.ValidateMetrics": INVALID_TEMPLATE,
 }

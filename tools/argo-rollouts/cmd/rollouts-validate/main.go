@@ -35,6 +35,7 @@ import (
 	networkingv1 "k8s.io/api/networking/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 
 	"github.com/argoproj/argo-rollouts/pkg/apis/rollouts/v1alpha1"
@@ -75,6 +76,7 @@ type group struct {
 	clusterTemplates map[string]*v1alpha1.ClusterAnalysisTemplate
 	ingresses        map[string]*ingressutil.Ingress
 	virtualServices  map[string]*unstructured.Unstructured
+	workloads        map[string]*unstructured.Unstructured // group-kind/namespace/name, for workloadRef
 	templateOrder    []*v1alpha1.AnalysisTemplate
 	clusterOrder     []*v1alpha1.ClusterAnalysisTemplate
 	out              *output
@@ -146,6 +148,63 @@ func (g *group) add(raw json.RawMessage) {
 	case gvk.Group == "networking.istio.io" && gvk.Kind == "VirtualService":
 		g.virtualServices[key(u.GetNamespace(), u.GetName())] = u
 	}
+	g.workloads[gvk.GroupKind().String()+"/"+key(u.GetNamespace(), u.GetName())] = u
+}
+
+// workloadPaths are where upstream's template resolver (rollout/templateref.go infoByGroupKind) reads a
+// referenced workload's pod template and selector.
+var workloadPaths = map[string][2][]string{
+	"PodTemplate":     {{"template"}, nil},
+	"Deployment.apps": {{"spec", "template"}, {"spec", "selector"}},
+	"ReplicaSet.apps": {{"spec", "template"}, {"spec", "selector"}},
+}
+
+// resolveWorkloadRef does what rollout/templateref.go (informerBasedTemplateResolver.Resolve) does before
+// the controller validates a Rollout with a workloadRef: the referenced workload's pod template (and its
+// selector, when the Rollout has none) become the Rollout's.
+func (g *group) resolveWorkloadRef(ro *v1alpha1.Rollout) *field.Error {
+	ref := ro.Spec.WorkloadRef
+	fld := field.NewPath("spec", "workloadRef")
+	if ref == nil {
+		return nil
+	}
+	if !ro.Spec.EmptyTemplate() {
+		return nil // ValidateRollout reports "template must be empty for workload reference rollout"
+	}
+	gk := schema.FromAPIVersionAndKind(ref.APIVersion, ref.Kind).GroupKind()
+	paths, ok := workloadPaths[gk.String()]
+	if !ok {
+		return field.Invalid(fld, ref.Kind, fmt.Sprintf("workload of type %s/%s is not supported", gk.Group, gk.Kind))
+	}
+	u, ok := g.workloads[gk.String()+"/"+key(ro.Namespace, ref.Name)]
+	if !ok {
+		return field.Invalid(fld.Child("name"), ref.Name, fmt.Sprintf("%s %q not found", strings.ToLower(gk.String()), ref.Name))
+	}
+	if m, found, _ := unstructured.NestedMap(u.Object, paths[0]...); found {
+		var t corev1.PodTemplateSpec
+		if err := remarshal(m, &t); err != nil {
+			return field.Invalid(fld, ref.Name, err.Error())
+		}
+		ro.Spec.SetResolvedTemplate(t)
+	}
+	if ro.Spec.Selector == nil && paths[1] != nil {
+		if m, found, _ := unstructured.NestedMap(u.Object, paths[1]...); found {
+			var sel metav1.LabelSelector
+			if err := remarshal(m, &sel); err != nil {
+				return field.Invalid(fld, ref.Name, err.Error())
+			}
+			ro.Spec.SetResolvedSelector(&sel)
+		}
+	}
+	return nil
+}
+
+func remarshal(in map[string]any, out any) error {
+	data, err := json.Marshal(in)
+	if err != nil {
+		return err
+	}
+	return json.Unmarshal(data, out)
 }
 
 // references gathers what a Rollout refers to, as rollout/controller.go getRolloutReferencedResources
@@ -374,6 +433,11 @@ func (g *group) validateTemplates() map[string]bool {
 
 func (g *group) validateRollout(ro *v1alpha1.Rollout, invalidTemplates map[string]bool) {
 	g.out.Checked["Rollout"]++
+	ro = ro.DeepCopy()
+	if err := g.resolveWorkloadRef(ro); err != nil {
+		g.reportErr("Rollout", ro, err, "rollout.templateref.Resolve")
+		return // the controller stops here too: without a template there is nothing to validate
+	}
 	for _, e := range validation.ValidateRollout(ro.DeepCopy()) {
 		g.reportErr("Rollout", ro, e, "validation.ValidateRollout")
 	}
@@ -447,7 +511,7 @@ func run(r io.Reader, w io.Writer) error {
 			id: gi.ID, out: out,
 			services: map[string]*corev1.Service{}, templates: map[string]*v1alpha1.AnalysisTemplate{},
 			clusterTemplates: map[string]*v1alpha1.ClusterAnalysisTemplate{}, ingresses: map[string]*ingressutil.Ingress{},
-			virtualServices: map[string]*unstructured.Unstructured{},
+			virtualServices: map[string]*unstructured.Unstructured{}, workloads: map[string]*unstructured.Unstructured{},
 		}
 		for _, raw := range gi.Objects {
 			g.add(raw)
