@@ -179,7 +179,7 @@ def _judge(doc: Document, resp, mode: str, version: str) -> list[Violation]:
     for c in causes:
         where = str(c.get("field") or "").strip()
         text = str(c.get("message") or c.get("reason") or "").strip()
-        out.append(REFUSED.violation(doc, f"{where + ': ' if where and where not in text else ''}{text} (refused by {how}); {fix}"))
+        out.append(REFUSED.violation(doc, f"{where + ': ' if where and not text.startswith(where) else ''}{text} (refused by {how}); {fix}"))
     return out
 
 
