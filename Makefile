@@ -19,10 +19,15 @@ prereqs:
 	  { echo "make: Python 3.11 or newer is required as '$(PYTHON)': install it (apt-get install python3) or run make PYTHON=python3.11"; exit 2; }
 	@command -v go >/dev/null || { echo "make: Go is required to build kustomize, kubeconform and conftest: install Go 1.24+ (apt-get install golang)"; exit 2; }
 
+# pip runs only when what it installs changed (dependencies, extras, scripts), not for every settings edit,
+# so `make validate` needs no network once the tools are installed.
 $(STAMP): pyproject.toml | prereqs
-	@$(PYTHON) -m venv $(VENV)
-	@$(BIN)/pip install --quiet --disable-pip-version-check -e '.[test]'
-	@touch $@
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@want=$$($(PYTHON) -c 'import json, tomllib; p = tomllib.load(open("pyproject.toml", "rb"))["project"]; \
+	  print(json.dumps([p["dependencies"], p.get("optional-dependencies"), p.get("scripts")], sort_keys=True))' | sha256sum | cut -c1-16); \
+	if [ "$$(cat $@ 2>/dev/null)" != "$$want" ]; then \
+	  $(BIN)/pip install --quiet --disable-pip-version-check -e '.[test]' && echo "$$want" > $@; \
+	else touch $@; fi
 
 go-tools: | prereqs
 	@$(PYTHON) -m gitops_check.toolchain install

@@ -21,7 +21,6 @@ network namespace whose loopback interface is down (`unshare -rn`), the interfac
 from __future__ import annotations
 
 import ctypes
-import errno
 import fcntl
 import json
 import os
@@ -191,29 +190,29 @@ def _spawn(cmd: list[str], log: Path, tie_to_parent: bool) -> subprocess.Popen:
 
 
 def _loopback_up() -> None:
-    """Bring `lo` up when it is down (a fresh network namespace, as under `unshare -rn`)."""
+    """Bring `lo` up when it is down (a fresh network namespace, as under `unshare -rn`): there, 127.0.0.1
+    can be bound but nothing connects to it."""
     SIOCGIFFLAGS, SIOCSIFFLAGS, IFF_UP = 0x8913, 0x8914, 0x1
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
         ifreq = struct.pack("16sH14s", b"lo", 0, b"")
         flags = struct.unpack("16sH14s", fcntl.ioctl(s, SIOCGIFFLAGS, ifreq))[1]
-        fcntl.ioctl(s, SIOCSIFFLAGS, struct.pack("16sH14s", b"lo", flags | IFF_UP, b""))
+        if flags & IFF_UP:
+            return
+        try:
+            fcntl.ioctl(s, SIOCSIFFLAGS, struct.pack("16sH14s", b"lo", flags | IFF_UP, b""))
+        except OSError as exc:
+            raise ToolError(f"the loopback interface is down and cannot be brought up: {exc.strerror}") from None
 
 
 def free_port() -> int:
     """A free TCP port on 127.0.0.1 (loopback only; brought up first when it is down)."""
-    for attempt in (1, 2):
-        try:
-            with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-                s.bind(("127.0.0.1", 0))
-                return s.getsockname()[1]
-        except OSError as exc:
-            if exc.errno != errno.EADDRNOTAVAIL or attempt == 2:
-                raise ToolError(f"cannot listen on 127.0.0.1: {exc.strerror}") from None
-            try:
-                _loopback_up()
-            except OSError as up:
-                raise ToolError(f"the loopback interface is down and cannot be brought up: {up.strerror}") from None
-    raise AssertionError("unreachable")
+    _loopback_up()
+    try:
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+            s.bind(("127.0.0.1", 0))
+            return s.getsockname()[1]
+    except OSError as exc:
+        raise ToolError(f"cannot listen on 127.0.0.1: {exc.strerror}") from None
 
 
 # --------------------------------------------------------------------------- start and stop

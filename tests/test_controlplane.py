@@ -147,3 +147,12 @@ def test_cluster_up_status_down(private_cache):
         down = cli("down")
     assert down.returncode == 0 and down.stdout.strip() == "control plane stopped"
     assert cli("status").returncode == 1 and _planes(private_cache) == []
+
+
+def test_validate_needs_no_network(private_cache):
+    # A new user and network namespace: no interface but a loopback that is down. The run brings the
+    # loopback up inside it, starts its control plane there and passes; nothing is reachable beyond.
+    proc = subprocess.run(["unshare", "-rn", GITOPS_CHECK, "validate"], cwd=REPO, env=_env(private_cache),
+                          capture_output=True, text=True, timeout=180)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "PASS: 0 error(s), 0 warning(s)" in proc.stdout and "server" in proc.stdout
