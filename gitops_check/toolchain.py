@@ -153,7 +153,10 @@ def _build(settings: Settings, tool: Tool, staging: Path, env: dict) -> None:
 def _go_build(settings: Settings, name: str) -> str:
     tool = settings.tools[name]
     try:
-        return f"{name} {tool.version}: {', '.join(locate(b, settings) for b in tool.binaries)}"
+        found = [locate(b, settings) for b in tool.binaries]
+        if len(found) == 1:
+            return f"{name} {tool.version}: {found[0]}"
+        return f"{name} {tool.version}: {', '.join(tool.binaries)} in {os.path.dirname(found[0])}"
     except ToolError:
         pass
     target = settings.tool_dir(name)
