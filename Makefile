@@ -43,14 +43,15 @@ render: tools ## Render every overlay into rendered/ (gitignored)
 validate: tools ## Render and check every overlay, print a summary (the main job)
 	@$(BIN)/gitops-check validate
 
-lint: tools ## yamllint every YAML file, format-check the Rego policies
+lint: tools ## yamllint every YAML file, format-check the Rego policies and the Go wrappers
 	@$(BIN)/yamllint --strict .
 	@$$($(PYTHON) -m gitops_check.toolchain path conftest) fmt --check policies
+	@test -z "$$(gofmt -l tools)" || { gofmt -l tools; echo "make lint: run gofmt -w tools"; exit 1; }
 
 test: tools ## Run the test suite (pytest, Rego unit tests, promtool rule tests)
 	@$(BIN)/pytest
 
-bench: tools ## Benchmark a full validation (median of several runs, per stage)
+bench: tools ## Benchmark: the usual script, offline, control plane up and cold (medians, budgets)
 	@$(BIN)/python -m gitops_check.bench
 
 docs: tools ## Regenerate docs/policies.md from the rules
