@@ -1,6 +1,7 @@
 # AnalysisTemplate and ClusterAnalysisTemplate semantics: every metric can decide, decides at least as
-# strictly as the SLO (data.slo), measures sensibly, reaches Prometheus safely and uses exactly the
-# args it declares.
+# strictly as the SLO (data.slo), can fail at all, reaches Prometheus safely and uses every arg it
+# declares. What Argo Rollouts rejects on its own (an {{args.X}} it cannot resolve, count > 1 without
+# interval, limits above count) is its finding in the rollouts stage (WH-RVAL-004), not repeated here.
 #
 # Threshold heuristic (WH-ANA-002): a metric is classified by its name, else its query:
 #   success rate  - "success" or "availab"          -> threshold >= successRateMin
@@ -139,31 +140,22 @@ slo_text("error") := sprintf("error rate at most 1 - successRateMin = %v", [1 - 
 slo_text("latency") := sprintf("latencyP95MaxSeconds %v", [data.slo.latencyP95MaxSeconds])
 
 # METADATA
-# title: Measurement count, interval and limits make sense
-# description: Repeated measurements need an interval; a failureLimit as high as the count can never fail the analysis.
+# title: A metric's failureLimit is below its count
+# description: With failureLimit equal to count every measurement may fail and the analysis still passes, so the metric can never fail the canary. (count > 1 without interval and failureLimit above count are Argo Rollouts' own check.)
 # custom:
 #   id: WH-ANA-003
 #   severity: error
 deny contains {"rule": "WH-ANA-003", "msg": msg} if {
 	some m in metrics
-	not m.interval
-	not single_measurement(m)
-	msg := sprintf("metric %q repeats measurements without interval: set interval (e.g. 1m)", [m.name])
-}
-
-deny contains {"rule": "WH-ANA-003", "msg": msg} if {
-	some m in metrics
 	measurements := count_value(m)
+	measurements > 0
 	limit := number_or_text(object.get(m, "failureLimit", 0))
-	is_number(limit)
-	limit >= measurements
+	limit == measurements
 	msg := sprintf("metric %q has failureLimit %v with count %v, so it can never fail: set failureLimit below count", [m.name, limit, measurements])
 }
 
-# Helpers like this one keep a possibly undefined value out of `not`: OPA evaluates the arguments
+# A helper like this one keeps a possibly undefined value out of `not`: OPA evaluates the arguments
 # of a negated call outside the negation, so `not f(undefined)` is never true.
-single_measurement(m) if count_value(m) <= 1
-
 count_value(m) := v if {
 	v := number_or_text(m.count)
 	is_number(v)
@@ -171,7 +163,7 @@ count_value(m) := v if {
 
 # METADATA
 # title: Prometheus is reached over http(s) without credentials in the address
-# description: A missing or malformed address errors every measurement; credentials in the URL leak into the AnalysisRun status and logs.
+# description: A missing or malformed address errors every measurement; credentials in the URL leak into the AnalysisRun status and logs. (An empty or unparseable query is WH-PROM-002's finding.)
 # custom:
 #   id: WH-ANA-004
 #   severity: error
@@ -181,23 +173,6 @@ deny contains {"rule": "WH-ANA-004", "msg": msg} if {
 	address := object.get(prometheus, "address", "")
 	not regex.match(`^https?://[^/@\s]+(/\S*)?$`, address)
 	msg := sprintf("metric %q prometheus address %q is not an http(s) URL without credentials: use e.g. http://prometheus-operated.monitoring.svc.cluster.local:9090 and authentication for credentials", [m.name, address])
-}
-
-deny contains {"rule": "WH-ANA-004", "msg": msg} if {
-	some m in metrics
-	trim_space(object.get(m.provider.prometheus, "query", "")) == ""
-	msg := sprintf("metric %q has an empty prometheus query: write the PromQL that measures the canary", [m.name])
-}
-
-# METADATA
-# title: Every arg used is declared
-# description: Argo Rollouts fails the AnalysisRun when {{args.X}} names an arg the template does not declare, aborting a healthy canary.
-# custom:
-#   id: WH-ANA-005
-#   severity: error
-deny contains {"rule": "WH-ANA-005", "msg": msg} if {
-	some name in (used_args - declared_args)
-	msg := sprintf("{{args.%s}} is used but not declared: add it to spec.args (or fix the name)", [name])
 }
 
 # METADATA

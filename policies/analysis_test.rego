@@ -50,22 +50,37 @@ test_error_rate_threshold if {
 	"WH-ANA-002" in ids(json.patch(f.template, [{"op": "replace", "path": "/spec/metrics/0", "value": loose}]))
 }
 
-test_count_interval_failure_limit if {
-	ids(json.remove(f.template, ["spec/metrics/0/interval"])) == {"WH-ANA-003"}
-	ids(json.remove(with_metric({"count": 1, "failureLimit": 0}), ["spec/metrics/0/interval"])) == set()
+test_failure_limit_equal_to_count_can_never_fail if {
 	ids(with_metric({"count": 3, "failureLimit": 3})) == {"WH-ANA-003"}
+	ids(with_metric({"count": "3", "failureLimit": "3"})) == {"WH-ANA-003"}
 	ids(with_metric({"count": "3", "failureLimit": 2})) == set()
+}
+
+test_measurement_counts_argo_rollouts_accepts_or_rejects_itself if {
+	# neither count nor interval: exactly one measurement (Metric.EffectiveCount), a valid metric
+	ids(json.remove(f.template, ["spec/metrics/0/interval"])) == set()
+	ids(json.remove(with_metric({"count": 1, "failureLimit": 0}), ["spec/metrics/0/interval"])) == set()
+
+	# count > 1 without interval, failureLimit above count, count 0 (indefinite): Argo Rollouts' findings
+	ids(json.remove(with_metric({"count": 3}), ["spec/metrics/0/interval"])) == set()
+	ids(with_metric({"count": 3, "failureLimit": 4})) == set()
+	ids(with_metric({"count": 0, "failureLimit": 0})) == set()
 }
 
 test_prometheus_address if {
 	every address in ["", "prometheus:9090", "http://u:p@prometheus:9090"] {
 		"WH-ANA-004" in ids(with_metric({"provider": {"prometheus": {"address": address}}}))
 	}
-	"WH-ANA-004" in ids(with_metric({"provider": {"prometheus": {"query": " "}}}))
 }
 
-test_args_declared_and_used if {
-	ids(with_metric({"successCondition": "len(result) == 0 || result[0] >= {{ args.threshold }}"})) == {"WH-ANA-005"}
+test_empty_query_is_left_to_promtool if {
+	# WH-PROM-002 reports an empty or unparseable query
+	not "WH-ANA-004" in ids(with_metric({"provider": {"prometheus": {"address": "http://p:9090", "query": " "}}}))
+}
+
+test_undeclared_arg_is_left_to_argo_rollouts if {
+	# "failed to resolve {{args.threshold}}" is WH-RVAL-004
+	ids(with_metric({"successCondition": "len(result) == 0 || result[0] >= {{ args.threshold }}"})) == set()
 }
 
 test_empty_result_guard if {

@@ -20,18 +20,6 @@ deny contains {"rule": "WH-AVAIL-001", "msg": msg} if {
 }
 
 # METADATA
-# title: HPA maxReplicas is not below minReplicas
-# description: An autoscaler whose ceiling is under its floor is rejected by the API server and never scales.
-# custom:
-#   id: WH-AVAIL-002
-#   severity: error
-deny contains {"rule": "WH-AVAIL-002", "msg": msg} if {
-	input.kind == "HorizontalPodAutoscaler"
-	input.spec.maxReplicas < object.get(input.spec, "minReplicas", 1)
-	msg := sprintf("maxReplicas %v is below minReplicas %v: raise maxReplicas", [input.spec.maxReplicas, object.get(input.spec, "minReplicas", 1)])
-}
-
-# METADATA
 # title: A PodDisruptionBudget allows some but not all disruption
 # description: maxUnavailable 0 or minAvailable 100% blocks every node drain and cluster upgrade; a PDB with neither field protects nothing.
 # custom:

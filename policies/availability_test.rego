@@ -17,11 +17,6 @@ test_hpa_without_environment_is_judged_as_production if {
 	"WH-AVAIL-001" in f.ids(availability.deny) with input as h with data.params as f.params
 }
 
-test_hpa_max_below_min_fires if {
-	h := object.union(hpa(3, "production"), {"spec": {"maxReplicas": 2}})
-	"WH-AVAIL-002" in f.ids(availability.deny) with input as h with data.params as f.params
-}
-
 test_pdb_budgets if {
 	count(availability.deny) == 0 with input as pdb({"maxUnavailable": 1})
 	count(availability.deny) == 0 with input as pdb({"minAvailable": "50%"})

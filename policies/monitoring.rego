@@ -1,6 +1,7 @@
 # PrometheusRule hygiene an on-call engineer depends on: every alert routes by severity, explains
-# itself, links a runbook and does not fire on a single blip. PromQL itself is parsed by promtool in
-# the promql stage.
+# itself, links a runbook and does not fire on a single blip. What Prometheus itself rejects (a rule
+# without expr, PromQL that does not parse, alerting fields on a recording rule) is promtool's finding
+# in the promql stage (WH-PROM-001), not repeated here.
 package webhook.monitoring
 
 rules contains {"group": g.name, "rule": r} if {
@@ -13,10 +14,6 @@ alerts contains x if {
 	some x in rules
 	x.rule.alert
 }
-
-name(x) := sprintf("alert %q", [x.rule.alert]) if x.rule.alert
-
-name(x) := sprintf("record %q", [x.rule.record]) if x.rule.record
 
 severities := {"critical", "warning", "info"}
 
@@ -62,30 +59,4 @@ warn contains {"rule": "WH-MON-003", "msg": msg} if {
 	some x in alerts
 	not x.rule.for
 	msg := sprintf("alert %q in group %q has no `for`: set for (e.g. 5m) so a single blip does not page, or for: 0m when one sample is the event itself", [x.rule.alert, x.group])
-}
-
-# METADATA
-# title: Recording rules carry no alerting fields
-# description: Prometheus rejects a recording rule with annotations or for, and the whole rule group fails to load.
-# custom:
-#   id: WH-MON-004
-#   severity: error
-deny contains {"rule": "WH-MON-004", "msg": msg} if {
-	some x in rules
-	x.rule.record
-	some field in ["annotations", "for", "keep_firing_for"]
-	field in object.keys(x.rule)
-	msg := sprintf("record %q in group %q sets %s, which only alerts may have: remove it", [x.rule.record, x.group, field])
-}
-
-# METADATA
-# title: Every rule has an expression
-# description: A rule without expr is rejected by Prometheus and takes its whole group down with it.
-# custom:
-#   id: WH-MON-005
-#   severity: error
-deny contains {"rule": "WH-MON-005", "msg": msg} if {
-	some x in rules
-	trim_space(sprintf("%v", [object.get(x.rule, "expr", "")])) == ""
-	msg := sprintf("%s in group %q has an empty expr: write the PromQL expression", [name(x), x.group])
 }

@@ -24,33 +24,6 @@ deny contains {"rule": "WH-PROBE-001", "msg": msg} if {
 }
 
 # METADATA
-# title: Probes target a port the container declares
-# description: A probe on a port nothing listens on fails forever; the pod never becomes ready or is restarted in a loop.
-# custom:
-#   id: WH-PROBE-002
-#   severity: error
-deny contains {"rule": "WH-PROBE-002", "msg": msg} if {
-	some x in k8s.containers
-	some probe in ["readinessProbe", "livenessProbe", "startupProbe"]
-	some handler in ["httpGet", "tcpSocket", "grpc"]
-	port := x.container[probe][handler].port
-	not declared(x.container, port)
-	msg := sprintf("%s %s.%s.port %v is not a port of the container: use one of its ports (by name or containerPort)", [x.what, probe, handler, port])
-}
-
-declared(c, port) if {
-	is_string(port)
-	not regex.match(`^[0-9]+$`, port)
-	some p in c.ports
-	p.name == port
-}
-
-declared(c, port) if {
-	some p in c.ports
-	p.containerPort == to_number(port)
-}
-
-# METADATA
 # title: A preStop drain is set
 # description: Endpoints, kube-proxy and the mesh learn about a terminating pod asynchronously; without a preStop pause requests keep arriving at a process that already exits.
 # custom:
@@ -63,25 +36,46 @@ deny contains {"rule": "WH-PROBE-003", "msg": msg} if {
 }
 
 # METADATA
-# title: The grace period outlasts the preStop drain
-# description: The kubelet kills the container when terminationGracePeriodSeconds ends, drain included; a drain as long as the grace period leaves no time to finish requests.
+# title: The grace period outlasts the preStop drain (a sleep action equal to it, or exec `sleep` commands as long)
+# description: The kubelet kills the container when terminationGracePeriodSeconds ends, drain included; a drain as long as the grace period leaves no time to finish requests. (A sleep action longer than the grace period is rejected by the API server and Argo Rollouts.)
 # custom:
 #   id: WH-PROBE-004
 #   severity: error
 deny contains {"rule": "WH-PROBE-004", "msg": msg} if {
 	some x in serving
-	drain := drain_seconds(x.container)
+	drain := x.container.lifecycle.preStop.sleep.seconds
+	grace := object.get(x.spec, "terminationGracePeriodSeconds", 30)
+	grace == drain
+	msg := sprintf("terminationGracePeriodSeconds %v is not longer than the %vs preStop sleep of %s: set it to the drain plus the longest request (e.g. %v)", [grace, drain, x.what, drain + 45])
+}
+
+deny contains {"rule": "WH-PROBE-004", "msg": msg} if {
+	some x in serving
+	not x.container.lifecycle.preStop.sleep
+	drain := exec_sleep_seconds(x.container.lifecycle.preStop.exec.command)
+	drain > 0
 	grace := object.get(x.spec, "terminationGracePeriodSeconds", 30)
 	grace <= drain
-	msg := sprintf("terminationGracePeriodSeconds %v is not longer than the %vs preStop drain of %s: set it to the drain plus the longest request (e.g. %v)", [grace, drain, x.what, drain + 45])
+	msg := sprintf("terminationGracePeriodSeconds %v is not longer than the %vs the preStop exec sleeps in %s: set it to the drain plus the longest request (e.g. %v)", [grace, drain, x.what, ceil(drain) + 45])
 }
 
-# Seconds the preStop hook waits: the native sleep action or the `sleep N` commands of an exec hook.
-drain_seconds(c) := c.lifecycle.preStop.sleep.seconds
+# Seconds the `sleep` commands of an exec hook wait, read as GNU coreutils and busybox sleep read their
+# operands: each a decimal number with an optional unit s, m, h or d, the operands summed
+# ("sleep 1m 30" is 90 s, "sleep 0.5" half a second).
+exec_sleep_seconds(command) := sum([seconds |
+	some m in regex.find_all_string_submatch_n(`\bsleep((?:\s+(?:[0-9]+\.?[0-9]*|\.[0-9]+)[smhd]?\b)+)`, concat(" ", command), -1)
+	some operand in regex.find_all_string_submatch_n(`([0-9]+\.?[0-9]*|\.[0-9]+)([smhd]?)`, m[1], -1)
+	seconds := to_number(number_text(operand[1])) * sleep_units[operand[2]]
+])
 
-drain_seconds(c) := sum([to_number(m[1]) |
-	some m in regex.find_all_string_submatch_n(`\bsleep\s+([0-9]+)`, concat(" ", c.lifecycle.preStop.exec.command), -1)
-]) if {
-	not c.lifecycle.preStop.sleep
-	c.lifecycle.preStop.exec.command
+# "5." and ".5" as to_number reads them.
+number_text(n) := concat("", [n, "0"]) if endswith(n, ".")
+
+number_text(n) := concat("", ["0", n]) if startswith(n, ".")
+
+number_text(n) := n if {
+	not endswith(n, ".")
+	not startswith(n, ".")
 }
+
+sleep_units := {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}

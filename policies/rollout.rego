@@ -1,15 +1,18 @@
 # Argo Rollouts semantics generic linters do not know: a canary that starts small, only grows, never
-# waits for a human, is watched by analysis, fits the deployment budget and aborts when stuck.
+# waits for a human, is watched by analysis and aborts when stuck.
 #
 # Decisions:
+# - Argo Rollouts' own validation (the rollouts stage, WH-RVAL-*) judges what its controller rejects:
+#   setWeight outside 0..maxTrafficWeight, a pause duration that does not parse or is negative, two of
+#   setWeight/pause/experiment/analysis in one step, an empty step, one Service as canary and stable,
+#   a workloadRef next to a labelled template (or neither), an analysis without templates. These rules
+#   judge only what upstream accepts.
 # - The steps need not end with setWeight: 100. After the last step Argo Rollouts promotes the canary
 #   to 100 % by itself, so a trailing setWeight: 100 is allowed but not required.
-# - Worst-case duration here is what one object shows: timed pauses, experiment durations and
-#   blueGreen autoPromotionSeconds. Inline analysis lasts as long as its AnalysisTemplates' metrics
-#   (initialDelay + count x interval), which only the references stage can see (WH-REF-022).
+# - The worst-case duration (pauses, experiments, auto-promotion and blocking analysis) is judged by
+#   the references stage (WH-REF-022), which sees the AnalysisTemplates and reads every duration the
+#   way Argo Rollouts does (gitops_check/durations.py).
 package webhook.rollout
-
-import data.lib.k8s
 
 canary := input.spec.strategy.canary if input.kind == "Rollout"
 
@@ -40,17 +43,11 @@ deny contains {"rule": "WH-ROLL-001", "msg": msg} if {
 }
 
 # METADATA
-# title: Canary weights stay within 0-100 and never decrease
-# description: A weight that goes down shifts users back and forth between versions and usually hides a typo; weights outside 0-100 are rejected at sync.
+# title: Canary weights never decrease from one setWeight step to the next
+# description: A weight that goes down shifts users back and forth between versions and usually hides a typo. (The range, 0 to maxTrafficWeight, is Argo Rollouts' own check.)
 # custom:
 #   id: WH-ROLL-002
 #   severity: error
-deny contains {"rule": "WH-ROLL-002", "msg": msg} if {
-	some w in weights
-	not valid_weight(w)
-	msg := sprintf("setWeight %v is outside 0..100: use a percentage", [w])
-}
-
 deny contains {"rule": "WH-ROLL-002", "msg": msg} if {
 	some i, w in weights
 	i > 0
@@ -58,15 +55,9 @@ deny contains {"rule": "WH-ROLL-002", "msg": msg} if {
 	msg := sprintf("setWeight goes down from %v to %v: make the weights non-decreasing", [weights[i - 1], w])
 }
 
-valid_weight(w) if {
-	is_number(w)
-	w >= 0
-	w <= 100
-}
-
 # METADATA
 # title: Every pause has a duration
-# description: A pause without duration waits for a human to promote; a GitOps rollout then never finishes on its own and blocks the next sync.
+# description: A pause without duration waits for a human to promote; a GitOps rollout then never finishes on its own and blocks the next sync. (Whether a duration parses is Argo Rollouts' own check.)
 # custom:
 #   id: WH-ROLL-003
 #   severity: error
@@ -77,55 +68,21 @@ deny contains {"rule": "WH-ROLL-003", "msg": msg} if {
 	msg := sprintf("steps[%d] pauses indefinitely: give the pause a duration (e.g. pause: {duration: 2m}) and let analysis decide", [i])
 }
 
-deny contains {"rule": "WH-ROLL-003", "msg": msg} if {
-	some i, s in steps
-	d := object.get(object.get(s, "pause", {}), "duration", null)
-	d != null
-	not valid_duration(d)
-	msg := sprintf("steps[%d] pause duration %v is not a duration Argo Rollouts reads: use whole seconds (120) or a number with s, m or h (30s, 5m, 1h)", [i, d])
-}
-
-# A duration Argo Rollouts accepts: whole seconds (a number or digit string) or an unsigned Go
-# duration string such as 30s, 5m, 1h30m.
-valid_duration(d) if {
-	is_number(d)
-	d >= 0
-	d == round(d)
-}
-
-valid_duration(d) if {
-	is_string(d)
-	k8s.seconds(d)
-}
-
 # METADATA
-# title: The canary is gated by analysis
-# description: Without analysis nothing aborts a bad canary; it is promoted to 100 % when the pauses end.
+# title: The canary runs analysis (background or inline), and background analysis starts by the first setWeight
+# description: Without analysis nothing aborts a bad canary; it is promoted to 100 % when the pauses end. Background analysis that starts after traffic first shifts leaves those weights unanalysed. (An analysis without templates is Argo Rollouts' own check.)
 # custom:
 #   id: WH-ROLL-004
 #   severity: error
 deny contains {"rule": "WH-ROLL-004", "msg": msg} if {
 	canary
-	not background_analysis
+	not canary.analysis
 	not inline_analysis
 	msg := "the canary runs no analysis: add strategy.canary.analysis (background) or analysis steps with the SLO AnalysisTemplates"
 }
 
 deny contains {"rule": "WH-ROLL-004", "msg": msg} if {
 	canary.analysis
-	not has_templates(canary.analysis)
-	msg := "strategy.canary.analysis lists no templates, so it checks nothing: add the SLO AnalysisTemplates to analysis.templates"
-}
-
-deny contains {"rule": "WH-ROLL-004", "msg": msg} if {
-	some i, s in steps
-	s.analysis
-	not has_templates(s.analysis)
-	msg := sprintf("steps[%d] is an analysis step without templates, so it checks nothing: add the SLO AnalysisTemplates to its templates", [i])
-}
-
-deny contains {"rule": "WH-ROLL-004", "msg": msg} if {
-	background_analysis
 	start := object.get(canary.analysis, "startingStep", 0)
 	first := min([i | some i, s in steps; s.setWeight])
 	start > first
@@ -133,57 +90,16 @@ deny contains {"rule": "WH-ROLL-004", "msg": msg} if {
 	msg := sprintf("background analysis starts at step %v but traffic first shifts at step %v, so the first weights run unanalysed: set analysis.startingStep to at most %v (or add an analysis step before it)", [start, first, first])
 }
 
-has_templates(a) if count(object.get(a, "templates", [])) > 0
-
-background_analysis if has_templates(canary.analysis)
-
 inline_analysis if {
 	some s in steps
-	has_templates(s.analysis)
+	s.analysis
 }
 
 analysed_before(n) if {
 	some i, s in steps
 	i < n
-	has_templates(s.analysis)
+	s.analysis
 }
-
-# METADATA
-# title: The rollout's own waits fit the deployment budget
-# description: Timed pauses, experiments and autoPromotionSeconds alone must fit deploymentBudgetSeconds; a rollout longer than the budget holds the release train and delays fixes.
-# custom:
-#   id: WH-ROLL-005
-#   severity: error
-deny contains {"rule": "WH-ROLL-005", "msg": msg} if {
-	input.kind == "Rollout"
-	total := sum(waits)
-	total > data.slo.deploymentBudgetSeconds
-	msg := sprintf("pauses, experiments and auto-promotion wait %vs%s, over deploymentBudgetSeconds %v (base/slo.yaml): shorten the pauses", [total, unparsed_note, data.slo.deploymentBudgetSeconds])
-}
-
-# Durations that do not parse are not counted as 0 in silence: the total is then a lower bound
-# (WH-ROLL-003 reports unparseable pause durations).
-wait_durations := array.concat(
-	[s.pause.duration | some s in steps],
-	array.concat(
-		[s.experiment.duration | some s in steps],
-		[blue_green.autoPromotionSeconds | object.get(blue_green, "autoPromotionEnabled", true) != false],
-	),
-)
-
-unparsed := [d | some d in wait_durations; not k8s.seconds(d)]
-
-default unparsed_note := ""
-
-unparsed_note := sprintf(" or more (%d durations do not parse and are not counted)", [count(unparsed)]) if count(unparsed) > 0
-
-waits := array.concat(
-	[k8s.seconds(s.pause.duration) | some s in steps],
-	array.concat(
-		[k8s.seconds(s.experiment.duration) | some s in steps],
-		[k8s.seconds(blue_green.autoPromotionSeconds) | object.get(blue_green, "autoPromotionEnabled", true) != false],
-	),
-)
 
 # METADATA
 # title: A stuck rollout aborts after progressDeadlineSeconds
@@ -205,28 +121,21 @@ deny contains {"rule": "WH-ROLL-006", "msg": msg} if {
 }
 
 # METADATA
-# title: Each canary step has exactly one action
-# description: Argo Rollouts runs only one action per step; a step with two (or none) silently drops one, e.g. a pause meant to follow a setWeight.
+# title: No canary step combines setCanaryScale, setHeaderRoute, setMirrorRoute or plugin with another action
+# description: Argo Rollouts accepts such a step but completes it on the first action it matches, so the other is silently skipped (e.g. a setWeight next to a setCanaryScale). (Two of setWeight, pause, experiment and analysis in one step, or an empty step, are Argo Rollouts' own check.)
 # custom:
 #   id: WH-ROLL-007
 #   severity: error
 deny contains {"rule": "WH-ROLL-007", "msg": msg} if {
 	some i, s in steps
 	actions := [k | some k, _ in s; k in step_actions]
-	count(actions) != 1
-	msg := sprintf("steps[%d] has %d actions (%s): split it into one step per action", [i, count(actions), concat(", ", actions)])
+	count(actions) > 1
+	count([k | some k in actions; k in upstream_exclusive]) <= 1
+	msg := sprintf("steps[%d] has %d actions (%s) and Argo Rollouts completes a step on the first one it matches: split it into one step per action", [i, count(actions), concat(", ", sort(actions))])
 }
 
-# METADATA
-# title: canaryService and stableService differ
-# description: Argo Rollouts points each Service at a different ReplicaSet; one Service for both cannot split traffic.
-# custom:
-#   id: WH-ROLL-008
-#   severity: error
-deny contains {"rule": "WH-ROLL-008", "msg": msg} if {
-	canary.canaryService == canary.stableService
-	msg := sprintf("canaryService and stableService are both %q: use two Services (e.g. webhook-service and webhook-service-canary)", [canary.stableService])
-}
+# The actions Argo Rollouts itself allows only one of per step (validation.go hasMultipleStepsType).
+upstream_exclusive := {"setWeight", "pause", "experiment", "analysis"}
 
 # METADATA
 # title: Canary Services come with traffic routing
@@ -254,21 +163,16 @@ deny contains {"rule": "WH-ROLL-010", "msg": msg} if {
 }
 
 # METADATA
-# title: A Rollout has either a template or a workloadRef
-# description: The two are mutually exclusive; with both the controller rejects the Rollout, with neither it has no pods to run.
+# title: A Rollout with a workloadRef sets no pod spec of its own
+# description: With spec.workloadRef the controller replaces spec.template with the workload's, silently when the template has no labels or annotations, so a pod spec written here never runs. (A labelled template next to a workloadRef, or neither, is Argo Rollouts' own check.)
 # custom:
 #   id: WH-ROLL-011
 #   severity: error
 deny contains {"rule": "WH-ROLL-011", "msg": msg} if {
 	input.kind == "Rollout"
 	input.spec.workloadRef
-	input.spec.template.spec
-	msg := "the Rollout sets both spec.template and spec.workloadRef: keep only one"
-}
-
-deny contains {"rule": "WH-ROLL-011", "msg": msg} if {
-	input.kind == "Rollout"
-	not input.spec.workloadRef
-	not input.spec.template
-	msg := "the Rollout has neither spec.template nor spec.workloadRef: add the pod template"
+	count(object.get(input.spec, ["template", "spec"], {})) > 0
+	count(object.get(input.spec, ["template", "metadata", "labels"], {})) == 0
+	count(object.get(input.spec, ["template", "metadata", "annotations"], {})) == 0
+	msg := "the Rollout sets spec.template.spec next to spec.workloadRef, and the controller replaces it with the referenced workload's template: move the pod spec into the workload and remove spec.template"
 }

@@ -1,5 +1,6 @@
 """The references stage: every WH-REF rule fires on a fixture broken in exactly that one way, and the
-clean fixtures (a full webhook-service set, Argo CD objects) stay quiet."""
+clean fixtures (a full webhook-service set, Argo CD objects) stay quiet, as do the valid cases Argo
+Rollouts accepts and the facts its own validation (the rollouts stage) already reports."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from gitops_check import loader, references, settings
 from gitops_check.context import Context
 from gitops_check.errors import InputError
 from gitops_check.model import Document, Source
-from gitops_check.references.index import Selector, seconds
+from gitops_check.references.index import Selector
 from gitops_check.rules import REGISTRY
 
 HERE = FIXTURES / "references"
@@ -68,11 +69,11 @@ def test_clean_fixtures_are_quiet(ctx, name):
 
 
 def test_sources_are_judged_separately(ctx):
-    """A Service in one source does not satisfy a Rollout in another: each source syncs on its own."""
-    rollout = [d for d in loader.read_file(HERE / "clean.yaml") if d.kind != "Service"]
-    services = [d for d in loader.read_file(HERE / "clean.yaml") if d.kind == "Service"]
-    rules = {v.rule for v in run(ctx, rollout, services)}
-    assert "WH-REF-011" in rules
+    """A ServiceAccount in one source does not satisfy a Rollout in another: each source syncs on its own."""
+    rollout = [d for d in loader.read_file(HERE / "clean.yaml") if d.kind != "ServiceAccount"]
+    accounts = [d for d in loader.read_file(HERE / "clean.yaml") if d.kind == "ServiceAccount"]
+    rules = {v.rule for v in run(ctx, rollout, accounts)}
+    assert "WH-REF-025" in rules
 
 
 def test_references_are_namespace_local(ctx):
@@ -91,13 +92,32 @@ def test_missing_namespace_means_the_main_namespace(ctx):
     assert run(ctx, docs(text)) == []
 
 
-def test_cluster_analysis_template_outside_the_source_is_reported(ctx):
-    text = (HERE / "clean.yaml").read_text().replace(
+def test_cluster_analysis_template_outside_the_source_is_reported_for_experiments(ctx):
+    text = (HERE / "WH-REF-019.yaml").read_text().replace(
+        "                templateName: success-rte\n",
+        "                templateName: cluster-success-rate\n                clusterScope: true\n",
+    )
+    found = run(ctx, docs(text))
+    assert [v.rule for v in found] == ["WH-REF-019"]
+    assert "ClusterAnalysisTemplate" in found[0].message and "not in this source" in found[0].message
+
+
+def test_rollout_analyses_are_resolved_by_argo_rollouts_not_here(ctx):
+    """A missing template or an unpassed required arg of a background, inline or pre/post-promotion analysis
+    is Argo Rollouts' own finding (WH-RVAL-001/002/003): only experiment analyses are judged here."""
+    missing = (HERE / "clean.yaml").read_text().replace(
         "          - templateName: webhook-service-success-rate",
         "          - templateName: cluster-success-rate\n            clusterScope: true",
     )
-    found = [v for v in run(ctx, docs(text)) if v.rule == "WH-REF-019"]
-    assert len(found) == 1 and "ClusterAnalysisTemplate" in found[0].message and "not in this source" in found[0].message
+    assert run(ctx, docs(missing)) == []
+    experiment = (
+        "        - experiment:\n            duration: 5m\n            templates:\n              - {name: canary, specRef: canary}\n"
+        "            analyses:\n              - name: success\n                templateName: success-rate\n"
+    )
+    text = (HERE / "WH-REF-020.yaml").read_text()
+    assert experiment in text
+    unpassed = text.replace(experiment, "        - analysis:\n            templates:\n              - templateName: success-rate\n")
+    assert run(ctx, docs(unpassed)) == []
 
 
 def test_inline_metric_without_count_never_finishes(ctx):
@@ -193,14 +213,6 @@ def test_missing_params_file_is_an_input_error(tmp_path):
 )
 def test_selector_expressions(expressions, labels, matches):
     assert Selector({}, expressions).matches(labels) is matches
-
-
-@pytest.mark.parametrize(
-    ("value", "expected"),
-    [("1m30s", 90.0), ("2h", 7200.0), ("500ms", 0.5), (45, 45.0), ("30", 30.0), ("{{args.x}}", None), ("1x", None)],
-)
-def test_durations(value, expected):
-    assert seconds(value) == expected
 
 
 # A template whose thresholds are a lower bound (success rate) and, with reversed operands, an upper bound
@@ -306,9 +318,9 @@ spec:
     assert [v.rule for v in found] == ["WH-REF-036"] and "blueGreen.prePromotionAnalysis" in found[0].message
 
 
-def test_same_canary_and_stable_service_is_reported_once(ctx):
+def test_same_canary_and_stable_service_is_left_to_argo_rollouts(ctx):
     text = (HERE / "WH-REF-016.yaml").read_text().replace("canaryService: web-canary", "canaryService: web")
-    assert [v.rule for v in run(ctx, docs(text))] == ["WH-REF-012"]
+    assert run(ctx, docs(text)) == []
 
 
 def test_workload_without_replicas_defaults_to_one(ctx):
@@ -332,3 +344,241 @@ def test_application_of_unknown_environment_is_not_judged(ctx):
         "name: production", "name: cluster-a"
     )
     assert run(ctx, docs(text)) == []
+
+
+# --------------------------------------------------------------------------- duplicates (WH-REF-040)
+
+
+def test_duplicate_object_names_every_copy(ctx):
+    found = run(ctx, "WH-REF-040.yaml")
+    assert [(v.rule, v.kind, v.name) for v in found] == [("WH-REF-040", "Service", "webhook-service")]
+    assert "rendered 2 times" in found[0].message and "lines 2, 12" in found[0].message
+
+
+def test_same_name_in_another_namespace_or_kind_is_no_duplicate(ctx):
+    first, second = (HERE / "WH-REF-040.yaml").read_text().split("---\n")
+    assert run(ctx, docs(first + "---\n" + second.replace("namespace: webhook-service", "namespace: other"))) == []
+    config_map = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: webhook-service\n  namespace: webhook-service\n"
+    assert run(ctx, docs(first + "---\n" + config_map)) == []
+
+
+# --------------------------------------------------------------------------- what Argo Rollouts accepts stays clean
+
+
+def test_numeric_probe_port_on_a_container_without_ports_is_valid(ctx):
+    """Valid Kubernetes: the probe works when the process listens (the former WH-PROBE-002 flagged it)."""
+    found = run(ctx, "WH-REF-004.yaml")
+    assert [v.rule for v in found] == ["WH-REF-004"]
+    rollout = next(d for d in loader.read_file(HERE / "WH-REF-004.yaml") if d.kind in ("Rollout", "Deployment"))
+    container = rollout.obj["spec"]["template"]["spec"]["containers"][0]
+    container.pop("ports", None)
+    container["readinessProbe"] = {"httpGet": {"path": "/ready", "port": 8080}}
+    container["livenessProbe"] = {"tcpSocket": {"port": 8080}}
+    container.pop("startupProbe", None)
+    others = [d for d in loader.read_file(HERE / "WH-REF-004.yaml") if d.kind not in ("Rollout", "Deployment")]
+    assert [v.rule for v in run(ctx, [rollout, *others]) if v.rule == "WH-REF-004"] == []
+
+
+@pytest.mark.parametrize(
+    "selector", ["{app: web, rollouts-pod-template-hash: abc123}", "{}"], ids=["pod-template-hash", "empty"],
+)
+def test_service_selectors_argo_rollouts_accepts_stay_clean(ctx, selector):
+    """The controller adds (and upstream's ValidateService skips) rollouts-pod-template-hash; a Service with
+    an empty selector has hand-managed endpoints. Neither is a finding (the former WH-REF-013 flagged both)."""
+    text = _without_stray_destination()
+    old = "metadata: {name: web-canary, namespace: app}\nspec:\n  selector: {app: web}"
+    assert old in text
+    text = text.replace(old, f"metadata: {{name: web-canary, namespace: app}}\nspec:\n  selector: {selector}")
+    assert run(ctx, docs(text)) == []
+
+
+def _without_stray_destination() -> str:
+    """WH-REF-016's fixture, fixed: the managed route sends traffic to canary and stable only."""
+    text = (HERE / "WH-REF-016.yaml").read_text()
+    stray = "        - destination: {host: web-old}\n          weight: 10\n"
+    assert stray in text
+    return text.replace(stray, "").replace("weight: 90", "weight: 100")
+
+
+VS_WITH_MANAGED_ROUTE = """
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: web, namespace: app}
+spec:
+  hosts: [web]
+  http:
+    - name: header-route
+      match:
+        - headers: {x-canary: {exact: "true"}}
+      route:
+        - destination: {host: web-canary}
+    - route:
+        - destination: {host: web}
+          weight: 100
+        - destination: {host: web-canary}
+          weight: 0
+"""
+
+
+def test_omitted_routes_manage_the_first_unnamed_http_route(ctx):
+    """Without virtualService.routes Argo Rollouts patches the only HTTP route, or else the first unnamed one;
+    a managed route (trafficRouting.managedRoutes) next to it is fine (the former WH-REF-015 flagged it)."""
+    base = (HERE / "WH-REF-016.yaml").read_text().split("---\napiVersion: networking.istio.io/v1")[0]
+    text = (base + "---" + VS_WITH_MANAGED_ROUTE).replace(
+        "virtualService: {name: web, routes: [primary]}", "virtualService: {name: web}"
+    ).replace("      trafficRouting:\n", "      trafficRouting:\n        managedRoutes:\n          - name: header-route\n")
+    assert run(ctx, docs(text)) == []
+    old = "          weight: 100\n        - destination: {host: web-canary}\n          weight: 0\n"
+    assert old in text
+    stray = text.replace(old, old.replace("weight: 100", "weight: 90") + "        - destination: {host: web-old}\n          weight: 10\n")
+    found = run(ctx, docs(stray))
+    assert [v.rule for v in found] == ["WH-REF-016"] and "first unnamed HTTP route" in found[0].message
+
+
+def test_destination_in_another_namespace_is_not_the_stable_service(ctx):
+    """Argo Rollouts cuts a host at the first '.', so web.legacy.svc.cluster.local passes as the stable Service
+    'web'; Istio routes it to namespace legacy, outside the rollout."""
+    text = _without_stray_destination()
+    assert run(ctx, docs(text)) == []
+    assert run(ctx, docs(text.replace("destination: {host: web}", "destination: {host: web.app.svc.cluster.local}"))) == []
+    found = run(ctx, docs(text.replace("destination: {host: web}", "destination: {host: web.legacy.svc.cluster.local}")))
+    assert [v.rule for v in found] == ["WH-REF-016"] and "web.legacy.svc.cluster.local" in found[0].message
+
+
+def test_canary_missing_from_the_route_is_left_to_argo_rollouts(ctx):
+    text = _without_stray_destination().replace("        - destination: {host: web-canary}\n          weight: 0\n", "")
+    assert "web-canary}" not in text.split("kind: VirtualService")[1]
+    assert run(ctx, docs(text)) == []
+
+
+# --------------------------------------------------------------------------- args the templates do not declare (WH-REF-021)
+
+
+def test_undeclared_arg_without_a_likely_intended_name_says_remove(ctx):
+    text = (HERE / "WH-REF-021.yaml").read_text().replace("success-rate-minimum", "team")
+    found = run(ctx, docs(text))
+    assert [(v.rule, v.severity) for v in found] == [("WH-REF-021", "warning")]
+    assert "ignores it" in found[0].message and "remove it or fix its name" in found[0].message
+
+
+def test_undeclared_arg_is_not_taken_for_a_typo_of_an_arg_already_passed(ctx):
+    text = (HERE / "WH-REF-021.yaml").read_text().replace(
+        '{name: success-rate-minimum, value: "0.999"}',
+        '{name: success-rate-min, value: "0.999"}\n              - {name: servce, value: x}',
+    )
+    found = run(ctx, docs(text))
+    assert [v.rule for v in found] == ["WH-REF-021"]
+    assert "'servce'" in found[0].message and "typo" not in found[0].message
+
+
+# --------------------------------------------------------------------------- the timeline reads durations as Argo Rollouts does
+
+
+ANALYSIS_STEP = """        - analysis:
+            templates:
+              - templateName: success-rate
+            args:
+              - {name: service, value: web-canary}
+"""
+
+
+def _budget(ctx, steps: str, metric: str | None = None) -> list:
+    """WH-REF-022's fixture with other steps (and another timing for its template's metric)."""
+    text = (HERE / "WH-REF-022.yaml").read_text()
+    head, rest = text.split("      steps:\n", 1)
+    text = head + "      steps:\n" + steps + rest[rest.index("  template:\n"):]
+    if metric is not None:
+        assert "      interval: 1m\n      count: 3\n" in text
+        text = text.replace("      interval: 1m\n      count: 3\n", metric)
+    return run(ctx, docs(text))
+
+
+@pytest.mark.parametrize(
+    ("duration", "fits"),
+    [(".5m", True), ("5.m", True), ("+120", True), ("-0", True), ("-0.5s", True), ("1μs", True), ("15m", True),
+     ("15m1s", False), ("901", False), ("0.25h", True), ("15.5m", False)],
+)
+def test_pause_durations_are_priced_as_argo_rollouts_reads_them(ctx, duration, fits):
+    found = _budget(ctx, f"        - setWeight: 20\n        - pause: {{duration: {duration!r}}}\n")
+    assert [v.rule for v in found] == ([] if fits else ["WH-REF-022"]), [v.message for v in found]
+
+
+def test_a_pause_that_does_not_parse_is_never_counted_as_zero(ctx):
+    # Argo Rollouts' own validation refuses the pause (WH-RVAL-001, the rollouts stage); the budget says it
+    # could not count it instead of pricing it at 0.
+    found = _budget(ctx, "        - setWeight: 20\n        - pause: {duration: 20m}\n        - pause: {duration: 1d}\n")
+    assert [v.rule for v in found] == ["WH-REF-022"]
+    assert "at least 20m" in found[0].message and "not counted: canary.steps[2].pause.duration" in found[0].message
+    assert 'time: unknown unit "d" in duration "1d"' in found[0].message
+    assert _budget(ctx, "        - setWeight: 20\n        - pause: {duration: 1d}\n") == []  # one check per fact
+
+
+EXPERIMENT = "        - setWeight: 20\n        - experiment:\n            duration: {}\n            templates:\n              - {{name: canary, specRef: canary}}\n"
+
+
+@pytest.mark.parametrize("duration", ["120", "1d", " 5m", "5 m", "٥m"])
+def test_experiment_duration_that_does_not_parse_is_reported(ctx, duration):
+    found = _budget(ctx, EXPERIMENT.format(repr(duration)))
+    assert [v.rule for v in found] == ["WH-REF-041"]
+    assert "experiment.duration" in found[0].message and "time: " in found[0].message
+
+
+def test_experiment_duration_is_priced(ctx):
+    found = _budget(ctx, EXPERIMENT.format("16m"))
+    assert [v.rule for v in found] == ["WH-REF-022"] and "experiments 16m" in found[0].message
+
+
+@pytest.mark.parametrize("interval", ["30", "1d", "1 m"])
+def test_blocking_analysis_interval_that_does_not_parse_is_left_to_argo_rollouts(ctx, interval):
+    # rollouts-validate refuses it (WH-RVAL-004 at the template); within the budget nothing repeats that here
+    assert _budget(ctx, "        - setWeight: 20\n" + ANALYSIS_STEP, f"      interval: {interval!r}\n      count: 3\n") == []
+
+
+def test_templated_interval_is_read_with_the_value_the_rollout_passes(ctx):
+    steps = ("        - setWeight: 20\n" + ANALYSIS_STEP).replace(
+        "              - {name: service, value: web-canary}\n",
+        "              - {name: service, value: web-canary}\n              - {name: interval, value: '90'}\n",
+    )
+    text = (HERE / "WH-REF-022.yaml").read_text()
+    head, rest = text.split("      steps:\n", 1)
+    text = head + "      steps:\n" + steps + rest[rest.index("  template:\n"):]
+    text = text.replace("  args:\n    - name: service\n", "  args:\n    - name: service\n    - name: interval\n      value: 1m\n")
+    text = text.replace("      interval: 1m\n      count: 3\n", "      interval: '{{args.interval}}'\n      count: 3\n")
+    assert run(ctx, docs(text)) == []  # '90' is refused by Argo Rollouts (WH-RVAL-003), not repeated here
+    assert run(ctx, docs(text.replace("value: '90'", "value: 90s"))) == []
+
+
+@pytest.mark.parametrize(
+    ("metric", "rules"),
+    [
+        ("      interval: 1m\n", ["WH-REF-022"]),  # no count with an interval: measured until stopped
+        ("      interval: 1m\n      count: 0\n", ["WH-REF-022"]),  # count 0 is the same (Metric.EffectiveCount)
+        ("      interval: 0s\n", ["WH-REF-022"]),  # an interval of 0s is still an interval
+        ("", []),  # neither: one measurement
+        ("      count: 0\n", []),  # count 0 without interval: one measurement
+        ("      interval: -1m\n      count: 5\n", []),  # a negative interval waits for nothing
+        ("      interval: 4m\n      count: 5\n", ["WH-REF-022"]),  # 16m
+        ("      initialDelay: 14m\n      interval: 30s\n      count: 3\n", []),  # 15m: exactly the budget
+        ("      initialDelay: 14m\n      interval: 30s\n      count: 4\n", ["WH-REF-022"]),  # 15m30s
+        ("      initialDelay: .25h\n", []),  # 15m
+    ],
+)
+def test_blocking_analysis_is_priced_with_argo_rollouts_counts(ctx, metric, rules):
+    found = _budget(ctx, "        - setWeight: 20\n" + ANALYSIS_STEP, metric)
+    assert [v.rule for v in found] == rules, [v.message for v in found]
+    if rules and "count: 5" not in metric and "initialDelay" not in metric:
+        assert "forever" in found[0].message and "analysis unbounded" in found[0].message
+
+
+def test_indefinite_background_analysis_is_not_over_budget(ctx):
+    """Background analysis runs alongside the steps; measuring until the rollout ends is its normal use."""
+    text = (HERE / "WH-REF-022.yaml").read_text()
+    head, rest = text.split("      steps:\n", 1)
+    head = head.replace(
+        "    canary:\n",
+        "    canary:\n      analysis:\n        templates:\n          - templateName: success-rate\n"
+        "        args:\n          - {name: service, value: web-canary}\n",
+    )
+    text = head + "      steps:\n        - setWeight: 20\n        - pause: {duration: 5m}\n" + rest[rest.index("  template:\n"):]
+    for metric in ("      interval: 1m\n", "      interval: 1m\n      count: 0\n"):
+        assert run(ctx, docs(text.replace("      interval: 1m\n      count: 3\n", metric))) == []

@@ -100,11 +100,6 @@ def test_deprecated_istio_version_is_a_wh_schema_004_warning(tmp_path):
     assert v.severity == "warning" and "use networking.istio.io/v1" in v.message
 
 
-def test_duplicate_object_in_one_source_is_wh_schema_005(tmp_path):
-    v = only(check(tmp_path, "duplicate.yaml"), "WH-SCHEMA-005")
-    assert v.kind == "Service" and v.name == "webhook-service" and "lines 2, 12" in v.message
-
-
 def test_valid_fixture_set_is_clean(tmp_path):
     docs = loader.read_file(SCHEMAS / "valid.yaml")
     assert len({d.kind for d in docs}) == 13

@@ -1,11 +1,13 @@
 """The `references` stage: cross-resource references, in Python, per source.
 
 A source (one overlay or one manifest file) is a set of objects Argo CD syncs together, so every
-reference must resolve inside it: selectors select pods, Services and ports exist, the Rollout's
-Services, VirtualService routes and AnalysisTemplates are there with the right args, ConfigMaps and
+reference must resolve inside it: each object is rendered once, selectors select pods, Services and
+ports exist, the VirtualService routes Argo Rollouts manages route nowhere else, experiment analyses
+find their AnalysisTemplates with the right args, the rollout fits its time budget, ConfigMaps and
 Secrets (or what produces them) exist with their keys, Argo CD Applications point at real overlays.
 Schemas and single-object policies cannot see any of this; a broken reference only shows after merge,
-as a stuck or Degraded rollout.
+as a stuck or Degraded rollout. What Argo Rollouts' own validation checks across a Rollout's objects
+(the rollouts stage) is not repeated here.
 
 Each concern lives in its own module and declares its rules (stage "references", ids WH-REF-NNN) and
 a CHECKS tuple of functions `(Index, Inputs) -> Iterator[Violation]`. One Index is built per source,
@@ -16,13 +18,13 @@ from __future__ import annotations
 
 from ..context import Context
 from ..model import Source, Violation
-from . import argocd, config, network, rollouts, scaling, templates, workloads
+from . import argocd, config, duplicates, network, rollouts, scaling, templates, workloads
 from .index import Index
 from .inputs import Inputs
 
 CHECKS = (
-    workloads.CHECKS + scaling.CHECKS + rollouts.CHECKS + templates.CHECKS + config.CHECKS + network.CHECKS
-    + argocd.CHECKS
+    duplicates.CHECKS + workloads.CHECKS + scaling.CHECKS + rollouts.CHECKS + templates.CHECKS + config.CHECKS
+    + network.CHECKS + argocd.CHECKS
 )
 
 

@@ -9,7 +9,6 @@ kustomize's `namespace:` or Argo CD's destination namespace would put it.
 
 from __future__ import annotations
 
-import re
 from collections import Counter
 from dataclasses import dataclass
 from typing import Any, Iterator
@@ -206,25 +205,6 @@ class Index:
         if isinstance(template, dict):
             meta = as_dict(template.get("metadata"))
             yield PodTemplate(doc, self.ns(doc), as_dict(meta.get("labels")), as_dict(template.get("spec")))
-
-
-_GO_DURATION = re.compile(r"(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)")
-_UNIT_SECONDS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1, "m": 60, "h": 3600}
-
-
-def seconds(value: Any, *, bare_number_unit: float = 1.0) -> float | None:
-    """A Go duration ('1m30s') or a number in seconds; None when it cannot be read (e.g. a template)."""
-    if isinstance(value, bool) or value is None:
-        return None
-    if isinstance(value, (int, float)):
-        return float(value) * bare_number_unit
-    text = str(value).strip()
-    if re.fullmatch(r"\d+(\.\d+)?", text):
-        return float(text) * bare_number_unit
-    parts = _GO_DURATION.findall(text)
-    if not parts or "".join(n + u for n, u in parts) != text:
-        return None
-    return sum(float(n) * _UNIT_SECONDS[u] for n, u in parts)
 
 
 def human(total: float) -> str:

@@ -1,8 +1,12 @@
-"""Argo Rollouts traffic references: the Services a Rollout switches, the Istio VirtualService routes and
-DestinationRule subsets it rewrites, and the managed routes its header/mirror steps need.
+"""Argo Rollouts traffic routing beyond what Argo Rollouts validates: the destinations of the Istio
+VirtualService routes it manages, and the DestinationRule of subset-level routing.
 
-None of these are validated by the API server: a typo surfaces only mid-rollout, as a Degraded Rollout
-or, worse, as a canary weight that moves no traffic.
+Argo Rollouts' own validation (the rollouts stage, WH-RVAL-*) already rejects missing Services and
+VirtualServices, unknown route names, canary/stable missing from a managed route, one Service for two
+roles, Services that do not select the Rollout's pods and header/mirror routes that are not managed. What it
+never looks at: a managed route's *other* destinations (it sets only the canary and stable weights), a
+host in another namespace that it mistakes for the canary or stable Service (it cuts the host at the first
+'.'), and DestinationRules (gathered only by the Istio reconciler, at runtime).
 """
 
 from __future__ import annotations
@@ -12,47 +16,20 @@ from typing import Iterator
 
 from ..model import Document, Violation
 from ..rules import rule
-from .index import Index, Selector, as_dict, as_list, dicts, service_host
+from .index import Index, as_dict, as_list, dicts, service_host
 from .inputs import Inputs
 
-ROLLOUT_SERVICE = rule(
-    "WH-REF-011", "error", "references", "A Rollout's canary/stable, active/preview and ping/pong Services exist",
-    "The Rollout controller fails the rollout when a Service it must switch is missing.",
-)
-SAME_SERVICE = rule(
-    "WH-REF-012", "error", "references", "A Rollout's canary and stable (active and preview) Services differ",
-    "With one Service for both roles the controller points it at the new pods: no canary, no preview, instant cut-over.",
-)
-SERVICE_SELECTS_ROLLOUT = rule(
-    "WH-REF-013", "error", "references", "A Rollout's Services select the Rollout's pods",
-    "The controller only adds the pod-template-hash to the selector; labels that miss the pods leave the Service empty.",
-)
-VIRTUAL_SERVICE = rule(
-    "WH-REF-014", "error", "references", "The Istio VirtualService a Rollout routes through exists",
-    "Without it setWeight steps fail and the Rollout degrades; no traffic is ever shifted.",
-)
-ROUTE_MISSING = rule(
-    "WH-REF-015", "error", "references", "Every route a Rollout names exists in its VirtualService",
-    "Argo Rollouts errors on a missing route name: the canary receives no traffic and the rollout stalls.",
-)
 ROUTE_DESTINATIONS = rule(
     "WH-REF-016", "error", "references",
-    "A managed VirtualService route's destinations are exactly the canary and stable Services (or subsets)",
-    "Argo Rollouts only rewrites weights of those two destinations; any other destination keeps or steals traffic.",
+    "A managed VirtualService route has no destination besides the canary and stable Services (or subsets), "
+    "namespace included",
+    "Argo Rollouts only rewrites the weights of those two destinations; any other keeps or steals traffic. It takes "
+    "stable.other-namespace.svc.cluster.local for the stable Service; Istio does not. (Canary or stable missing from "
+    "the route is Argo Rollouts' own check.)",
 )
 DESTINATION_RULE = rule(
     "WH-REF-017", "error", "references", "The DestinationRule of subset-level routing exists with both subsets",
     "Argo Rollouts updates the subsets' pod-template-hash labels; a missing rule or subset breaks traffic shifting.",
-)
-MANAGED_ROUTE = rule(
-    "WH-REF-018", "error", "references", "setHeaderRoute/setMirrorRoute names are declared in trafficRouting.managedRoutes",
-    "Argo Rollouts refuses steps that name a route it does not manage; the rollout stops at that step.",
-)
-
-# (strategy, field) pairs naming Services, paired where the two must differ.
-SERVICE_PAIRS = (
-    ("canary", "canaryService", "stableService"),
-    ("blueGreen", "activeService", "previewService"),
 )
 
 
@@ -66,60 +43,6 @@ def _strategy(rollout: Document, name: str) -> dict:
 
 def _istio(rollout: Document) -> dict:
     return as_dict(as_dict(_strategy(rollout, "canary").get("trafficRouting")).get("istio"))
-
-
-def _named_services(rollout: Document) -> list[tuple[str, str]]:
-    """(field path, Service name) for every Service the Rollout names."""
-    found = []
-    for strategy, *fields in SERVICE_PAIRS:
-        for field in fields:
-            name = _strategy(rollout, strategy).get(field)
-            if name:
-                found.append((f"{strategy}.{field}", str(name)))
-    ping_pong = as_dict(as_dict(_strategy(rollout, "canary").get("trafficRouting")).get("pingPong"))
-    for field in ("pingService", "pongService"):
-        if ping_pong.get(field):
-            found.append((f"canary.trafficRouting.pingPong.{field}", str(ping_pong[field])))
-    return found
-
-
-def rollout_services(idx: Index, inputs: Inputs) -> Iterator[Violation]:
-    """Each Service a Rollout names must exist in its namespace."""
-    for rollout in idx.of_kind("Rollout"):
-        for field, name in _named_services(rollout):
-            if idx.get("Service", idx.ns(rollout), name) is None:
-                yield ROLLOUT_SERVICE.violation(
-                    rollout, f"strategy.{field}: {idx.absent('Service', idx.ns(rollout), name)}; add it or fix the name"
-                )
-
-
-def distinct_services(idx: Index, inputs: Inputs) -> Iterator[Violation]:
-    """canaryService != stableService and activeService != previewService."""
-    for rollout in idx.of_kind("Rollout"):
-        for strategy, first, second in SERVICE_PAIRS:
-            spec = _strategy(rollout, strategy)
-            if spec.get(first) and spec.get(first) == spec.get(second):
-                yield SAME_SERVICE.violation(
-                    rollout,
-                    f"strategy.{strategy}.{first} and {second} are both {spec[first]!r}; use two Services",
-                )
-
-
-def services_select_rollout(idx: Index, inputs: Inputs) -> Iterator[Violation]:
-    """Each existing Service a Rollout names must select the Rollout's pod template."""
-    for rollout in idx.of_kind("Rollout"):
-        templates = idx.templates_of(rollout)
-        for field, name in _named_services(rollout):
-            svc = idx.get("Service", idx.ns(rollout), name)
-            if svc is None or not templates:
-                continue
-            selector = Selector.of_map(_spec(svc).get("selector"))
-            if selector.empty or not any(selector.matches(t.labels) for t in templates):
-                yield SERVICE_SELECTS_ROLLOUT.violation(
-                    rollout,
-                    f"strategy.{field} Service {name!r} selector ({selector}) does not select this Rollout's pods; "
-                    "make the Service select the pod template labels",
-                )
 
 
 @dataclass
@@ -155,18 +78,6 @@ def find_virtual_service(idx: Index, rollout: Document, name: str) -> Document |
     return found
 
 
-def virtual_services(idx: Index, inputs: Inputs) -> Iterator[Violation]:
-    """Each trafficRouting.istio VirtualService must exist."""
-    for rollout in idx.of_kind("Rollout"):
-        for ref in virtual_service_refs(rollout):
-            if find_virtual_service(idx, rollout, ref.name) is None:
-                yield VIRTUAL_SERVICE.violation(
-                    rollout,
-                    f"trafficRouting.istio.{ref.field}: {idx.absent('VirtualService', idx.ns(rollout), ref.name)}; "
-                    "add it or fix the name",
-                )
-
-
 def _http_routes(vs: Document) -> list[dict]:
     return dicts(_spec(vs).get("http"))
 
@@ -182,45 +93,43 @@ def _matches_port(route: dict, port, sni_hosts) -> bool:
     return False
 
 
-def managed_routes(ref: VirtualServiceRef, vs: Document) -> Iterator[tuple[str, dict | None]]:
-    """(description, VirtualService route or None when missing) for every route the Rollout manages."""
+def managed_routes(ref: VirtualServiceRef, vs: Document) -> Iterator[tuple[str, dict]]:
+    """(description, VirtualService route) for every route Argo Rollouts patches, found as istio.go
+    (getHttpRouteIndexesToPatch, getTlsRouteIndexesToPatch, getTcpRouteIndexesToPatch) finds them. With no
+    route names it patches the only HTTP route, else the first unnamed one (a managedRoutes entry is
+    named); with no tlsRoutes/tcpRoutes the first TLS/TCP route. A name that matches nothing is Argo
+    Rollouts' own finding, so it yields nothing here."""
     http = _http_routes(vs)
     names = ref.routes
-    tls, tcp = dicts(ref.spec.get("tlsRoutes")), dicts(ref.spec.get("tcpRoutes"))
-    if not names and not tls and not tcp:
-        # routes may be omitted only when the VirtualService has exactly one HTTP route
-        yield ("its only HTTP route", http[0] if len(http) == 1 else None)
-    for name in names:
-        yield (f"HTTP route {name!r}", next((r for r in http if str(r.get("name")) == name), None))
-    for kind, entries, routes in (("TLS", tls, _spec(vs).get("tls")), ("TCP", tcp, _spec(vs).get("tcp"))):
+    if names:
+        for name in names:
+            route = next((r for r in http if str(r.get("name")) == name), None)
+            if route is not None:
+                yield f"HTTP route {name!r}", route
+    elif len(http) == 1:
+        yield "its only HTTP route", http[0]
+    else:
+        route = next((r for r in http if not r.get("name")), None)
+        if route is not None:
+            yield "its first unnamed HTTP route", route
+    for kind, entries, routes in (
+        ("TLS", dicts(ref.spec.get("tlsRoutes")), dicts(_spec(vs).get("tls"))),
+        ("TCP", dicts(ref.spec.get("tcpRoutes")), dicts(_spec(vs).get("tcp"))),
+    ):
+        if not entries and routes:
+            yield f"its first {kind} route", routes[0]
         for entry in entries:
-            found = next((r for r in dicts(routes) if _matches_port(r, entry.get("port"), entry.get("sniHosts"))), None)
-            yield (f"{kind} route on port {entry.get('port')}", found)
+            for route in routes:
+                if _matches_port(route, entry.get("port"), entry.get("sniHosts")):
+                    yield f"{kind} route on port {entry.get('port')}", route
 
 
-def _routes(idx: Index, rollout: Document) -> Iterator[tuple[VirtualServiceRef, Document, str, dict | None]]:
+def _routes(idx: Index, rollout: Document) -> Iterator[tuple[VirtualServiceRef, Document, str, dict]]:
     for ref in virtual_service_refs(rollout):
         vs = find_virtual_service(idx, rollout, ref.name)
         if vs is not None:
             for what, route in managed_routes(ref, vs):
                 yield ref, vs, what, route
-
-
-def routes_exist(idx: Index, inputs: Inputs) -> Iterator[Violation]:
-    """Each route the Rollout names (or the implied single HTTP route) must exist in the VirtualService."""
-    for rollout in idx.of_kind("Rollout"):
-        for ref, vs, what, route in _routes(idx, rollout):
-            if route is None:
-                have = ", ".join(repr(r.get("name")) for r in _http_routes(vs)) or "none"
-                hint = (
-                    "list the route in virtualService.routes" if what == "its only HTTP route"
-                    else "name the VirtualService route accordingly or fix the Rollout"
-                )
-                yield ROUTE_MISSING.violation(
-                    rollout,
-                    f"trafficRouting.istio.{ref.field} needs {what} in VirtualService {vs.name!r} "
-                    f"(HTTP routes: {have}); {hint}",
-                )
 
 
 def _expected_destinations(idx: Index, rollout: Document) -> tuple[set[tuple[str, str]], str] | None:
@@ -236,13 +145,15 @@ def _expected_destinations(idx: Index, rollout: Document) -> tuple[set[tuple[str
         return {(host, s) for s in subsets}, f"host {host!r} subsets {subsets[0]!r} and {subsets[1]!r}"
     names = (canary.get("canaryService"), canary.get("stableService"))
     if not all(names) or names[0] == names[1]:
-        return None  # one Service for both roles is WH-REF-012's finding
+        return None  # one Service for both roles is Argo Rollouts' own finding
     return {(str(n), "") for n in names}, f"Services {names[0]!r} and {names[1]!r}"
 
 
 def route_destinations(idx: Index, inputs: Inputs) -> Iterator[Violation]:
-    """A managed route must send traffic to exactly the canary and stable Services (or DestinationRule
-    subsets): Argo Rollouts sets only those two weights."""
+    """A managed route must send traffic to no destination besides the canary and stable Services (or
+    DestinationRule subsets): Argo Rollouts sets only those two weights. A host is the Service it names in
+    the VirtualService's namespace (name, name.namespace or the cluster-local FQDN), not the text before
+    the first '.' that Argo Rollouts compares."""
     for rollout in idx.of_kind("Rollout"):
         expected = _expected_destinations(idx, rollout)
         if expected is None:
@@ -250,18 +161,18 @@ def route_destinations(idx: Index, inputs: Inputs) -> Iterator[Violation]:
         want, described = expected
         subsets = bool(as_dict(_istio(rollout).get("destinationRule")).get("name"))
         for ref, vs, what, route in _routes(idx, rollout):
-            if route is None:
-                continue
             destinations = [as_dict(d.get("destination")) for d in dicts(route.get("route"))]
             got = [
-                (service_host(d.get("host"), idx.ns(vs)), str(d.get("subset", "")) if subsets else "")
+                (service_host(d.get("host"), idx.ns(vs)), str(d.get("subset", "")) if subsets else "", str(d.get("host")))
                 for d in destinations
             ]
-            if sorted(got) != sorted(want):
-                shown = ", ".join(f"{h}" + (f" subset {s}" if s else "") for h, s in got) or "none"
+            extra = [(h, s, raw) for h, s, raw in got if (h, s) not in want]
+            if extra:
+                shown = ", ".join(raw + (f" subset {s}" if s else "") for _, s, raw in extra)
                 yield ROUTE_DESTINATIONS.violation(
                     rollout,
-                    f"{what} of VirtualService {vs.name!r} routes to {shown}; it must route to exactly {described}",
+                    f"{what} of VirtualService {vs.name!r} also routes to {shown}, which Argo Rollouts does not manage "
+                    f"(it sets only the weights of {described}); route only to those two",
                 )
 
 
@@ -287,23 +198,4 @@ def destination_rules(idx: Index, inputs: Inputs) -> Iterator[Violation]:
                 )
 
 
-def header_and_mirror_routes(idx: Index, inputs: Inputs) -> Iterator[Violation]:
-    """setHeaderRoute/setMirrorRoute steps may only name routes listed in trafficRouting.managedRoutes."""
-    for rollout in idx.of_kind("Rollout"):
-        canary = _strategy(rollout, "canary")
-        managed = {str(r.get("name")) for r in dicts(as_dict(canary.get("trafficRouting")).get("managedRoutes"))}
-        for i, step in enumerate(dicts(canary.get("steps"))):
-            for kind in ("setHeaderRoute", "setMirrorRoute"):
-                name = as_dict(step.get(kind)).get("name")
-                if name and str(name) not in managed:
-                    yield MANAGED_ROUTE.violation(
-                        rollout,
-                        f"steps[{i}].{kind} names route {name!r}, which trafficRouting.managedRoutes does not declare "
-                        f"(declared: {', '.join(sorted(managed)) or 'none'}); add it to managedRoutes",
-                    )
-
-
-CHECKS = (
-    rollout_services, distinct_services, services_select_rollout, virtual_services, routes_exist,
-    route_destinations, destination_rules, header_and_mirror_routes,
-)
+CHECKS = (route_destinations, destination_rules)

@@ -1,4 +1,9 @@
-"""Workloads and the objects that select their pods: selectors, Service target ports, probe ports."""
+"""The objects that select a workload's pods, and the ports they name: Service selectors and target ports,
+PDB/NetworkPolicy/PodMonitor selectors, probe ports.
+
+A workload's own selector against its template labels is the API server's check (and Argo Rollouts' for a
+Rollout, its workloadRef resolved as the controller resolves it), as is a workloadRef naming a workload
+that is not there: neither is repeated here."""
 
 from __future__ import annotations
 
@@ -9,10 +14,8 @@ from ..rules import rule
 from .index import Index, PodTemplate, Selector, as_dict, dicts, has_port
 from .inputs import Inputs
 
-SELECTOR_MISMATCH = rule(
-    "WH-REF-001", "error", "references", "A workload's selector matches its own pod template labels",
-    "The API server rejects a workload whose selector does not select its template; a Rollout never becomes healthy.",
-)
+ROLLOUT_HASH_LABEL = "rollouts-pod-template-hash"
+
 SELECTS_NO_PODS = rule(
     "WH-REF-002", "error", "references",
     "Services, PodDisruptionBudgets, NetworkPolicies and PodMonitors select pods of a workload in the source",
@@ -23,34 +26,11 @@ SERVICE_PORT = rule(
     "A targetPort the pods do not expose leaves the Service without endpoints: every request fails.",
 )
 PROBE_PORT = rule(
-    "WH-REF-004", "error", "references", "Probe ports exist on their container",
-    "A probe on a port the container does not serve fails forever: pods never get ready or are restarted in a loop.",
+    "WH-REF-004", "error", "references",
+    "Probe ports exist on their container (a named port always; a number when the container declares ports)",
+    "A probe on a port the container does not serve fails forever: pods never get ready or are restarted in a loop. "
+    "A numeric port on a container that declares none is valid Kubernetes and is not judged.",
 )
-WORKLOAD_REF = rule(
-    "WH-REF-005", "error", "references", "A Rollout's workloadRef names a workload in the source",
-    "Without the referenced Deployment the Rollout has no pod template and creates no pods.",
-)
-
-SELECTOR_WORKLOADS = ("Rollout", "Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Job")
-
-
-def workload_selectors(idx: Index, inputs: Inputs) -> Iterator[Violation]:
-    """A workload's spec.selector must select its template labels (Jobs only with manualSelector: the
-    Job controller generates the selector otherwise)."""
-    for doc in idx.of_kind(*SELECTOR_WORKLOADS):
-        spec = as_dict(doc.obj.get("spec"))
-        if doc.kind == "Job" and spec.get("manualSelector") is not True:
-            continue
-        if "selector" not in spec:
-            continue  # a missing required selector is the schema stage's finding
-        selector = Selector.of(spec.get("selector"))
-        for template in idx.templates_of(doc):
-            if not selector.matches(template.labels):
-                yield SELECTOR_MISMATCH.violation(
-                    doc,
-                    f"spec.selector ({selector}) does not match the pod template labels "
-                    f"({_labels(template.labels)}); make the template carry every selector label",
-                )
 
 
 def _labels(labels: dict) -> str:
@@ -63,7 +43,9 @@ def pod_selector(doc) -> Selector | None:
     if doc.kind == "Service":
         if spec.get("type") == "ExternalName" or not as_dict(spec.get("selector")):
             return None  # no selector: endpoints are managed by hand
-        return Selector.of_map(spec.get("selector"))
+        # Argo Rollouts sets rollouts-pod-template-hash on a Rollout's Services and pods itself: the value in
+        # Git is overwritten, so only the other keys decide which pods are selected.
+        return Selector.of_map({k: v for k, v in as_dict(spec.get("selector")).items() if k != ROLLOUT_HASH_LABEL})
     field = "podSelector" if doc.kind == "NetworkPolicy" else "selector"
     selector = Selector.of(spec.get(field))
     return None if selector.empty else selector  # an empty selector means "all pods", deliberately
@@ -154,16 +136,4 @@ def probe_ports(idx: Index, inputs: Inputs) -> Iterator[Violation]:
                         )
 
 
-def workload_refs(idx: Index, inputs: Inputs) -> Iterator[Violation]:
-    """A Rollout with spec.workloadRef takes its pod template from that workload: it must be in the source."""
-    for rollout in idx.of_kind("Rollout"):
-        ref = as_dict(as_dict(rollout.obj.get("spec")).get("workloadRef"))
-        if ref and idx.workload_ref(rollout) is None:
-            yield WORKLOAD_REF.violation(
-                rollout,
-                f"spec.workloadRef: {idx.absent(str(ref.get('kind') or 'Deployment'), idx.ns(rollout), ref.get('name'))}; "
-                "add it to the source or fix the reference",
-            )
-
-
-CHECKS = (workload_selectors, selectors_select_pods, service_target_ports, probe_ports, workload_refs)
+CHECKS = (selectors_select_pods, service_target_ports, probe_ports)

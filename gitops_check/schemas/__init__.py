@@ -2,15 +2,15 @@
 
 Kubernetes kinds are validated against the pinned Kubernetes version's schemas (kubernetes-validate),
 custom resources against schemas we convert from the locked upstream CRDs; kubeconform runs once over
-every document with local schema locations only. An object with no schema, on a removed or deprecated
-API version, or rendered twice by one source is reported: GitOps validation most often lies by
-skipping what it cannot check, and this stage never does.
+every document with local schema locations only. An object with no schema, or on a removed or
+deprecated API version, is reported: GitOps validation most often lies by skipping what it cannot
+check, and this stage never does. (An object rendered twice by one source is the references stage's
+finding, WH-REF-040, which runs online and offline.)
 """
 
 from __future__ import annotations
 
 import json
-from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -39,11 +39,6 @@ DEPRECATED = rule(
     "WH-SCHEMA-004", "warning", "schemas",
     "Objects avoid deprecated API versions",
     "A deprecated version works today and breaks at its removal; migrating early is cheap.",
-)
-DUPLICATE = rule(
-    "WH-SCHEMA-005", "error", "schemas",
-    "One source renders each apiVersion group/kind/namespace/name at most once",
-    "Argo CD applies only one of the copies (which one is unspecified): the other's settings are lost.",
 )
 
 
@@ -83,7 +78,6 @@ def check(sources: list[Source], ctx: Context) -> list[Violation]:
     found: list[Violation] = []
     to_validate: list[Document] = []
     for source in sources:
-        found += _duplicates(source)
         for doc in source.documents:
             status = apis.status(doc.api_version, doc.kind, target, crd_index)
             if status:
@@ -136,21 +130,6 @@ def _missing(doc: Document, schemas: SchemaSet, crd_index: dict) -> Violation:
     return NO_SCHEMA.violation(
         doc, f"no schema for {doc.api_version} {doc.kind} (Kubernetes {target} nor the locked CRDs): {hint}"
     )
-
-
-def _duplicates(source: Source) -> list[Violation]:
-    seen: dict[tuple[str, str, str, str], list[Document]] = defaultdict(list)
-    for doc in source.documents:
-        seen[(doc.group, doc.kind, doc.namespace, doc.name)].append(doc)
-    return [
-        DUPLICATE.violation(
-            copies[1],
-            f"rendered {len(copies)} times by this source (documents starting at lines "
-            f"{', '.join(str(d.line) for d in copies)}): keep one, or give each its own name",
-        )
-        for copies in seen.values()
-        if len(copies) > 1
-    ]
 
 
 def _ensure_files(docs: list[Document], workdir: Path) -> None:

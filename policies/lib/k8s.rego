@@ -1,6 +1,7 @@
 # Shared helpers: the pod specs and containers of any workload kind, the environment an object
-# belongs to, and parsers for Kubernetes quantities and durations. Rules never look for pod specs
-# themselves, so a new workload kind is supported by changing pod_specs only.
+# belongs to, and PDB amounts. Rules never look for pod specs themselves, so a new workload kind is
+# supported by changing pod_specs only. (No Rego rule reads a quantity or a Go duration: the API server
+# and Argo Rollouts judge those, and the references stage reads durations as Argo Rollouts does.)
 package lib.k8s
 
 # Kinds whose pod template sits at spec.template.spec.
@@ -49,30 +50,6 @@ default environment := "production"
 environment := input.metadata.labels.environment if input.metadata.labels.environment in {"staging", "production"}
 
 env_params := data.params.environments[environment]
-
-# A Kubernetes quantity as a number: 200m -> 0.2, 256Mi -> 268435456, 1.5G -> 1.5e9, 2 -> 2.
-# Undefined when it does not parse.
-quantity(q) := q if is_number(q)
-
-quantity(q) := units.parse(q) if is_string(q)
-
-# A duration in seconds: a number or digit string (Argo Rollouts reads it as seconds) or a Go
-# duration string such as 30s, 2m, 1h30m. Undefined when it does not parse.
-seconds(d) := d if is_number(d)
-
-seconds(d) := to_number(d) if {
-	is_string(d)
-	regex.match(`^[0-9]+$`, d)
-}
-
-seconds(d) := time.parse_duration_ns(d) / 1e9 if {
-	is_string(d)
-	not regex.match(`^[0-9]+$`, d)
-	regex.match(go_duration, d)
-}
-
-# A Go duration string as time.ParseDuration reads it (unsigned): 30s, 2m, 1h30m, 1.5h.
-go_duration := `^([0-9]+(\.[0-9]+)?(ns|us|µs|ms|s|m|h))+$`
 
 # A percentage or count as used by PDBs: "25%" -> {"percent": 25}, 1 -> {"count": 1}.
 amount(v) := {"count": v} if is_number(v)
