@@ -78,8 +78,18 @@ def test_a_run_listens_on_loopback_only_and_leaves_nothing(private_cache):
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     folder = _wait_for_plane(private_cache, proc)
     pids = controlplane._processes_in(folder)
-    addresses = set().union(*(_listening(p) for p in pids))
+    listening: dict[int, set[str]] = {}
+    while proc.poll() is None and len(listening) < len(pids):  # until etcd and kube-apiserver both listen
+        for pid in pids:
+            try:
+                if found := _listening(pid):
+                    listening[pid] = found
+            except OSError:  # the run ended meanwhile
+                pass
+        time.sleep(0.02)
+    addresses = set().union(*listening.values())
     out, err = proc.communicate(timeout=120)
+    assert len(listening) == 2, "the run ended before both servers listened"
     assert proc.returncode == 0, out + err
     assert addresses and addresses <= {"0100007F"}, addresses  # 127.0.0.1, little-endian hex
     assert controlplane._processes_in(folder) == [] and not folder.exists()
