@@ -19,6 +19,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from . import render
+from .syncorder import sync_order
 from .context import Context
 from .kubeapi import Client, Resource
 from .model import Document, Source, Violation
@@ -43,34 +44,8 @@ NOT_SERVED = rule(
 SSA, CSA = "server-side apply", "client-side apply"
 FIELD_MANAGER = "argocd-controller"  # the field manager Argo CD uses
 LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
-SYNC_WAVE = "argocd.argoproj.io/sync-wave"
 SYNC_OPTIONS = "argocd.argoproj.io/sync-options"
 WORKERS = 8  # concurrent dry runs; the server answers each in milliseconds
-
-# The order Argo CD (gitops-engine, sync_tasks.go kindOrder) applies kinds in within one sync wave;
-# other kinds follow, by name.
-KIND_ORDER = (
-    "Namespace", "NetworkPolicy", "ResourceQuota", "LimitRange", "PodSecurityPolicy", "PodDisruptionBudget",
-    "ServiceAccount", "Secret", "SecretList", "ConfigMap", "StorageClass", "PersistentVolume",
-    "PersistentVolumeClaim", "CustomResourceDefinition", "ClusterRole", "ClusterRoleList", "ClusterRoleBinding",
-    "ClusterRoleBindingList", "Role", "RoleList", "RoleBinding", "RoleBindingList", "Service", "DaemonSet", "Pod",
-    "ReplicationController", "ReplicaSet", "Deployment", "HorizontalPodAutoscaler", "StatefulSet", "Job",
-    "CronJob", "IngressClass", "Ingress", "APIService",
-)
-
-
-def _wave(doc: Document) -> int:
-    try:
-        return int(str((doc.metadata.get("annotations") or {}).get(SYNC_WAVE, "0")).strip())
-    except (ValueError, AttributeError):
-        return 0
-
-
-def sync_order(docs: list[Document]) -> list[Document]:
-    """Documents in the order Argo CD applies them: sync wave, kind order, kind, name."""
-    rank = {k: i for i, k in enumerate(KIND_ORDER)}
-    return sorted(docs, key=lambda d: (_wave(d), rank.get(d.kind, len(KIND_ORDER)), d.kind, d.name))
-
 
 # --------------------------------------------------------------------------- apply modes
 

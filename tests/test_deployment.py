@@ -396,10 +396,11 @@ def test_dashboards_are_grafana_config_maps_with_promql_panels(overlay, find):
         assert board["panels"] and all(t["expr"] for p in board["panels"] for t in p["targets"])
 
 
-def test_sync_waves_put_namespace_then_identity_secrets_and_config_first(overlay):
+def test_sync_waves_put_namespace_then_identity_secrets_config_and_what_the_rollout_names_first(overlay):
     waves = {d.ref: (d.obj["metadata"].get("annotations") or {}).get("argocd.argoproj.io/sync-wave", "0") for d in overlay[1]}
+    first = {"ServiceAccount", "ExternalSecret", "ConfigMap", "VirtualService", "AnalysisTemplate"}
     for d in overlay[1]:
-        expected = {"Namespace": "-2", "ServiceAccount": "-1", "ExternalSecret": "-1", "ConfigMap": "-1"}.get(d.kind, "0")
+        expected = "-2" if d.kind == "Namespace" else "-1" if d.kind in first else "0"
         assert waves[d.ref] == expected, d.ref
 
 

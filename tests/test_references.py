@@ -403,7 +403,7 @@ def _without_stray_destination() -> str:
 VS_WITH_MANAGED_ROUTE = """
 apiVersion: networking.istio.io/v1
 kind: VirtualService
-metadata: {name: web, namespace: app}
+metadata: {annotations: {argocd.argoproj.io/sync-wave: "-1"}, name: web, namespace: app}
 spec:
   hosts: [web]
   http:

@@ -14,6 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Iterator
 
+from .. import syncorder
 from ..model import Document, Violation
 from ..rules import rule
 from .index import Index, as_dict, as_list, dicts, service_host
@@ -30,6 +31,15 @@ ROUTE_DESTINATIONS = rule(
 DESTINATION_RULE = rule(
     "WH-REF-017", "error", "references", "The DestinationRule of subset-level routing exists with both subsets",
     "Argo Rollouts updates the subsets' pod-template-hash labels; a missing rule or subset breaks traffic shifting.",
+)
+
+
+SYNCED_AFTER = rule(
+    "WH-REF-042", "warning", "references",
+    "Every object a Rollout names (Services, VirtualServices, AnalysisTemplates, workloadRef) is synced before it",
+    "Argo CD applies one wave's custom resources by name, in an unspecified order when names tie: a Rollout "
+    "applied before its VirtualService is InvalidSpec (Degraded) until its next reconcile, as the end-to-end sync "
+    "showed. An earlier sync wave for the dependency fixes the order.",
 )
 
 
@@ -198,4 +208,43 @@ def destination_rules(idx: Index, inputs: Inputs) -> Iterator[Violation]:
                 )
 
 
-CHECKS = (route_destinations, destination_rules)
+def _dependencies(idx: Index, rollout: Document) -> Iterator[tuple[str, Document]]:
+    """(field, object) for every object of this source the Rollout names."""
+    from .templates import analysis_uses, resolve
+
+    ns = idx.ns(rollout)
+    for strategy in ("canary", "blueGreen"):
+        s = _strategy(rollout, strategy)
+        for key in ("canaryService", "stableService", "activeService", "previewService"):
+            if s.get(key) and (svc := idx.get("Service", ns, s[key])) is not None:
+                yield f"{strategy}.{key}", svc
+    for ref in virtual_service_refs(rollout):
+        if (vs := find_virtual_service(idx, rollout, ref.name)) is not None:
+            yield f"trafficRouting.istio.{ref.field}", vs
+    for use in analysis_uses(rollout):
+        for template in resolve(idx, ns, use.templates).templates:
+            yield use.where, template
+    ref = as_dict(_spec(rollout).get("workloadRef"))
+    if ref.get("kind") and (target := idx.get(str(ref["kind"]), ns, ref.get("name"))) is not None:
+        yield "workloadRef", target
+
+
+def dependencies_synced_first(idx: Index, inputs: Inputs) -> Iterator[Violation]:
+    """Argo CD's sync order (syncorder.py) must put what a Rollout names before the Rollout."""
+    for rollout in idx.of_kind("Rollout"):
+        seen = set()
+        for where, dep in _dependencies(idx, rollout):
+            if id(dep) in seen or syncorder.surely_before(dep, rollout):
+                continue
+            seen.add(id(dep))
+            wave = syncorder.wave(rollout)
+            yield SYNCED_AFTER.violation(
+                rollout,
+                f"{dep.kind} {dep.name!r} ({where}) is synced in wave {syncorder.wave(dep)}, not before the Rollout "
+                f"(wave {wave}; among custom resources of one wave Argo CD goes by name): the Rollout can be applied "
+                f"first and stay InvalidSpec until its next reconcile; give the {dep.kind} the annotation "
+                f'{syncorder.SYNC_WAVE}: "{wave - 1}"',
+            )
+
+
+CHECKS = (route_destinations, destination_rules, dependencies_synced_first)
