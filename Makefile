@@ -9,7 +9,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: help tools prereqs go-tools render validate lint test bench docs clean
+.PHONY: help tools prereqs go-tools render validate lint test e2e bench docs clean
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-9s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -51,11 +51,17 @@ lint: tools ## yamllint every YAML file, format-check the Rego policies and the 
 test: tools ## Run the test suite (pytest, Rego unit tests, promtool rule tests)
 	@$(BIN)/pytest
 
+e2e: tools ## End-to-end: the real controllers on a simulated cluster, every scenario (reports/e2e.json)
+	@$(BIN)/python -m gitops_check.e2e
+
 bench: tools ## Benchmark: the usual script, offline, control plane up and cold (medians, budgets)
 	@$(BIN)/python -m gitops_check.bench
 
-docs: tools ## Regenerate docs/policies.md from the rules
+docs: tools ## Regenerate docs/policies.md from the rules, docs/e2e-weights.svg from the end-to-end report
 	@$(BIN)/gitops-check rules --output docs/policies.md
+	@test -f reports/e2e.json || $(BIN)/python -m gitops_check.e2e
+	@$(BIN)/python -c 'from pathlib import Path; from gitops_check.e2e import report; \
+	  print(report.docs(Path("reports/e2e.json"), Path("docs/e2e-weights.svg")))'
 
 clean: ## Remove the virtualenv, rendered output and caches in the clone (the Go tool cache stays)
 	@rm -rf $(VENV) rendered .pytest_cache reports *.egg-info

@@ -204,6 +204,34 @@ def _loopback_up() -> None:
             raise ToolError(f"the loopback interface is down and cannot be brought up: {exc.strerror}") from None
 
 
+def listening(pid: int) -> set[str]:
+    """The local addresses a process listens on, from /proc (TCP over IPv4 and IPv6), e.g. {"127.0.0.1"}."""
+    inodes = set()
+    try:
+        for fd in Path(f"/proc/{pid}/fd").iterdir():
+            target = os.readlink(fd)
+            if target.startswith("socket:["):
+                inodes.add(target[8:-1])
+    except OSError:
+        return set()
+    found = set()
+    for table, width in (("tcp", 8), ("tcp6", 32)):
+        try:
+            lines = Path(f"/proc/{pid}/net/{table}").read_text().splitlines()[1:]
+        except OSError:
+            continue
+        for line in lines:
+            fields = line.split()
+            if fields[3] == "0A" and fields[9] in inodes:  # 0A: LISTEN
+                raw = bytes.fromhex(fields[1].split(":")[0])
+                if width == 8:
+                    found.add(socket.inet_ntop(socket.AF_INET, raw[::-1]))
+                else:
+                    words = b"".join(raw[i:i + 4][::-1] for i in range(0, 16, 4))
+                    found.add(socket.inet_ntop(socket.AF_INET6, words))
+    return found
+
+
 def free_port() -> int:
     """A free TCP port on 127.0.0.1 (loopback only; brought up first when it is down)."""
     _loopback_up()

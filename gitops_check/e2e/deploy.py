@@ -1,0 +1,125 @@
+"""Releases as the repository makes them, synced as Argo CD syncs them.
+
+A release is the repository with a new digest written by `scripts/promote` (its own rewrite of
+overlays/production/kustomization.yaml, in a scratch copy of the kustomize tree), rendered from one of the
+scaled e2e overlays. Syncing applies every object with server-side apply in Argo CD's order (sync wave,
+kind, name) as field manager argocd-controller, into a namespace of the scenario's own, and honours the
+Application's ignoreDifferences with RespectIgnoreDifferences (the live VirtualService routes and Rollout
+replicas stay as the controllers set them).
+"""
+
+from __future__ import annotations
+
+import copy
+import importlib.machinery
+import importlib.util
+import shutil
+import tempfile
+from functools import lru_cache
+from pathlib import Path
+
+from .. import render, server, syncorder
+from ..errors import ToolError
+from ..kubeapi import Client
+from ..model import Document
+from ..settings import Settings
+
+TREE = ("base", "components", "overlays", "tests/components", "tests/overlays")
+CLUSTER_SCOPED = {"Namespace"}
+
+
+def _promote(settings: Settings):
+    path = settings.repo_root / "scripts" / "promote"
+    loader = importlib.machinery.SourceFileLoader("promote", str(path))
+    spec = importlib.util.spec_from_loader("promote", loader)
+    module = importlib.util.module_from_spec(spec)
+    loader.exec_module(module)
+    return module
+
+
+class Releases:
+    """Renders of an e2e overlay at a digest, each made once."""
+
+    def __init__(self, settings: Settings, mutate=None):
+        self.settings = settings
+        self.mutate = mutate  # a function that breaks every render on purpose (tests only)
+        self._tmp = Path(tempfile.mkdtemp(prefix="gitops-check-e2e-"))
+        self._rewrite = _promote(settings).rewrite
+        self._cache: dict[tuple[str, str], list[Document]] = {}
+
+    def close(self) -> None:
+        shutil.rmtree(self._tmp, ignore_errors=True)
+
+    def render(self, overlay: str, digest: str) -> list[Document]:
+        key = (overlay, digest)
+        if key not in self._cache:
+            tree = self._tmp / digest.replace(":", "-")
+            if not tree.exists():
+                for part in TREE:
+                    shutil.copytree(self.settings.repo_root / part, tree / part)
+                kustomization = tree / "overlays" / "production" / "kustomization.yaml"
+                kustomization.write_text(self._rewrite(kustomization.read_text(), digest))
+            docs = render.documents(tree / overlay, overlay, self.settings)
+            if self.mutate is not None:
+                self.mutate(docs)
+            self._cache[key] = docs
+        return [Document(copy.deepcopy(d.obj), d.source, d.line) for d in self._cache[key]]
+
+
+def image_of(docs: list[Document]) -> str:
+    ro = next(d for d in docs if d.kind == "Rollout")
+    return ro.obj["spec"]["template"]["spec"]["containers"][0]["image"]
+
+
+def in_namespace(docs: list[Document], namespace: str) -> list[Document]:
+    """The objects moved into `namespace` (an Application's destination namespace does the same)."""
+    out = []
+    for d in docs:
+        obj = d.obj
+        if d.kind == "Namespace":
+            obj["metadata"]["name"] = namespace
+        elif d.kind not in CLUSTER_SCOPED:
+            obj["metadata"]["namespace"] = namespace
+        out.append(Document(obj, d.source, d.line))
+    return out
+
+
+def _respect_ignore_differences(client: Client, path: str, doc: Document) -> None:
+    """What argocd/application's ignoreDifferences + RespectIgnoreDifferences=true keep from the live object."""
+    if doc.kind != "VirtualService":
+        return  # the Rollout's /spec/replicas is not rendered at all, so it stays the HPA's
+    live = client.request("GET", path)
+    if live.ok:
+        doc.obj.setdefault("spec", {})["http"] = (live.body.get("spec") or {}).get("http")
+
+
+def sync(client: Client, docs: list[Document], namespace: str, resources: dict | None = None) -> None:
+    """Apply a release into `namespace` as Argo CD syncs it; ToolError naming the first refusal."""
+    resources = resources or client.resources()
+    for doc in syncorder.sync_order(in_namespace(docs, namespace)):
+        resource = resources.get((doc.api_version, doc.kind))
+        if resource is None:
+            raise ToolError(f"{doc.api_version} {doc.kind} is not served by the simulated cluster")
+        path = resource.path(doc.namespace if resource.namespaced else "", doc.name)
+        _respect_ignore_differences(client, path, doc)
+        resp = client.request("PATCH", path + f"?fieldManager={server.FIELD_MANAGER}&force=true", doc.obj,
+                              "application/apply-patch+yaml")
+        if not resp.ok:
+            raise ToolError(f"sync of {doc.kind}/{doc.name} into {namespace} refused: {resp.body.get('message')}")
+    # external-secrets is not part of the simulated cluster: the Secret its ExternalSecret would create
+    secret = next((d for d in docs if d.kind == "ExternalSecret"), None)
+    if secret is not None:
+        target = ((secret.obj.get("spec") or {}).get("target") or {}).get("name") or secret.name
+        keys = [x.get("secretKey") for x in (secret.obj.get("spec") or {}).get("data") or []]
+        body = {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": target, "namespace": namespace},
+                "stringData": {k: "e2e" for k in keys if k}}
+        client.request("PATCH", f"/api/v1/namespaces/{namespace}/secrets/{target}?fieldManager=external-secrets&force=true",
+                       body, "application/apply-patch+yaml")
+
+
+@lru_cache(maxsize=None)
+def digest(name: str) -> str:
+    """A stable, valid-looking digest per release name (the simulated nodes pull nothing)."""
+    import hashlib
+
+    return "sha256:" + hashlib.sha256(name.encode()).hexdigest()

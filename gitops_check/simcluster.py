@@ -1,0 +1,270 @@
+"""A simulated cluster for the end-to-end tests: the local control plane plus the controllers that act.
+
+On top of etcd and kube-apiserver (gitops_check.controlplane, same folder, same life cycle) it starts, all
+at the pinned versions and on 127.0.0.1 only:
+
+- kube-controller-manager (ReplicaSets, HPA, PDB status, garbage collection, namespaces) and kube-scheduler;
+- kwok, which simulates the nodes (three zones): pods scheduled to them run and become Ready after a short
+  delay, except pods whose image is listed in `never_ready` (a release whose pods never become Ready);
+- the Argo Rollouts controller (rollouts-controller, the version of the locked CRDs);
+- Prometheus (Debian's), scraping a metrics endpoint the caller serves (synthetic Istio series).
+
+Everything is stopped by stop(), and, as for the control plane, tied to its owner with PR_SET_PDEATHSIG and
+reaped by the next start when its owner was killed. The processes' command lines name the folder.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from . import controlplane, toolchain
+from .errors import ToolError
+from .kubeapi import Client
+from .settings import Settings
+
+ZONES = ("zone-a", "zone-b", "zone-c")
+NODES_PER_ZONE = 2
+READY_DELAY_MS = 500  # simulated container start: a pod becomes Ready this long after it is scheduled
+PROMETHEUS = "/usr/bin/prometheus"
+
+
+@dataclass
+class SimCluster:
+    cp: controlplane.ControlPlane
+    client: Client
+    prometheus_url: str
+    processes: dict[str, subprocess.Popen] = field(default_factory=dict)
+
+    @property
+    def dir(self) -> Path:
+        return self.cp.dir
+
+    def log(self, name: str) -> Path:
+        return self.cp.dir / f"{name}.log"
+
+    def alive(self) -> dict[str, int | None]:
+        """Exit code per process that has exited (None when running)."""
+        return {name: p.poll() for name, p in self.processes.items()}
+
+
+def _kubeconfig(cp: controlplane.ControlPlane) -> Path:
+    path = cp.dir / "kubeconfig"
+    config = {
+        "apiVersion": "v1", "kind": "Config", "current-context": "local",
+        "clusters": [{"name": "local", "cluster": {"server": cp.url, "insecure-skip-tls-verify": True}}],
+        "users": [{"name": "admin", "user": {"token": cp.token}}],
+        "contexts": [{"name": "local", "context": {"cluster": "local", "user": "admin"}}],
+    }
+    path.write_text(json.dumps(config))  # JSON is YAML
+    path.chmod(0o600)
+    return path
+
+
+def _kwok_config(folder: Path, never_ready: list[str]) -> Path:
+    """kwok's Stages: upstream's fast pod stages (kustomize/stage/pod/fast) with a readiness delay, and pods
+    whose first container runs an image of `never_ready` held Pending and unready forever."""
+    hold = [{"key": ".spec.containers.[0].image", "operator": "NotIn", "values": never_ready}] if never_ready else []
+    now = "{{ $now := Now }}"
+    stages = [
+        {
+            "apiVersion": "kwok.x-k8s.io/v1alpha1", "kind": "Stage", "metadata": {"name": "pod-ready"},
+            "spec": {
+                "resourceRef": {"apiGroup": "v1", "kind": "Pod"},
+                "selector": {"matchExpressions": [
+                    {"key": ".metadata.deletionTimestamp", "operator": "DoesNotExist"},
+                    {"key": ".spec.nodeName", "operator": "Exists"},
+                    {"key": ".status.podIP", "operator": "DoesNotExist"},
+                    *hold,
+                ]},
+                "delay": {"durationMilliseconds": READY_DELAY_MS},
+                "next": {"statusTemplate": now + """
+conditions:
+- {lastTransitionTime: {{ $now | Quote }}, status: "True", type: Initialized}
+- {lastTransitionTime: {{ $now | Quote }}, status: "True", type: Ready}
+- {lastTransitionTime: {{ $now | Quote }}, status: "True", type: ContainersReady}
+- {lastTransitionTime: {{ $now | Quote }}, status: "True", type: PodScheduled}
+containerStatuses:
+{{ range .spec.containers }}
+- image: {{ .image | Quote }}
+  name: {{ .name | Quote }}
+  ready: true
+  restartCount: 0
+  started: true
+  state:
+    running:
+      startedAt: {{ $now | Quote }}
+{{ end }}
+hostIP: {{ NodeIPWith .spec.nodeName | Quote }}
+podIP: {{ PodIPWith .spec.nodeName false .metadata.uid .metadata.name .metadata.namespace | Quote }}
+phase: Running
+startTime: {{ $now | Quote }}
+"""},
+            },
+        },
+        {
+            "apiVersion": "kwok.x-k8s.io/v1alpha1", "kind": "Stage", "metadata": {"name": "node-initialize"},
+            "spec": {
+                "resourceRef": {"apiGroup": "v1", "kind": "Node"},
+                "selector": {"matchExpressions": [
+                    {"key": '.status.conditions.[] | select( .type == "Ready" ) | .status', "operator": "NotIn", "values": ["True"]},
+                ]},
+                "next": {"statusTemplate": now + """
+conditions:
+{{ range NodeConditions }}
+- {lastHeartbeatTime: {{ $now | Quote }}, lastTransitionTime: {{ $now | Quote }}, message: {{ .message | Quote }}, reason: {{ .reason | Quote }}, status: {{ .status | Quote }}, type: {{ .type | Quote }}}
+{{ end }}
+addresses:
+- {address: {{ NodeIP | Quote }}, type: InternalIP}
+- {address: {{ NodeName | Quote }}, type: Hostname}
+phase: Running
+"""},
+            },
+        },
+        {
+            "apiVersion": "kwok.x-k8s.io/v1alpha1", "kind": "Stage", "metadata": {"name": "pod-delete"},
+            "spec": {
+                "resourceRef": {"apiGroup": "v1", "kind": "Pod"},
+                "selector": {"matchExpressions": [{"key": ".metadata.deletionTimestamp", "operator": "Exists"}]},
+                "next": {"finalizers": {"empty": True}, "delete": True},
+            },
+        },
+    ]
+    path = folder / "kwok.yaml"
+    path.write_text("\n---\n".join(json.dumps(s) for s in stages))
+    return path
+
+
+def _prometheus_config(folder: Path, scrape_target: str, scrape_seconds: float) -> Path:
+    path = folder / "prometheus.yml"
+    path.write_text(json.dumps({
+        "global": {"scrape_interval": f"{int(scrape_seconds * 1000)}ms", "evaluation_interval": "1s"},
+        "scrape_configs": [{"job_name": "istio-synthetic", "static_configs": [{"targets": [scrape_target]}]}],
+    }))
+    return path
+
+
+def _nodes(client: Client) -> None:
+    for zone in ZONES:
+        for i in range(NODES_PER_ZONE):
+            name = f"kwok-{zone}-{i}"
+            node = {
+                "apiVersion": "v1", "kind": "Node",
+                "metadata": {
+                    "name": name, "annotations": {"kwok.x-k8s.io/node": "fake"},
+                    "labels": {"kubernetes.io/hostname": name, "kubernetes.io/os": "linux", "kubernetes.io/arch": "amd64",
+                               "topology.kubernetes.io/zone": zone, "type": "kwok"},
+                },
+                "status": {"allocatable": {"cpu": "16", "memory": "64Gi", "pods": "110"},
+                           "capacity": {"cpu": "16", "memory": "64Gi", "pods": "110"}},
+            }
+            resp = client.request("POST", "/api/v1/nodes", node)
+            if not resp.ok and resp.status != 409:
+                raise ToolError(f"cannot create node {name}: {resp.body.get('message')}")
+            # Admission taints a new node not-ready; the node lifecycle controller (not run: it would want
+            # kubelet heartbeats) would lift it once kwok reports the node Ready. Lift it here.
+            resp = client.request("PATCH", f"/api/v1/nodes/{name}", {"spec": {"taints": None}}, "application/merge-patch+json")
+            if not resp.ok:
+                raise ToolError(f"cannot untaint node {name}: {resp.body.get('message')}")
+
+
+def start(settings: Settings, metrics_target: str, *, never_ready: list[str] = (), prometheus_port: int = 0,
+          scrape_seconds: float = 1.0, hpa_sync_seconds: float = 1.0) -> SimCluster:
+    """Start the whole simulated cluster; stop() it in a `finally`. `metrics_target` (host:port) is what
+    Prometheus scrapes."""
+    cp = controlplane.start(settings)
+    sim = None
+    try:
+        controlplane.wait_ready(cp)
+        controlplane.install_crds(cp, settings)
+        client = Client(cp.url, cp.token, cp.ca_file)
+        kubeconfig = _kubeconfig(cp)
+        tie = True
+        procs: dict[str, subprocess.Popen] = {}
+
+        def spawn(name: str, cmd: list[str]) -> None:
+            procs[name] = controlplane._spawn(cmd, cp.dir / f"{name}.log", tie)
+
+        spawn("kube-controller-manager", [
+            toolchain.locate("kube-controller-manager", settings), "--kubeconfig", str(kubeconfig),
+            "--leader-elect=false", "--bind-address", "127.0.0.1", "--secure-port", "0",
+            "--controllers", "replicaset,deployment,disruption,horizontalpodautoscaling,garbagecollector,namespace,serviceaccount,endpointslice",
+            "--horizontal-pod-autoscaler-sync-period", f"{hpa_sync_seconds}s", "--use-service-account-credentials=false",
+            "--concurrent-replicaset-syncs", "10",
+        ])
+        spawn("kube-scheduler", [
+            toolchain.locate("kube-scheduler", settings), "--kubeconfig", str(kubeconfig), "--leader-elect=false",
+            "--bind-address", "127.0.0.1", "--secure-port", "0",
+        ])
+        spawn("kwok", [
+            toolchain.locate("kwok", settings), "--kubeconfig", str(kubeconfig), "--config", str(_kwok_config(cp.dir, list(never_ready))),
+            "--manage-nodes-with-annotation-selector", "kwok.x-k8s.io/node=fake",
+            "--server-address", f"127.0.0.1:{controlplane.free_port()}", "--node-ip", "127.0.0.1",
+        ])
+        spawn("rollouts-controller", [
+            toolchain.locate("rollouts-controller", settings), "--kubeconfig", str(kubeconfig), "--leader-elect=false",
+            "--metricsport", str(controlplane.free_port()), "--healthzPort", str(controlplane.free_port()),
+            "--istio-api-version", "v1", "--loglevel", "info", "--rollout-resync", "30",
+        ])
+        if not Path(PROMETHEUS).is_file():
+            raise ToolError(f"{PROMETHEUS} not found: run `make tools` (installs Debian package prometheus)")
+        port = prometheus_port or controlplane.free_port()
+        spawn("prometheus", [
+            PROMETHEUS, "--config.file", str(_prometheus_config(cp.dir, metrics_target, scrape_seconds)),
+            "--storage.tsdb.path", str(cp.dir / "prometheus"), "--web.listen-address", f"127.0.0.1:{port}",
+            "--log.level", "warn",
+        ])
+        sim = SimCluster(cp, client, f"http://127.0.0.1:{port}", procs)
+        _nodes(client)
+        _wait_nodes_ready(sim)
+        return sim
+    except BaseException:
+        stop(sim) if sim else controlplane.stop(cp)
+        raise
+
+
+def _wait_nodes_ready(sim: SimCluster, timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for name, code in sim.alive().items():
+            if code is not None:
+                raise ToolError(f"{name} exited with code {code} while starting: {controlplane._last_line(sim.log(name))}")
+        items = sim.client.request("GET", "/api/v1/nodes").body.get("items", [])
+        ready = [n for n in items if any(c.get("type") == "Ready" and c.get("status") == "True"
+                                         for c in (n.get("status") or {}).get("conditions") or [])]
+        if len(ready) == len(ZONES) * NODES_PER_ZONE:
+            return
+        time.sleep(0.1)
+    raise ToolError(f"the simulated nodes were not Ready after {timeout:.0f}s: {controlplane._last_line(sim.log('kwok'))}")
+
+
+def stop(sim: SimCluster | None) -> None:
+    """Stop the controllers (throwaway: killed outright), then the control plane, and remove the folder."""
+    if sim is None:
+        return
+    for proc in sim.processes.values():
+        if proc.poll() is None:
+            proc.kill()
+    for proc in sim.processes.values():
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            pass
+    controlplane.stop(sim.cp)
+
+
+def listening(sim: SimCluster) -> set[str]:
+    """Every local address a process of the simulated cluster (control plane included) listens on."""
+    pids = controlplane._processes_in(sim.cp.dir) + [p.pid for p in sim.processes.values() if p.poll() is None]
+    return set().union(*(controlplane.listening(pid) for pid in set(pids))) if pids else set()
+
+
+def keep_logs(sim: SimCluster, target: Path) -> None:
+    """Copy the processes' logs somewhere that outlives stop() (for a failing scenario's report)."""
+    target.mkdir(parents=True, exist_ok=True)
+    for log in sim.cp.dir.glob("*.log"):
+        shutil.copy2(log, target / log.name)

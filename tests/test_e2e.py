@@ -1,0 +1,147 @@
+"""The canary and the rollback, end to end: the real Argo Rollouts controller, kube-controller-manager,
+kube-scheduler and kwok on the local control plane, Prometheus fed synthetic Istio traffic (make e2e).
+
+The whole run (every scenario) happens once, in a subprocess with a network namespace of its own; it writes
+reports/e2e.json, which these tests read. Then three broken canaries prove the scenarios can fail.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from conftest import REPO
+from gitops_check import loader, render, settings
+from gitops_check.e2e import scenarios
+from gitops_check.model import Source
+from gitops_check.references.index import Index
+from gitops_check.references.templates import timeline
+
+REPORT = REPO / "reports" / "e2e.json"
+TARGETS = {"deploy": 15 * 60, "rollback": 5 * 60, "recovery": 10 * 60}  # the seed's, in seconds
+
+
+DURATION_KEYS = {"duration", "interval", "initialDelay"}
+SECOND_KEYS = {"progressDeadlineSeconds", "abortScaleDownDelaySeconds", "scaleDownDelaySeconds", "autoPromotionSeconds"}
+
+
+def _durations(docs) -> dict[str, float]:
+    """path -> seconds of every duration of the Rollout and the AnalysisTemplates."""
+    from gitops_check.durations import duration_string_seconds
+
+    out: dict[str, float] = {}
+
+    def walk(node, path):
+        if isinstance(node, dict):
+            for k, v in node.items():
+                if k in DURATION_KEYS and isinstance(v, str):
+                    out[f"{path}/{k}"] = duration_string_seconds(v)
+                elif k in SECOND_KEYS:
+                    out[f"{path}/{k}"] = float(v)
+                else:
+                    walk(v, f"{path}/{k}")
+        elif isinstance(node, list):
+            for i, v in enumerate(node):
+                walk(v, f"{path}/{i}")
+
+    for d in docs:
+        if d.kind in ("Rollout", "AnalysisTemplate"):
+            walk(d.obj["spec"], f"{d.kind}/{d.name}")
+    return out
+
+
+@pytest.mark.parametrize("e2e_overlay, production", [("tests/overlays/e2e", "overlays/production"),
+                                                     ("tests/overlays/e2e-header-routing", "tests/overlays/header-routing")])
+def test_the_e2e_overlays_divide_every_duration_by_the_one_scale(rendered, e2e_overlay, production):
+    import tomllib
+
+    scale = tomllib.loads((REPO / "pyproject.toml").read_text())["tool"]["gitops-check"]["e2e-scale"]
+    scaled, real = _durations(rendered(e2e_overlay)), _durations(rendered(production))
+    assert scaled.keys() == real.keys() and real
+    assert {k: v * scale for k, v in scaled.items()} == real
+
+
+def e2e(*args: str, report: Path) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "gitops_check.e2e", "--report", str(report), *args], cwd=REPO,
+                          capture_output=True, text=True, timeout=1200)
+
+
+@pytest.fixture(scope="module")
+def run():
+    proc = e2e(report=REPORT)
+    assert REPORT.is_file(), proc.stdout + proc.stderr
+    report = json.loads(REPORT.read_text())
+    return proc, report, {s["name"]: s for s in report["scenarios"]}
+
+
+def test_every_scenario_runs_and_the_run_passes(run):
+    proc, report, by_name = run
+    assert list(by_name) == list(scenarios.SCENARIOS)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+@pytest.mark.parametrize("name", list(scenarios.SCENARIOS))
+def test_scenario(run, name):
+    entry = run[2][name]
+    assert entry["passed"], entry["message"]
+    assert set(entry) >= {"name", "passed", "scale", "time_to_full_seconds", "rollback_seconds", "timeline"}
+    assert entry["scale"] == run[1]["scale"] and entry["timeline"]
+    assert all(set(e) == {"t", "event", "weights"} for e in entry["timeline"])
+
+
+def test_the_seeds_targets_are_met(run):
+    by_name = run[2]
+    assert by_name["healthy-release"]["time_to_full_seconds"] < TARGETS["deploy"]
+    assert by_name["rollback"]["rollback_seconds"] < TARGETS["rollback"]
+    for name in ("bad-release", "slow-release", "stuck-release"):  # back on the stable version: recovered
+        assert by_name[name]["rollback_seconds"] < TARGETS["recovery"], name
+
+
+def test_nothing_listened_beyond_loopback_and_nothing_survives(run):
+    # The run's network namespace has no interface but loopback, so even a wildcard listener (the Argo
+    # Rollouts controller binds its metrics and health ports to every address) is reachable on loopback only.
+    assert run[1]["interfaces"] == ["lo"]
+    assert run[1]["listening"] and set(run[1]["listening"]) <= {"127.0.0.1", "::1", "0.0.0.0", "::"}, run[1]["listening"]
+    survivors = [p for p in Path("/proc").iterdir() if p.name.isdigit() and _cmdline(p).find("controlplanes/run-") >= 0]
+    assert survivors == [], [_cmdline(p) for p in survivors]
+
+
+def _cmdline(proc: Path) -> str:
+    try:
+        return (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+    except OSError:
+        return ""
+
+
+def test_the_timeline_model_and_the_controller_agree(run):
+    """One model, two witnesses: the worst-case timeline the references stage computes for the scaled overlay
+    (its pauses; background analysis adds nothing) and the time the controller took to reach 100 %."""
+    s = settings.load()
+    docs = render.documents(REPO / scenarios.OVERLAY, scenarios.OVERLAY, s)
+    rollout = next(d for d in docs if d.kind == "Rollout")
+    model = timeline(Index(Source(scenarios.OVERLAY, "overlay", docs)), rollout)
+    scale = run[1]["scale"]
+    predicted = model.total * scale
+    measured = run[2]["healthy-release"]["time_to_full_seconds"]
+    steps = len(rollout.obj["spec"]["strategy"]["canary"]["steps"])
+    resolution = steps * 1.0 * scale  # each step: the controller's reaction and a pod becoming Ready, ~1 s scaled
+    assert predicted <= measured <= predicted + resolution, (predicted, measured, resolution, model.parts)
+
+
+@pytest.mark.parametrize(
+    "broken, expected",
+    [
+        ("analysis-on-stable", "a failing measurement of v2 (5 % errors) did not happen; instead: phase Healthy"),
+        ("loose-threshold", "a failing measurement of v2 (5 % errors) did not happen; instead: phase Healthy"),
+        ("route-typo", "HTTP Route 'primry' is not found in the defined Virtual Service"),
+    ],
+)
+def test_a_broken_canary_fails_the_bad_release_saying_what_the_controller_did(tmp_path, broken, expected):
+    proc = e2e("bad-release", "--break", broken, report=tmp_path / "e2e.json")
+    entry = json.loads((tmp_path / "e2e.json").read_text())["scenarios"][0]
+    assert proc.returncode == 1 and not entry["passed"]
+    assert expected in entry["message"], entry["message"]
