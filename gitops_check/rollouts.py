@@ -59,8 +59,23 @@ FIXES = {
 }
 
 
+def _objects(source: Source) -> list[dict]:
+    """The source's objects as Argo CD applies them: a namespaced object without a namespace lands in the
+    Application's destination namespace, taken to be the one most of the source's objects name."""
+    from .references.index import CLUSTER_SCOPED, Index
+
+    default = Index(source).namespace
+    out = []
+    for d in source.documents:
+        if default and not d.namespace and d.kind not in CLUSTER_SCOPED:
+            out.append({**d.obj, "metadata": {**d.metadata, "namespace": default}})
+        else:
+            out.append(d.obj)
+    return out
+
+
 def run(binary: str, sources: list[Source]) -> dict:
-    payload = {"groups": [{"id": s.name, "objects": [d.obj for d in s.documents]} for s in sources]}
+    payload = {"groups": [{"id": s.name, "objects": _objects(s)} for s in sources]}
     try:
         proc = subprocess.run([binary], input=json.dumps(payload, ensure_ascii=False), capture_output=True,
                               text=True, timeout=TIMEOUT)
@@ -85,7 +100,7 @@ def _find(sources: list[Source], f: dict) -> Document | None:
         if source.name != f.get("group"):
             continue
         for doc in source.documents:
-            if doc.kind == f.get("kind") and doc.name == f.get("name") and doc.namespace == (f.get("namespace") or ""):
+            if doc.kind == f.get("kind") and doc.name == f.get("name") and doc.namespace in ("", f.get("namespace") or ""):
                 return doc
     return None
 

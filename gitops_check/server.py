@@ -19,6 +19,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from . import render
+from .references.index import Index
 from .syncorder import sync_order
 from .context import Context
 from .kubeapi import Client, Resource
@@ -169,9 +170,12 @@ def check(sources: list[Source], ctx: Context) -> list[Violation]:
     namespaces: set[str] = set()
     for source in sources:
         modes = apply_modes(source, apps, ctx)
+        # A namespaced object without a namespace lands in the Application's destination namespace: the one
+        # most of the source's objects name (or "default").
+        default = Index(source).namespace or "default"
         for doc in sync_order(source.documents):
             resource = resources.get((doc.api_version, doc.kind))
-            namespace = (doc.namespace or "default") if resource is None or resource.namespaced else ""
+            namespace = (doc.namespace or default) if resource is None or resource.namespaced else ""
             if namespace:
                 namespaces.add(namespace)
             for mode in sorted({_mode_for(doc, m) for m in modes}):

@@ -29,14 +29,19 @@ used_args := {m[1] | is_template; some m in regex.find_all_string_submatch_n(arg
 
 conditions(m) := {field: m[field] | some field in ["successCondition", "failureCondition"]; is_string(m[field])}
 
+# A job metric's measurement is the Job's outcome (Argo Rollouts ignores conditions on it); every other
+# provider returns a value that only a condition judges.
+judged_by_condition(m) if not m.provider.job
+
 # METADATA
-# title: Every metric has a success or failure condition
-# description: A metric without conditions never fails; the analysis passes whatever the canary does.
+# title: Every metric that returns a value has a success or failure condition
+# description: A metric without conditions never fails; the analysis passes whatever the canary does. (A job metric succeeds or fails with its Job.)
 # custom:
 #   id: WH-ANA-001
 #   severity: error
 deny contains {"rule": "WH-ANA-001", "msg": msg} if {
 	some m in metrics
+	judged_by_condition(m)
 	count(conditions(m)) == 0
 	msg := sprintf("metric %q has neither successCondition nor failureCondition: add one comparing the result with the SLO", [m.name])
 }

@@ -87,3 +87,10 @@ test_empty_result_guard if {
 	unguarded := {"successCondition": "result[0] >= 0.999", "failureCondition": "result[0] < 0.999"}
 	ids(with_metric(unguarded)) == {"WH-ANA-006", "WH-ANA-007"}
 }
+
+test_a_job_metric_is_judged_by_its_job_not_by_conditions if {
+	job := {"name": "load", "provider": {"job": {"spec": {"template": {"spec": {"containers": [{"name": "l", "image": "i"}], "restartPolicy": "Never"}}}}}}
+	t := json.patch(f.template, [{"op": "add", "path": "/spec/metrics/-", "value": job}])
+	ids(t) == set()
+	not analysis.judged_by_condition(job)
+}

@@ -45,6 +45,16 @@ APP_ENVIRONMENT = rule(
     "images and thresholds there (e.g. staging settings in production).",
 )
 
+SELECTOR_HASH = rule(
+    "WH-REF-043", "error", "references",
+    "An Application that server-side applies Services a Rollout routes ignores their rollouts-pod-template-hash "
+    "selector and respects ignored differences when syncing",
+    "A Service selector is an atomic map under server-side apply: every sync drops the key Argo Rollouts adds, so "
+    "the Service sends traffic to every version, and a blue-green Rollout takes the next release for an initial "
+    "deploy and promotes it without analysis (seen end to end).",
+)
+HASH_POINTER = "/spec/selector/rollouts-pod-template-hash"
+
 _PLACEHOLDER = re.compile(r"\{\{\s*\.?([A-Za-z0-9_.\-]+)\s*\}\}")
 
 
@@ -285,4 +295,57 @@ def as_list_str(value: Any) -> list[str]:
     return [str(v) for v in value] if isinstance(value, list) else []
 
 
-CHECKS = (app_paths, app_namespaces, app_projects, project_permits, app_environments)
+def _sync_options(app: App) -> dict[str, str]:
+    pairs = (str(o).split("=", 1) for o in as_list_str(as_dict(app.spec.get("syncPolicy")).get("syncOptions")))
+    return {p[0].strip(): p[1].strip() for p in pairs if len(p) == 2}
+
+
+def _ignores_selector_hash(app: App) -> bool:
+    for entry in dicts(app.spec.get("ignoreDifferences")):
+        if entry.get("kind") != "Service" or entry.get("group", "") not in ("", None):
+            continue
+        if HASH_POINTER in as_list_str(entry.get("jsonPointers")) or any(
+            "rollouts-pod-template-hash" in e for e in as_list_str(entry.get("jqPathExpressions"))
+        ):
+            return True
+    return False
+
+
+def routed_services(docs: list[Document]) -> list[str]:
+    """The Services the overlay's Rollouts route (Argo Rollouts adds the pod-template-hash to their selectors)."""
+    names = []
+    for ro in (d for d in docs if d.kind == "Rollout"):
+        strategy = as_dict(as_dict(ro.obj.get("spec")).get("strategy"))
+        for s, key in (("canary", "canaryService"), ("canary", "stableService"), ("blueGreen", "activeService"),
+                       ("blueGreen", "previewService")):
+            if as_dict(strategy.get(s)).get(key):
+                names.append(str(strategy[s][key]))
+    return sorted(set(names))
+
+
+def selector_hash_kept(idx: Index, inputs: Inputs) -> Iterator[Violation]:
+    """Server-side apply must leave the selector key Argo Rollouts owns alone (ignoreDifferences on it, and
+    RespectIgnoreDifferences=true so the sync keeps the live value)."""
+    for app in apps(idx):
+        options = _sync_options(app)
+        if options.get("ServerSideApply") != "true":
+            continue
+        for path, _ in _local_sources(app):
+            services = routed_services(_rendered_docs(inputs, path))
+            if not services:
+                continue
+            missing = []
+            if not _ignores_selector_hash(app):
+                missing.append(f"an ignoreDifferences entry for kind Service with jsonPointers [{HASH_POINTER}]")
+            if options.get("RespectIgnoreDifferences") != "true":
+                missing.append("syncOptions RespectIgnoreDifferences=true")
+            if missing:
+                yield SELECTOR_HASH.violation(
+                    app.doc,
+                    f"{app.label}server-side applies {path!r}, whose Rollout routes Services {', '.join(services)}: each "
+                    "sync would drop the rollouts-pod-template-hash Argo Rollouts adds to their selectors; add "
+                    + " and ".join(missing),
+                )
+
+
+CHECKS = (app_paths, app_namespaces, app_projects, project_permits, app_environments, selector_hash_kept)
