@@ -3,7 +3,8 @@
 On top of etcd and kube-apiserver (gitops_check.controlplane, same folder, same life cycle) it starts, all
 at the pinned versions and on 127.0.0.1 only:
 
-- kube-controller-manager (ReplicaSets, HPA, PDB status, garbage collection, namespaces) and kube-scheduler;
+- kube-controller-manager (ReplicaSets, Jobs, HPA, PDB status, garbage collection, namespaces) and
+  kube-scheduler;
 - kwok, which simulates the nodes (three zones): pods scheduled to them run and become Ready after a short
   delay, except pods whose image is listed in `never_ready` (a release whose pods never become Ready);
 - the Argo Rollouts controller (rollouts-controller, the version of the locked CRDs);
@@ -65,9 +66,10 @@ def _kubeconfig(cp: controlplane.ControlPlane) -> Path:
     return path
 
 
-def _kwok_config(folder: Path, never_ready: list[str]) -> Path:
-    """kwok's Stages: upstream's fast pod stages (kustomize/stage/pod/fast) with a readiness delay, and pods
-    whose first container runs an image of `never_ready` held Pending and unready forever."""
+def _kwok_config(folder: Path, never_ready: list[str], job_seconds: float) -> Path:
+    """kwok's Stages: pods become Ready after a delay (pods whose first container runs an image of
+    `never_ready` are held Pending and unready forever); a Job's pods complete `job_seconds` after they
+    started running; deleted pods go; nodes become Ready."""
     hold = [{"key": ".spec.containers.[0].image", "operator": "NotIn", "values": never_ready}] if never_ready else []
     now = "{{ $now := Now }}"
     stages = [
@@ -126,6 +128,38 @@ phase: Running
             },
         },
         {
+            "apiVersion": "kwok.x-k8s.io/v1alpha1", "kind": "Stage", "metadata": {"name": "pod-complete"},
+            "spec": {
+                "resourceRef": {"apiGroup": "v1", "kind": "Pod"},
+                "selector": {"matchExpressions": [
+                    {"key": ".metadata.deletionTimestamp", "operator": "DoesNotExist"},
+                    {"key": ".status.phase", "operator": "In", "values": ["Running"]},
+                    {"key": ".metadata.ownerReferences.[].kind", "operator": "In", "values": ["Job"]},
+                ]},
+                "delay": {"durationMilliseconds": int(job_seconds * 1000)},
+                "next": {"statusTemplate": now + """
+conditions:
+- {lastTransitionTime: {{ $now | Quote }}, status: "False", type: Ready, reason: PodCompleted}
+- {lastTransitionTime: {{ $now | Quote }}, status: "False", type: ContainersReady, reason: PodCompleted}
+containerStatuses:
+{{ range .spec.containers }}
+- image: {{ .image | Quote }}
+  name: {{ .name | Quote }}
+  ready: false
+  restartCount: 0
+  started: false
+  state:
+    terminated:
+      exitCode: 0
+      finishedAt: {{ $now | Quote }}
+      reason: Completed
+      startedAt: {{ $now | Quote }}
+{{ end }}
+phase: Succeeded
+"""},
+            },
+        },
+        {
             "apiVersion": "kwok.x-k8s.io/v1alpha1", "kind": "Stage", "metadata": {"name": "pod-delete"},
             "spec": {
                 "resourceRef": {"apiGroup": "v1", "kind": "Pod"},
@@ -173,7 +207,7 @@ def _nodes(client: Client) -> None:
 
 
 def start(settings: Settings, metrics_target: str, *, never_ready: list[str] = (), prometheus_port: int = 0,
-          scrape_seconds: float = 1.0, hpa_sync_seconds: float = 1.0) -> SimCluster:
+          scrape_seconds: float = 1.0, hpa_sync_seconds: float = 1.0, job_seconds: float = 5.0) -> SimCluster:
     """Start the whole simulated cluster; stop() it in a `finally`. `metrics_target` (host:port) is what
     Prometheus scrapes."""
     cp = controlplane.start(settings)
@@ -192,7 +226,7 @@ def start(settings: Settings, metrics_target: str, *, never_ready: list[str] = (
         spawn("kube-controller-manager", [
             toolchain.locate("kube-controller-manager", settings), "--kubeconfig", str(kubeconfig),
             "--leader-elect=false", "--bind-address", "127.0.0.1", "--secure-port", "0",
-            "--controllers", "replicaset,deployment,disruption,horizontalpodautoscaling,garbagecollector,namespace,serviceaccount,endpointslice",
+            "--controllers", "replicaset,deployment,job,disruption,horizontalpodautoscaling,garbagecollector,namespace,serviceaccount,endpointslice",
             "--horizontal-pod-autoscaler-sync-period", f"{hpa_sync_seconds}s", "--use-service-account-credentials=false",
             "--concurrent-replicaset-syncs", "10",
         ])
@@ -201,7 +235,7 @@ def start(settings: Settings, metrics_target: str, *, never_ready: list[str] = (
             "--bind-address", "127.0.0.1", "--secure-port", "0",
         ])
         spawn("kwok", [
-            toolchain.locate("kwok", settings), "--kubeconfig", str(kubeconfig), "--config", str(_kwok_config(cp.dir, list(never_ready))),
+            toolchain.locate("kwok", settings), "--kubeconfig", str(kubeconfig), "--config", str(_kwok_config(cp.dir, list(never_ready), job_seconds)),
             "--manage-nodes-with-annotation-selector", "kwok.x-k8s.io/node=fake",
             "--server-address", f"127.0.0.1:{controlplane.free_port()}", "--node-ip", "127.0.0.1",
         ])

@@ -26,7 +26,8 @@ TARGETS = {"deploy": 15 * 60, "rollback": 5 * 60, "recovery": 10 * 60}  # the se
 
 
 DURATION_KEYS = {"duration", "interval", "initialDelay"}
-SECOND_KEYS = {"progressDeadlineSeconds", "abortScaleDownDelaySeconds", "scaleDownDelaySeconds", "autoPromotionSeconds"}
+SECOND_KEYS = {"progressDeadlineSeconds", "abortScaleDownDelaySeconds", "scaleDownDelaySeconds", "autoPromotionSeconds",
+               "activeDeadlineSeconds"}
 
 
 def _durations(docs) -> dict[str, float]:
@@ -44,6 +45,8 @@ def _durations(docs) -> dict[str, float]:
                     out[f"{path}/{k}"] = float(v)
                 else:
                     walk(v, f"{path}/{k}")
+        elif isinstance(node, str) and node.startswith("--duration="):  # the load Job's argument
+            out[path] = duration_string_seconds(node.split("=", 1)[1])
         elif isinstance(node, list):
             for i, v in enumerate(node):
                 walk(v, f"{path}/{i}")
@@ -55,7 +58,8 @@ def _durations(docs) -> dict[str, float]:
 
 
 @pytest.mark.parametrize("e2e_overlay, production", [("tests/overlays/e2e", "overlays/production"),
-                                                     ("tests/overlays/e2e-header-routing", "tests/overlays/header-routing")])
+                                                     ("tests/overlays/e2e-header-routing", "tests/overlays/header-routing"),
+                                                     ("tests/overlays/e2e-blue-green", "tests/overlays/blue-green")])
 def test_the_e2e_overlays_divide_every_duration_by_the_one_scale(rendered, e2e_overlay, production):
     import tomllib
 
@@ -138,10 +142,12 @@ def test_the_timeline_model_and_the_controller_agree(run):
         ("analysis-on-stable", "a failing measurement of v2 (5 % errors) did not happen; instead: phase Healthy"),
         ("loose-threshold", "a failing measurement of v2 (5 % errors) did not happen; instead: phase Healthy"),
         ("route-typo", "HTTP Route 'primry' is not found in the defined Virtual Service"),
+        ("preview-unmeasured", "the pre-promotion analysis measured nothing: the preview received no traffic"),
     ],
 )
 def test_a_broken_canary_fails_the_bad_release_saying_what_the_controller_did(tmp_path, broken, expected):
-    proc = e2e("bad-release", "--break", broken, report=tmp_path / "e2e.json")
+    scenario = "blue-green" if broken.startswith("preview") else "bad-release"
+    proc = e2e(scenario, "--break", broken, report=tmp_path / "e2e.json")
     entry = json.loads((tmp_path / "e2e.json").read_text())["scenarios"][0]
     assert proc.returncode == 1 and not entry["passed"]
     assert expected in entry["message"], entry["message"]

@@ -4,8 +4,8 @@ A release is the repository with a new digest written by `scripts/promote` (its 
 overlays/production/kustomization.yaml, in a scratch copy of the kustomize tree), rendered from one of the
 scaled e2e overlays. Syncing applies every object with server-side apply in Argo CD's order (sync wave,
 kind, name) as field manager argocd-controller, into a namespace of the scenario's own, and honours the
-Application's ignoreDifferences with RespectIgnoreDifferences (the live VirtualService routes and Rollout
-replicas stay as the controllers set them).
+Application's ignoreDifferences with RespectIgnoreDifferences (what the controllers own, such as the
+VirtualService routes and the Services' pod-template-hash selector, stays as they set it).
 """
 
 from __future__ import annotations
@@ -84,24 +84,59 @@ def in_namespace(docs: list[Document], namespace: str) -> list[Document]:
     return out
 
 
-def _respect_ignore_differences(client: Client, path: str, doc: Document) -> None:
-    """What argocd/application's ignoreDifferences + RespectIgnoreDifferences=true keep from the live object."""
-    if doc.kind != "VirtualService":
-        return  # the Rollout's /spec/replicas is not rendered at all, so it stays the HPA's
-    live = client.request("GET", path)
-    if live.ok:
-        doc.obj.setdefault("spec", {})["http"] = (live.body.get("spec") or {}).get("http")
+def ignore_differences(settings: Settings, overlay: str = "overlays/production") -> list[dict]:
+    """The ignoreDifferences of the repository's Application that syncs `overlay` (argocd/)."""
+    for app in render.documents(settings.applications, settings.display(settings.applications), settings):
+        spec = app.obj.get("spec") or {}
+        if app.kind == "Application" and (spec.get("source") or {}).get("path") == overlay:
+            return list(spec.get("ignoreDifferences") or [])
+    raise ToolError(f"no Application in {settings.display(settings.applications)} syncs {overlay}")
 
 
-def sync(client: Client, docs: list[Document], namespace: str, resources: dict | None = None) -> None:
+def _pointer(obj: dict, pointer: str) -> tuple[dict | None, str]:
+    """The parent mapping and key a JSON pointer names (None when a parent is missing)."""
+    parts = [p.replace("~1", "/").replace("~0", "~") for p in pointer.strip("/").split("/")]
+    node = obj
+    for part in parts[:-1]:
+        node = node.get(part) if isinstance(node, dict) else (node[int(part)] if isinstance(node, list) and part.isdigit() and int(part) < len(node) else None)
+        if node is None:
+            return None, parts[-1]
+    return (node if isinstance(node, dict) else None), parts[-1]
+
+
+def respect_ignore_differences(live: dict, doc: Document, ignores: list[dict]) -> None:
+    """What RespectIgnoreDifferences=true does before applying: ignored fields keep their live values."""
+    for entry in ignores:
+        if entry.get("kind") != doc.kind or (entry.get("group") or "") != doc.group:
+            continue
+        for pointer in entry.get("jsonPointers") or []:
+            source, key = _pointer(live, pointer)
+            target, _ = _pointer(doc.obj, pointer)
+            if target is None:
+                continue
+            if source is not None and key in source:
+                target[key] = copy.deepcopy(source[key])
+            else:
+                target.pop(key, None)
+        expressions = entry.get("jqPathExpressions") or []
+        if expressions:
+            # The Application's jq expressions all select under .spec.http (route weights, managed routes):
+            # keeping the live HTTP routes is what they amount to. Anything else is not emulated here.
+            if not all(e.startswith(".spec.http") for e in expressions):
+                raise ToolError(f"ignoreDifferences jq expressions {expressions} are not emulated by the e2e sync")
+            doc.obj.setdefault("spec", {})["http"] = copy.deepcopy((live.get("spec") or {}).get("http"))
+
+
+def sync(client: Client, docs: list[Document], namespace: str, resources: dict, ignores: list[dict]) -> None:
     """Apply a release into `namespace` as Argo CD syncs it; ToolError naming the first refusal."""
-    resources = resources or client.resources()
     for doc in syncorder.sync_order(in_namespace(docs, namespace)):
         resource = resources.get((doc.api_version, doc.kind))
         if resource is None:
             raise ToolError(f"{doc.api_version} {doc.kind} is not served by the simulated cluster")
         path = resource.path(doc.namespace if resource.namespaced else "", doc.name)
-        _respect_ignore_differences(client, path, doc)
+        live = client.request("GET", path)
+        if live.ok:
+            respect_ignore_differences(live.body, doc, ignores)
         resp = client.request("PATCH", path + f"?fieldManager={server.FIELD_MANAGER}&force=true", doc.obj,
                               "application/apply-patch+yaml")
         if not resp.ok:

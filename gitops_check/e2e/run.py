@@ -47,10 +47,12 @@ def run_scenarios(settings: Settings, names: list[str], logs: Path | None, mutat
     try:
         controlplane.free_port()  # brings the namespace's loopback up
         port = controlplane.free_port()
-        sim = simcluster.start(settings, f"127.0.0.1:{port}", never_ready=never_ready, prometheus_port=PROMETHEUS_PORT)
+        world = scenarios.World(settings, None, None, releases, {}, deploy.ignore_differences(settings), factor)
+        sim = simcluster.start(settings, f"127.0.0.1:{port}", never_ready=never_ready, prometheus_port=PROMETHEUS_PORT,
+                               job_seconds=scenarios.load_job_seconds(world))
         traffic = Traffic(sim.client)
         traffic.start(port)
-        world = scenarios.World(settings, sim.client, traffic, releases, sim.client.resources(), factor)
+        world.client, world.traffic, world.resources = sim.client, traffic, sim.client.resources()
         for name in names:
             ns = f"e2e-{name}"
             traffic.namespace(ns)

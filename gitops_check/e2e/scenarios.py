@@ -20,10 +20,12 @@ from .traffic import Behaviour, Traffic
 
 OVERLAY = "tests/overlays/e2e"
 HEADER_ROUTING = "tests/overlays/e2e-header-routing"
+BLUE_GREEN = "tests/overlays/e2e-blue-green"
 
-V1, V2 = deploy.digest("v1"), deploy.digest("v2")
+V1, V2, V3 = deploy.digest("v1"), deploy.digest("v2"), deploy.digest("v3")
 ERRORS, SLOW, STUCK, QUIET = deploy.digest("v2-errors"), deploy.digest("v2-slow"), deploy.digest("v2-never-ready"), deploy.digest("v2-quiet")
 NEVER_READY_DIGESTS = (STUCK,)
+SETTLE = 1.0  # scaled seconds between a first sync and the release that follows it
 
 
 @dataclass
@@ -33,6 +35,7 @@ class World:
     traffic: Traffic
     releases: deploy.Releases
     resources: dict
+    ignores: list[dict]  # the Application's ignoreDifferences, honoured on every sync
     scale: int = 1  # the e2e overlays' durations are the real ones divided by this
     timeout: float = 90.0  # scaled seconds any single wait may take
 
@@ -60,7 +63,7 @@ def image(w: World, overlay: str, digest: str) -> str:
 def release(w: World, rec: Recorder, overlay: str, digest: str, label: str) -> float:
     docs = w.releases.render(overlay, digest)
     rec.mark(f"sync {label} ({digest[:19]})")
-    deploy.sync(w.client, docs, rec.namespace, w.resources)
+    deploy.sync(w.client, docs, rec.namespace, w.resources, w.ignores)
     return rec.now()
 
 
@@ -92,13 +95,24 @@ def invalid_spec(since: float, grace: float = 3.0) -> Callable[[Sample], bool]:
     return lambda s: "InvalidSpec" in s.message and s.t - since > grace
 
 
+def step_count(w: World, overlay: str) -> int | None:
+    """The number of canary steps (the final currentStepIndex), None for blue-green (it has no steps)."""
+    canary = rollout_spec(w, overlay)["strategy"].get("canary")
+    return len(canary["steps"]) if canary else None
+
+
 def first_sync(w: World, rec: Recorder, overlay: str = OVERLAY) -> Sample:
     """The first sync, done when the Rollout is Healthy with the HPA's minimum of available pods."""
     t0 = release(w, rec, overlay, V1, "v1")
-    steps = len(rollout_spec(w, overlay)["strategy"]["canary"]["steps"])
+    steps = step_count(w, overlay)
     minimum = hpa_minimum(w, overlay)
-    return rec.wait(lambda s: healthy_on(rec, steps, minimum)(s) and s.replicas == minimum, w.timeout,
+    done = rec.wait(lambda s: healthy_on(rec, steps, minimum)(s) and s.replicas == minimum, w.timeout,
                     f"the first sync becoming Healthy with {minimum} available pods", unless=invalid_spec(t0))
+    # Let the controller settle (15 s real): a release arriving within a second of the first deploy races
+    # the controller's own status updates (blue-green then takes it for the initial deploy), which no real
+    # release does.
+    time.sleep(SETTLE)
+    return done
 
 
 def check_step_weights(rec: Recorder, steps: list[dict], after: float) -> list[str]:
@@ -258,6 +272,36 @@ def header_routing(w: World, rec: Recorder) -> Outcome:
     return Outcome(time_to_full=done.t - t0, details={"route_appeared_at_step": appeared.step, "final_routes": done.routes})
 
 
+def load_job_seconds(w: World) -> float:
+    """How long the blue-green component's load Job runs (its --duration), in scaled seconds."""
+    from ..durations import duration_string_seconds
+
+    template = next(d for d in w.releases.render(BLUE_GREEN, V1) if d.name == "webhook-service-preview-load")
+    job = template.obj["spec"]["metrics"][0]["provider"]["job"]["spec"]["template"]["spec"]["containers"][0]
+    return duration_string_seconds(next(a.split("=", 1)[1] for a in job["args"] if a.startswith("--duration=")))
+
+
+def blue_green(w: World, rec: Recorder) -> Outcome:
+    """The blue-green component: a good preview is promoted after its pre-promotion analysis (which loads
+    it on purpose: the preview has no user traffic); a bad preview (5 % errors) is not promoted."""
+    first = first_sync(w, rec, BLUE_GREEN)
+    t0 = release_to(w, rec, V2, "v2 (good)", Behaviour(), overlay=BLUE_GREEN)
+    good = rec.wait(promoted(rec, None, t0), w.timeout, "promotion of a good preview")
+    runs = {r["metadata"]["name"]: r["status"].get("phase") for r in analysis_runs(w, rec.namespace)}
+    assert "Successful" in runs.values(), f"the good preview was promoted without a Successful analysis: {runs}"
+    requests = sum(1 for r in analysis_runs(w, rec.namespace) for m in measurements(r) if m.get("value") not in (None, "[]", "[NaN]"))
+    assert requests, "the pre-promotion analysis measured nothing: the preview received no traffic"
+    t1 = release_to(w, rec, V3, "v3 (5 % errors)", Behaviour(error_ratio=0.05), overlay=BLUE_GREEN)
+    rec.wait(lambda s: s.abort, w.timeout, "the abort of a bad preview",
+             unless=lambda s: promoted(rec, None, t1)(s))
+    after = rec.wait(lambda s: s.abort and s.phase == "Degraded", w.timeout, "the Rollout Degraded after the abort")
+    assert after.stable_hash == good.stable_hash and after.stable_hash != first.stable_hash, \
+        f"the active version changed: stable {after.stable_hash}, the promoted good version was {good.stable_hash}"
+    phases = {r["metadata"]["name"]: r["status"].get("phase") for r in analysis_runs(w, rec.namespace)}
+    assert "Failed" in phases.values(), f"no AnalysisRun failed: {phases}"
+    return Outcome(time_to_full=good.t - t0, details={"analysis": phases, "measured_values": requests})
+
+
 def disruption(w: World, rec: Recorder) -> Outcome:
     """With the pods Ready, the Eviction API allows exactly the disruptions the PodDisruptionBudget allows."""
     first_sync(w, rec)
@@ -300,7 +344,7 @@ def disruption(w: World, rec: Recorder) -> Outcome:
 
 def _analysis_on_stable(docs: list[Document]) -> None:
     for d in docs:
-        if d.kind == "Rollout":
+        if d.kind == "Rollout" and "canary" in d.obj["spec"]["strategy"]:
             for arg in d.obj["spec"]["strategy"]["canary"]["analysis"]["args"]:
                 if arg["name"] == "canary-service":
                     arg["value"] = "webhook-service"
@@ -316,14 +360,27 @@ def _loose_threshold(docs: list[Document]) -> None:
 
 def _route_typo(docs: list[Document]) -> None:
     for d in docs:
-        if d.kind == "Rollout":
+        if d.kind == "Rollout" and "canary" in d.obj["spec"]["strategy"]:
             d.obj["spec"]["strategy"]["canary"]["trafficRouting"]["istio"]["virtualService"]["routes"] = ["primry"]
+
+
+def _preview_unmeasured(docs: list[Document]) -> None:
+    """The blue-green component as it was: no load on the preview, and no data counted as success."""
+    for d in docs:
+        if d.kind == "Rollout" and "blueGreen" in d.obj["spec"]["strategy"]:
+            analysis = d.obj["spec"]["strategy"]["blueGreen"]["prePromotionAnalysis"]
+            analysis["templates"] = [t for t in analysis["templates"] if t["templateName"] != "webhook-service-preview-load"]
+        if d.kind == "AnalysisTemplate" and d.name != "webhook-service-preview-load":
+            m = d.obj["spec"]["metrics"][0]
+            m["successCondition"] = "len(result) == 0 || isNaN(result[0]) || " + m["successCondition"].split(" && ", 2)[-1]
+            m["failureCondition"] = "len(result) > 0 && !isNaN(result[0]) && " + m["failureCondition"].split(" || ", 2)[-1]
 
 
 MUTATIONS: dict[str, Callable[[list[Document]], None]] = {
     "analysis-on-stable": _analysis_on_stable,
     "loose-threshold": _loose_threshold,
     "route-typo": _route_typo,
+    "preview-unmeasured": _preview_unmeasured,
 }
 
 
@@ -336,5 +393,6 @@ SCENARIOS: dict[str, Callable[[World, Recorder], Outcome]] = {
     "stuck-release": stuck_release,
     "rollback": rollback,
     "header-routing": header_routing,
+    "blue-green": blue_green,
     "disruption": disruption,
 }

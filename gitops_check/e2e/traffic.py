@@ -38,7 +38,6 @@ GOOD = Behaviour()
 class Namespace:
     rps: float = 20.0  # requests per second reaching the service's host
     behaviours: dict[str, Behaviour] = field(default_factory=dict)  # image -> behaviour (default GOOD)
-    extra: dict[str, float] = field(default_factory=dict)  # service -> requests per second sent to it directly
 
 
 class Traffic:
@@ -89,10 +88,9 @@ class Traffic:
 
     # ------------------------------------------------------------------ the mesh
 
-    def _versions(self, ns: str) -> dict[str, dict[str, int]]:
+    def _versions(self, ns: str, pods: list[dict]) -> dict[str, dict[str, int]]:
         """service -> {image: Ready pods of that image it selects}."""
         services = self.client.request("GET", f"/api/v1/namespaces/{ns}/services").body.get("items", [])
-        pods = self.client.request("GET", f"/api/v1/namespaces/{ns}/pods").body.get("items", [])
         ready = [
             p for p in pods
             if not p["metadata"].get("deletionTimestamp")
@@ -120,11 +118,28 @@ class Traffic:
                 shares[host] = shares.get(host, 0.0) + float(dest.get("weight", 100 if len(primary["route"]) == 1 else 0)) / 100
         return shares
 
+    @staticmethod
+    def _load_jobs(pods: list[dict]) -> dict[str, float]:
+        """service -> requests per second that running load-test pods send it (their --target and --rps
+        arguments: the pre-promotion load of the blue-green component)."""
+        load: dict[str, float] = defaultdict(float)
+        for p in pods:
+            if (p["metadata"].get("labels") or {}).get("app.kubernetes.io/component") != "preview-load":
+                continue
+            if (p.get("status") or {}).get("phase") != "Running":
+                continue
+            args = dict(a.split("=", 1) for a in p["spec"]["containers"][0].get("args", []) if a.startswith("--") and "=" in a)
+            target = args.get("--target", "").split("//", 1)[-1].split(".", 1)[0].split(":", 1)[0]
+            if target:
+                load[target] += float(args.get("--rps", "0"))
+        return load
+
     def _tick(self, dt: float) -> None:
         for ns, conf in list(self.namespaces.items()):
-            versions = self._versions(ns)
+            pods = self.client.request("GET", f"/api/v1/namespaces/{ns}/pods").body.get("items", [])
+            versions = self._versions(ns, pods)
             load = {svc: share * conf.rps for svc, share in self._weights(ns).items()}
-            for svc, rps in conf.extra.items():
+            for svc, rps in self._load_jobs(pods).items():
                 load[svc] = load.get(svc, 0.0) + rps
             for svc, rps in load.items():
                 pods = versions.get(svc) or {}
