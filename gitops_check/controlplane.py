@@ -93,7 +93,7 @@ def _start_time(pid: int) -> str | None:
     return stat.rsplit(")", 1)[1].split()[19]
 
 
-def _processes_in(folder: Path) -> list[int]:
+def processes_in(folder: Path) -> list[int]:
     """Pids of running processes whose command line names `folder`."""
     marker = str(folder).encode()
     found = []
@@ -155,7 +155,7 @@ def reap(settings: Settings) -> list[str]:
                 continue
         elif _owner_alive(folder):
             continue
-        _kill_all(_processes_in(folder))
+        _kill_all(processes_in(folder))
         shutil.rmtree(folder, ignore_errors=True)
         removed.append(str(folder))
     return removed
@@ -175,7 +175,7 @@ def _pdeathsig() -> None:
     libc.prctl(1, signal.SIGKILL, 0, 0, 0)  # PR_SET_PDEATHSIG = 1
 
 
-def _spawn(cmd: list[str], log: Path, tie_to_parent: bool) -> subprocess.Popen:
+def spawn(cmd: list[str], log: Path, tie_to_parent: bool) -> subprocess.Popen:
     out = open(log, "ab")
     try:
         return subprocess.Popen(
@@ -257,7 +257,7 @@ def _service_account_key(path: Path) -> None:
         raise ToolError(f"openssl could not make a key: {proc.stderr.strip()[:200]}")
 
 
-def _last_line(log: Path) -> str:
+def last_line(log: Path) -> str:
     try:
         lines = [l for l in log.read_text(errors="replace").splitlines() if l.strip()]
     except OSError:
@@ -282,7 +282,7 @@ def start(settings: Settings, persistent: bool = False) -> ControlPlane:
     try:
         return _launch(settings, folder, persistent)
     except BaseException:
-        _kill_all(_processes_in(folder))
+        _kill_all(processes_in(folder))
         shutil.rmtree(folder, ignore_errors=True)
         raise
 
@@ -301,14 +301,14 @@ def _launch(settings: Settings, folder: Path, persistent: bool) -> ControlPlane:
     client, peer, secure = free_port(), free_port(), free_port()
     etcd_url = f"http://127.0.0.1:{client}"
     tie = not persistent and threading.current_thread() is threading.main_thread()
-    procs = [_spawn([
+    procs = [spawn([
         etcd, "--name", "gitops-check", "--data-dir", str(folder / "etcd"),
         "--listen-client-urls", etcd_url, "--advertise-client-urls", etcd_url,
         "--listen-peer-urls", f"http://127.0.0.1:{peer}", "--initial-advertise-peer-urls", f"http://127.0.0.1:{peer}",
         "--initial-cluster", f"gitops-check=http://127.0.0.1:{peer}", "--listen-metrics-urls", "",
         "--unsafe-no-fsync", "--log-level", "error",
     ], folder / "etcd.log", tie)]
-    procs.append(_spawn([
+    procs.append(spawn([
         apiserver, "--etcd-servers", etcd_url, "--bind-address", "127.0.0.1", "--advertise-address", "127.0.0.1",
         "--secure-port", str(secure), "--cert-dir", str(folder / "certs"), "--token-auth-file", str(folder / "tokens.csv"),
         "--authorization-mode", "RBAC", "--anonymous-auth=false",
@@ -336,13 +336,13 @@ def wait_ready(cp: ControlPlane, timeout: float = STARTUP_TIMEOUT) -> None:
     while time.monotonic() < deadline:
         for proc, name in zip(cp.processes, ("etcd", "kube-apiserver")):
             if proc.poll() is not None:
-                raise ToolError(f"{name} exited with code {proc.returncode} while starting: {_last_line(cp.log(name))}")
+                raise ToolError(f"{name} exited with code {proc.returncode} while starting: {last_line(cp.log(name))}")
         if client is None and cp.ca_file.is_file():
             client = Client(cp.url, cp.token, cp.ca_file)
         if client is not None and client.ready():
             return
         time.sleep(0.05)
-    raise ToolError(f"kube-apiserver was not ready after {timeout:.0f}s: {_last_line(cp.log('kube-apiserver'))}")
+    raise ToolError(f"kube-apiserver was not ready after {timeout:.0f}s: {last_line(cp.log('kube-apiserver'))}")
 
 
 def install_crds(cp: ControlPlane, settings: Settings) -> None:
@@ -405,7 +405,7 @@ def prepare_seed(settings: Settings) -> Path:
 def stop(cp: ControlPlane) -> None:
     """Stop kube-apiserver, then etcd, and remove the folder (data, keys, logs). A throwaway control plane
     is killed outright (its data goes anyway); the persistent one is asked to shut down first."""
-    ours = _processes_in(cp.dir)  # by command line, so a reused pid is never signalled
+    ours = processes_in(cp.dir)  # by command line, so a reused pid is never signalled
     by_name = {p["name"]: p["pid"] for p in cp.state.get("processes", [])}
     for name in ("kube-apiserver", "etcd"):
         if by_name.get(name) in ours:
@@ -415,7 +415,7 @@ def stop(cp: ControlPlane) -> None:
             proc.wait(timeout=STOP_TIMEOUT)
         except subprocess.TimeoutExpired:
             pass
-    _kill_all(_processes_in(cp.dir))
+    _kill_all(processes_in(cp.dir))
     shutil.rmtree(cp.dir, ignore_errors=True)
 
 

@@ -20,7 +20,7 @@ from pathlib import Path
 
 from . import render
 from .references.index import Index
-from .syncorder import sync_order
+from .argocdsync import SYNC_OPTIONS, sync_options, sync_order
 from .context import Context
 from .kubeapi import Client, Resource
 from .model import Document, Source, Violation
@@ -45,7 +45,6 @@ NOT_SERVED = rule(
 SSA, CSA = "server-side apply", "client-side apply"
 FIELD_MANAGER = "argocd-controller"  # the field manager Argo CD uses
 LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
-SYNC_OPTIONS = "argocd.argoproj.io/sync-options"
 WORKERS = 8  # concurrent dry runs; the server answers each in milliseconds
 
 # --------------------------------------------------------------------------- apply modes
@@ -63,13 +62,6 @@ def _applications(sources: list[Source], ctx: Context) -> list[Document]:
     return apps
 
 
-def _sync_options(options: object) -> dict[str, str]:
-    if isinstance(options, str):
-        options = options.split(",")
-    pairs = (str(o).split("=", 1) for o in (options if isinstance(options, list) else []))
-    return {p[0].strip(): p[1].strip() for p in pairs if len(p) == 2}
-
-
 def apply_modes(source: Source, apps: list[Document], ctx: Context) -> set[str]:
     """The apply modes the Applications that sync this source use; client-side apply (Argo CD's default)
     when no Application syncs it."""
@@ -82,14 +74,14 @@ def apply_modes(source: Source, apps: list[Document], ctx: Context) -> set[str]:
         srcs = [spec.get("source")] + list(spec.get("sources") or [])
         paths = [s.get("path") for s in srcs if isinstance(s, dict) and isinstance(s.get("path"), str)]
         if any((ctx.settings.repo_root / p.strip("/")).resolve() == here for p in paths):
-            options = _sync_options(((spec.get("syncPolicy") or {}) if isinstance(spec.get("syncPolicy"), dict) else {}).get("syncOptions"))
+            options = sync_options(((spec.get("syncPolicy") or {}) if isinstance(spec.get("syncPolicy"), dict) else {}).get("syncOptions"))
             modes.add(SSA if options.get("ServerSideApply") == "true" else CSA)
     return modes or {CSA}
 
 
 def _mode_for(doc: Document, app_mode: str) -> str:
     """An object's own sync-options annotation overrides its Application's apply mode."""
-    own = _sync_options((doc.metadata.get("annotations") or {}).get(SYNC_OPTIONS))
+    own = sync_options((doc.metadata.get("annotations") or {}).get(SYNC_OPTIONS))
     if own.get("ServerSideApply") == "true":
         return SSA
     if own.get("ServerSideApply") == "false":

@@ -221,7 +221,7 @@ def start(settings: Settings, metrics_target: str, *, never_ready: list[str] = (
         procs: dict[str, subprocess.Popen] = {}
 
         def spawn(name: str, cmd: list[str]) -> None:
-            procs[name] = controlplane._spawn(cmd, cp.dir / f"{name}.log", tie)
+            procs[name] = controlplane.spawn(cmd, cp.dir / f"{name}.log", tie)
 
         spawn("kube-controller-manager", [
             toolchain.locate("kube-controller-manager", settings), "--kubeconfig", str(kubeconfig),
@@ -266,14 +266,14 @@ def _wait_nodes_ready(sim: SimCluster, timeout: float = 60.0) -> None:
     while time.monotonic() < deadline:
         for name, code in sim.alive().items():
             if code is not None:
-                raise ToolError(f"{name} exited with code {code} while starting: {controlplane._last_line(sim.log(name))}")
+                raise ToolError(f"{name} exited with code {code} while starting: {controlplane.last_line(sim.log(name))}")
         items = sim.client.request("GET", "/api/v1/nodes").body.get("items", [])
         ready = [n for n in items if any(c.get("type") == "Ready" and c.get("status") == "True"
                                          for c in (n.get("status") or {}).get("conditions") or [])]
         if len(ready) == len(ZONES) * NODES_PER_ZONE:
             return
         time.sleep(0.1)
-    raise ToolError(f"the simulated nodes were not Ready after {timeout:.0f}s: {controlplane._last_line(sim.log('kwok'))}")
+    raise ToolError(f"the simulated nodes were not Ready after {timeout:.0f}s: {controlplane.last_line(sim.log('kwok'))}")
 
 
 def stop(sim: SimCluster | None) -> None:
@@ -293,7 +293,7 @@ def stop(sim: SimCluster | None) -> None:
 
 def listening(sim: SimCluster) -> set[str]:
     """Every local address a process of the simulated cluster (control plane included) listens on."""
-    pids = controlplane._processes_in(sim.cp.dir) + [p.pid for p in sim.processes.values() if p.poll() is None]
+    pids = controlplane.processes_in(sim.cp.dir) + [p.pid for p in sim.processes.values() if p.poll() is None]
     return set().union(*(controlplane.listening(pid) for pid in set(pids))) if pids else set()
 
 

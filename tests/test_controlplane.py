@@ -48,7 +48,7 @@ def _wait_for_plane(cache: Path, proc: subprocess.Popen, timeout: float = 60) ->
     while time.monotonic() < deadline:
         assert proc.poll() is None, proc.communicate()
         for folder in _planes(cache):
-            if len(controlplane._processes_in(folder)) == 2:
+            if len(controlplane.processes_in(folder)) == 2:
                 return folder
         time.sleep(0.05)
     raise AssertionError("no control plane started")
@@ -58,7 +58,7 @@ def test_a_run_listens_on_loopback_only_and_leaves_nothing(private_cache):
     proc = subprocess.Popen([GITOPS_CHECK, "validate", "overlays/production"], cwd=REPO, env=_env(private_cache),
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     folder = _wait_for_plane(private_cache, proc)
-    pids = controlplane._processes_in(folder)
+    pids = controlplane.processes_in(folder)
     listening: dict[int, set[str]] = {}
     while proc.poll() is None and len(listening) < len(pids):  # until etcd and kube-apiserver both listen
         for pid in pids:
@@ -73,7 +73,7 @@ def test_a_run_listens_on_loopback_only_and_leaves_nothing(private_cache):
     assert len(listening) == 2, "the run ended before both servers listened"
     assert proc.returncode == 0, out + err
     assert addresses == {"127.0.0.1"}, addresses
-    assert controlplane._processes_in(folder) == [] and not folder.exists()
+    assert controlplane.processes_in(folder) == [] and not folder.exists()
     assert _planes(private_cache) == []
 
 
@@ -85,7 +85,7 @@ def test_an_interrupted_run_stops_its_control_plane(private_cache, sig, code):
     proc.send_signal(sig)
     proc.communicate(timeout=60)
     assert proc.returncode == code
-    assert controlplane._processes_in(folder) == [] and not folder.exists()
+    assert controlplane.processes_in(folder) == [] and not folder.exists()
 
 
 def test_a_killed_run_takes_its_control_plane_along_and_the_next_run_cleans_up(private_cache):
@@ -95,9 +95,9 @@ def test_a_killed_run_takes_its_control_plane_along_and_the_next_run_cleans_up(p
     proc.kill()
     proc.communicate(timeout=60)
     deadline = time.monotonic() + 10
-    while controlplane._processes_in(folder) and time.monotonic() < deadline:  # PR_SET_PDEATHSIG
+    while controlplane.processes_in(folder) and time.monotonic() < deadline:  # PR_SET_PDEATHSIG
         time.sleep(0.05)
-    assert controlplane._processes_in(folder) == []
+    assert controlplane.processes_in(folder) == []
     assert folder.exists()  # what kill -9 leaves: the folder, until the next run
     nxt = subprocess.run([GITOPS_CHECK, "validate", "overlays/staging"], cwd=REPO, env=_env(private_cache),
                          capture_output=True, text=True, timeout=120)
@@ -115,9 +115,9 @@ def test_the_next_run_kills_what_a_dead_owner_left_running(private_cache):
     orphan = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=60,
                             env=_env(private_cache))
     folder = Path(orphan.stdout.strip())
-    assert folder.exists() and len(controlplane._processes_in(folder)) == 2, orphan.stderr
+    assert folder.exists() and len(controlplane.processes_in(folder)) == 2, orphan.stderr
     controlplane.reap(dataclasses.replace(settings.load(), cache_dir=private_cache))
-    assert controlplane._processes_in(folder) == [] and not folder.exists()
+    assert controlplane.processes_in(folder) == [] and not folder.exists()
 
 
 def test_cluster_up_status_down(private_cache):

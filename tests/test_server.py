@@ -10,7 +10,7 @@ from __future__ import annotations
 import pytest
 
 from conftest import FIXTURES, REPO
-from gitops_check import loader, pipeline, render, server, settings, syncorder
+from gitops_check import argocdsync, loader, pipeline, render, server, settings
 from gitops_check.context import Context
 from gitops_check.controlplane import Session
 from gitops_check.model import Document, Source
@@ -113,22 +113,22 @@ def test_the_apply_mode_follows_the_repositorys_applications(ctx, rendered):
 
 def test_an_objects_own_sync_option_overrides_its_application(ctx):
     doc = Document({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {
-        "name": "x", "annotations": {server.SYNC_OPTIONS: "Prune=false,ServerSideApply=true"}}}, "s")
+        "name": "x", "annotations": {argocdsync.SYNC_OPTIONS: "Prune=false,ServerSideApply=true"}}}, "s")
     assert server._mode_for(doc, server.CSA) == server.SSA
 
 
 def test_objects_are_applied_in_argo_cds_sync_order():
     def doc(kind, name, wave=None):
-        meta = {"name": name, **({"annotations": {syncorder.SYNC_WAVE: str(wave)}} if wave is not None else {})}
+        meta = {"name": name, **({"annotations": {argocdsync.SYNC_WAVE: str(wave)}} if wave is not None else {})}
         return Document({"apiVersion": "v1", "kind": kind, "metadata": meta}, "s")
 
     docs = [doc("Rollout", "r"), doc("Service", "b"), doc("Service", "a"), doc("Namespace", "n"),
             doc("ConfigMap", "late", wave=1), doc("ConfigMap", "early", wave=-1), doc("AnalysisTemplate", "t")]
     # wave, then gitops-engine's kind order, then name: kinds it does not know rank alike, after the others
-    assert [d.name for d in syncorder.sync_order(docs)] == ["early", "n", "a", "b", "r", "t", "late"]
+    assert [d.name for d in argocdsync.sync_order(docs)] == ["early", "n", "a", "b", "r", "t", "late"]
     vs, ro = doc("VirtualService", "web"), doc("Rollout", "web")
-    assert not syncorder.surely_before(vs, ro) and not syncorder.surely_before(ro, vs)  # a tie: unspecified
-    assert syncorder.surely_before(doc("VirtualService", "web", wave=-1), ro)
+    assert not argocdsync.surely_before(vs, ro) and not argocdsync.surely_before(ro, vs)  # a tie: unspecified
+    assert argocdsync.surely_before(doc("VirtualService", "web", wave=-1), ro)
 
 
 def test_one_sources_objects_never_satisfy_anothers(ctx):

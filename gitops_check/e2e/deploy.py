@@ -18,7 +18,7 @@ import tempfile
 from functools import lru_cache
 from pathlib import Path
 
-from .. import render, server, syncorder
+from .. import argocdsync, render, server
 from ..errors import ToolError
 from ..kubeapi import Client
 from ..model import Document
@@ -129,7 +129,7 @@ def respect_ignore_differences(live: dict, doc: Document, ignores: list[dict]) -
 
 def sync(client: Client, docs: list[Document], namespace: str, resources: dict, ignores: list[dict]) -> None:
     """Apply a release into `namespace` as Argo CD syncs it; ToolError naming the first refusal."""
-    for doc in syncorder.sync_order(in_namespace(docs, namespace)):
+    for doc in argocdsync.sync_order(in_namespace(docs, namespace)):
         resource = resources.get((doc.api_version, doc.kind))
         if resource is None:
             raise ToolError(f"{doc.api_version} {doc.kind} is not served by the simulated cluster")

@@ -116,9 +116,6 @@ class Recorder:
 
     # ------------------------------------------------------------------ questions about the timeline
 
-    def first(self, predicate, after: float = 0.0) -> Sample | None:
-        return next((s for s in self.samples if s.t >= after and predicate(s)), None)
-
     def wait(self, predicate, timeout: float, what: str, unless=None) -> Sample:
         """The first sample (from now on) that satisfies `predicate`; AssertionError naming the state the
         controllers left instead, after `timeout` scaled seconds or as soon as a sample satisfies `unless`

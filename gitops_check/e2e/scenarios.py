@@ -67,10 +67,10 @@ def release(w: World, rec: Recorder, overlay: str, digest: str, label: str) -> f
     return rec.now()
 
 
-def promoted(rec: Recorder, steps: int, after: float, replicas: int = 1) -> Callable[[Sample], bool]:
+def promoted(rec: Recorder, steps: int | None, after: float, replicas: int = 1) -> Callable[[Sample], bool]:
     """Fully promoted to a pod template other than the one running at `after` (the moment of a sync)."""
     before = next((s.current_hash for s in reversed(rec.samples) if s.t <= after), "")
-    return lambda s: healthy_on(rec, steps, replicas)(s) and s.current_hash != before
+    return lambda s: healthy_on(steps, replicas)(s) and s.current_hash != before
 
 
 def rollout_spec(w: World, overlay: str) -> dict:
@@ -83,7 +83,7 @@ def hpa_minimum(w: World, overlay: str) -> int:
     return int(hpa.obj["spec"]["minReplicas"])
 
 
-def healthy_on(rec: Recorder, steps: int, replicas: int = 1) -> Callable[[Sample], bool]:
+def healthy_on(steps: int | None, replicas: int = 1) -> Callable[[Sample], bool]:
     """Fully promoted: Healthy, every step done, the stable ReplicaSet is the current one, all traffic on it,
     at least `replicas` pods available."""
     return lambda s: (s.phase == "Healthy" and s.step == steps and s.stable_hash and s.stable_hash == s.current_hash
@@ -106,7 +106,7 @@ def first_sync(w: World, rec: Recorder, overlay: str = OVERLAY) -> Sample:
     t0 = release(w, rec, overlay, V1, "v1")
     steps = step_count(w, overlay)
     minimum = hpa_minimum(w, overlay)
-    done = rec.wait(lambda s: healthy_on(rec, steps, minimum)(s) and s.replicas == minimum, w.timeout,
+    done = rec.wait(lambda s: healthy_on(steps, minimum)(s) and s.replicas == minimum, w.timeout,
                     f"the first sync becoming Healthy with {minimum} available pods", unless=invalid_spec(t0))
     # Let the controller settle (15 s real): a release arriving within a second of the first deploy races
     # the controller's own status updates (blue-green then takes it for the initial deploy), which no real
@@ -251,7 +251,7 @@ def rollback(w: World, rec: Recorder) -> Outcome:
     t1 = release_to(w, rec, V2, "v2 (good)", Behaviour())
     rec.wait(promoted(rec, len(steps), t1), w.timeout, "full promotion of v2")
     t0 = release(w, rec, OVERLAY, V1, "v1 again (rollback)")
-    done = rec.wait(lambda s: healthy_on(rec, len(steps))(s) and s.stable_hash == old_hash, w.timeout * 2,
+    done = rec.wait(lambda s: healthy_on(len(steps))(s) and s.stable_hash == old_hash, w.timeout * 2,
                     "all traffic back on v1")
     return Outcome(rollback=done.t - t0, details={"steps_walked": sorted({s.step for s in rec.samples if s.t >= t0 and s.step is not None})})
 

@@ -14,6 +14,7 @@ from fnmatch import fnmatchcase
 from pathlib import Path
 from typing import Any, Iterator
 
+from ..argocdsync import sync_options
 from ..errors import InputError
 from ..model import Document, Violation
 from ..render import is_overlay
@@ -295,11 +296,6 @@ def as_list_str(value: Any) -> list[str]:
     return [str(v) for v in value] if isinstance(value, list) else []
 
 
-def _sync_options(app: App) -> dict[str, str]:
-    pairs = (str(o).split("=", 1) for o in as_list_str(as_dict(app.spec.get("syncPolicy")).get("syncOptions")))
-    return {p[0].strip(): p[1].strip() for p in pairs if len(p) == 2}
-
-
 def _ignores_selector_hash(app: App) -> bool:
     for entry in dicts(app.spec.get("ignoreDifferences")):
         if entry.get("kind") != "Service" or entry.get("group", "") not in ("", None):
@@ -327,7 +323,7 @@ def selector_hash_kept(idx: Index, inputs: Inputs) -> Iterator[Violation]:
     """Server-side apply must leave the selector key Argo Rollouts owns alone (ignoreDifferences on it, and
     RespectIgnoreDifferences=true so the sync keeps the live value)."""
     for app in apps(idx):
-        options = _sync_options(app)
+        options = sync_options(as_dict(app.spec.get("syncPolicy")).get("syncOptions"))
         if options.get("ServerSideApply") != "true":
             continue
         for path, _ in _local_sources(app):

@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Iterator
 
-from .. import syncorder
+from .. import argocdsync
 from ..model import Document, Violation
 from ..rules import rule
 from .index import Index, as_dict, as_list, dicts, service_host
@@ -230,20 +230,20 @@ def _dependencies(idx: Index, rollout: Document) -> Iterator[tuple[str, Document
 
 
 def dependencies_synced_first(idx: Index, inputs: Inputs) -> Iterator[Violation]:
-    """Argo CD's sync order (syncorder.py) must put what a Rollout names before the Rollout."""
+    """Argo CD's sync order (argocdsync.py) must put what a Rollout names before the Rollout."""
     for rollout in idx.of_kind("Rollout"):
         seen = set()
         for where, dep in _dependencies(idx, rollout):
-            if id(dep) in seen or syncorder.surely_before(dep, rollout):
+            if id(dep) in seen or argocdsync.surely_before(dep, rollout):
                 continue
             seen.add(id(dep))
-            wave = syncorder.wave(rollout)
+            wave = argocdsync.wave(rollout)
             yield SYNCED_AFTER.violation(
                 rollout,
-                f"{dep.kind} {dep.name!r} ({where}) is synced in wave {syncorder.wave(dep)}, not before the Rollout "
+                f"{dep.kind} {dep.name!r} ({where}) is synced in wave {argocdsync.wave(dep)}, not before the Rollout "
                 f"(wave {wave}; among custom resources of one wave Argo CD goes by name): the Rollout can be applied "
                 f"first and stay InvalidSpec until its next reconcile; give the {dep.kind} the annotation "
-                f'{syncorder.SYNC_WAVE}: "{wave - 1}"',
+                f'{argocdsync.SYNC_WAVE}: "{wave - 1}"',
             )
 
 
