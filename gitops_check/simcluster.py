@@ -8,7 +8,8 @@ at the pinned versions and on 127.0.0.1 only:
 - kwok, which simulates the nodes (three zones): pods scheduled to them run and become Ready after a short
   delay, except pods whose image is listed in `never_ready` (a release whose pods never become Ready);
 - the Argo Rollouts controller (rollouts-controller, the version of the locked CRDs);
-- Prometheus (Debian's), scraping a metrics endpoint the caller serves (synthetic Istio series).
+- Prometheus (Debian's), scraping a metrics endpoint the caller serves (synthetic Istio series) and the Argo
+  Rollouts controller's own metrics.
 
 Everything is stopped by stop(), and, as for the control plane, tied to its owner with PR_SET_PDEATHSIG and
 reaped by the next start when its owner was killed. The processes' command lines name the folder.
@@ -40,6 +41,18 @@ class SimCluster:
     client: Client
     prometheus_url: str
     processes: dict[str, subprocess.Popen] = field(default_factory=dict)
+
+    def query(self, expr: str) -> list[dict]:
+        """An instant PromQL query against the cluster's Prometheus: the result vector."""
+        import urllib.parse
+        import urllib.request
+
+        url = f"{self.prometheus_url}/api/v1/query?" + urllib.parse.urlencode({"query": expr})
+        with urllib.request.build_opener(urllib.request.ProxyHandler({})).open(url, timeout=10) as resp:
+            body = json.loads(resp.read())  # loopback: never through a proxy
+        if body.get("status") != "success":
+            raise ToolError(f"Prometheus refused {expr!r}: {body.get('error')}")
+        return body["data"]["result"]
 
     @property
     def dir(self) -> Path:
@@ -173,11 +186,15 @@ phase: Succeeded
     return path
 
 
-def _prometheus_config(folder: Path, scrape_target: str, scrape_seconds: float) -> Path:
+def _prometheus_config(folder: Path, scrape_target: str, scrape_seconds: float, controller_metrics: str) -> Path:
+    """Scrape the synthetic mesh metrics and the Argo Rollouts controller's own metrics (what the alerts use)."""
     path = folder / "prometheus.yml"
     path.write_text(json.dumps({
         "global": {"scrape_interval": f"{int(scrape_seconds * 1000)}ms", "evaluation_interval": "1s"},
-        "scrape_configs": [{"job_name": "istio-synthetic", "static_configs": [{"targets": [scrape_target]}]}],
+        "scrape_configs": [
+            {"job_name": "istio-synthetic", "static_configs": [{"targets": [scrape_target]}]},
+            {"job_name": "argo-rollouts", "static_configs": [{"targets": [controller_metrics]}]},
+        ],
     }))
     return path
 
@@ -239,16 +256,17 @@ def start(settings: Settings, metrics_target: str, *, never_ready: list[str] = (
             "--manage-nodes-with-annotation-selector", "kwok.x-k8s.io/node=fake",
             "--server-address", f"127.0.0.1:{controlplane.free_port()}", "--node-ip", "127.0.0.1",
         ])
+        metrics_port = controlplane.free_port()
         spawn("rollouts-controller", [
             toolchain.locate("rollouts-controller", settings), "--kubeconfig", str(kubeconfig), "--leader-elect=false",
-            "--metricsport", str(controlplane.free_port()), "--healthzPort", str(controlplane.free_port()),
+            "--metricsport", str(metrics_port), "--healthzPort", str(controlplane.free_port()),
             "--istio-api-version", "v1", "--loglevel", "info", "--rollout-resync", "30",
         ])
         if not Path(PROMETHEUS).is_file():
             raise ToolError(f"{PROMETHEUS} not found: run `make tools` (installs Debian package prometheus)")
         port = prometheus_port or controlplane.free_port()
         spawn("prometheus", [
-            PROMETHEUS, "--config.file", str(_prometheus_config(cp.dir, metrics_target, scrape_seconds)),
+            PROMETHEUS, "--config.file", str(_prometheus_config(cp.dir, metrics_target, scrape_seconds, f"127.0.0.1:{metrics_port}")),
             "--storage.tsdb.path", str(cp.dir / "prometheus"), "--web.listen-address", f"127.0.0.1:{port}",
             "--log.level", "warn",
         ])

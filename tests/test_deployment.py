@@ -365,8 +365,8 @@ def alerts(docs, find) -> dict[str, dict]:
 def test_required_alerts_exist_with_severity_annotations_and_runbooks(overlay, find):
     rules = alerts(overlay[1], find)
     exprs = " ".join(r["expr"] for r in rules.values())
-    assert 'rollout_info{' in exprs and 'phase="Degraded"' in exprs
-    assert "analysis_run_phase{" in exprs
+    assert 'rollout_info{' in exprs and 'phase=~"Abort|Timeout|Error|InvalidSpec"' in exprs  # never "Degraded"
+    assert "analysis_run_info{" in exprs and "analysis_run_phase" not in exprs  # deprecated in Argo Rollouts 1.9
     assert rules["WebhookServiceHighErrorRate"]["for"] == "2m" and "> 0.05" in rules["WebhookServiceHighErrorRate"]["expr"]
     assert rules["WebhookServiceHighLatencyP95"]["for"] == "5m"
     assert {"WebhookServiceErrorBudgetBurnFast", "WebhookServiceErrorBudgetBurnSlow"} <= set(rules)

@@ -52,7 +52,7 @@ def run_scenarios(settings: Settings, names: list[str], logs: Path | None, mutat
                                job_seconds=scenarios.load_job_seconds(world))
         traffic = Traffic(sim.client)
         traffic.start(port)
-        world.client, world.traffic, world.resources = sim.client, traffic, sim.client.resources()
+        world.client, world.traffic, world.resources, world.query = sim.client, traffic, sim.client.resources(), sim.query
         for name in names:
             ns = f"e2e-{name}"
             traffic.namespace(ns)

@@ -36,7 +36,8 @@ class World:
     releases: deploy.Releases
     resources: dict
     ignores: list[dict]  # the Application's ignoreDifferences, honoured on every sync
-    scale: int = 1  # the e2e overlays' durations are the real ones divided by this
+    scale: int = 1
+    query: Callable[[str], list[dict]] | None = None  # PromQL against the cluster's Prometheus  # the e2e overlays' durations are the real ones divided by this
     timeout: float = 90.0  # scaled seconds any single wait may take
 
     def real(self, scaled: float) -> float:
@@ -183,6 +184,9 @@ def healthy_release(w: World, rec: Recorder) -> Outcome:
     assert all(p == "Successful" for p in phases.values()), f"AnalysisRuns ended {phases}"
     failed = [m for r in background for m in measurements(r) if m.get("phase") != "Successful"]
     assert not failed, f"measurements that did not succeed: {failed[:3]}"
+    time.sleep(2.0)  # two scrapes of the controller's metrics after the promotion
+    quiet = {name: w.query(expr) for name, expr in alert_conditions(w, rec, ROLLOUT_ALERTS).items()}
+    assert not any(quiet.values()), f"alerts fire after a healthy release: {quiet}"
     return Outcome(time_to_full=done.t - t0, details={
         "measurements": sum(len(measurements(r)) for r in background), "analysis": phases})
 
@@ -199,9 +203,34 @@ def _aborted_by_analysis(w: World, rec: Recorder, digest: str, label: str, behav
     phases = {r["metadata"]["name"]: r["status"].get("phase") for r in analysis_runs(w, rec.namespace)}
     assert "Failed" in phases.values(), f"no AnalysisRun failed: {phases}"
     assert back.phase == "Degraded", f"after the abort the Rollout is {back.phase}, not Degraded"
-    return Outcome(rollback=back.t - failed.t, details={
+    fired = alerts_fire(w, rec, ROLLOUT_ALERTS)
+    return Outcome(rollback=back.t - failed.t, details={"alerts": fired,
         "first_failed_measurement_seconds": w.real(failed.t - t0), "aborted_seconds": w.real(aborted.t - t0), "analysis": phases,
         "max_canary_weight": max(s.weights.get("canary", 0) for s in rec.samples if s.t >= t0)})
+
+
+ROLLOUT_ALERTS = ("WebhookServiceAnalysisRunFailed", "WebhookServiceRolloutDegraded")
+
+
+def alert_conditions(w: World, rec: Recorder, names: tuple[str, ...]) -> dict[str, str]:
+    """The repository's alert expressions, scoped to the scenario's namespace."""
+    rule = next(d for d in w.releases.render(OVERLAY, V1) if d.kind == "PrometheusRule")
+    exprs = {r["alert"]: r["expr"] for g in rule.obj["spec"]["groups"] for r in g["rules"] if r.get("alert") in names}
+    assert set(exprs) == set(names), f"alerts missing from the PrometheusRule: {sorted(set(names) - set(exprs))}"
+    return {n: e.replace('namespace="webhook-service"', f'namespace="{rec.namespace}"') for n, e in exprs.items()}
+
+
+def alerts_fire(w: World, rec: Recorder, names: tuple[str, ...], timeout: float = 10.0) -> dict[str, list[dict]]:
+    """Evaluate the repository's alert expressions on what Prometheus scraped from the real Argo Rollouts
+    controller: each must return a series (the alert's condition holds)."""
+    fired: dict[str, list[dict]] = {}
+    deadline = time.monotonic() + timeout
+    for name, scoped in alert_conditions(w, rec, names).items():
+        while not (result := w.query(scoped)):
+            assert time.monotonic() < deadline, f"alert {name} did not fire on the controller's metrics: {scoped}"
+            time.sleep(0.5)
+        fired[name] = [r["metric"] for r in result]
+    return fired
 
 
 def bad_release(w: World, rec: Recorder) -> Outcome:
@@ -237,7 +266,8 @@ def stuck_release(w: World, rec: Recorder) -> Outcome:
     back = rec.wait(lambda s: s.abort and s.weights.get("canary") == 0, w.timeout, "all traffic on stable")
     assert "ProgressDeadlineExceeded" in aborted.message or "progress deadline" in aborted.message.lower() \
         or aborted.phase == "Degraded", f"aborted for another reason: {aborted.message!r}"
-    return Outcome(rollback=back.t - t0, details={"aborted_seconds": w.real(aborted.t - t0),
+    fired = alerts_fire(w, rec, ("WebhookServiceRolloutDegraded",))
+    return Outcome(rollback=back.t - t0, details={"alerts": fired, "aborted_seconds": w.real(aborted.t - t0),
                                                   "progress_deadline_seconds": w.real(deadline),
                                                   "message": aborted.message})
 
