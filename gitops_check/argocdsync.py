@@ -1,4 +1,5 @@
-"""How Argo CD syncs: the order it applies a sync's objects in, and its sync options.
+"""How Argo CD syncs: which Applications sync what, the order it applies a sync's objects in, and its
+sync options.
 
 Order (gitops-engine, sync_tasks.go): sync wave, then kind, then name. Known kinds go in kindOrder's order;
 every other kind (all custom resources) ranks the same, after them, so among custom resources only the name
@@ -6,6 +7,11 @@ decides, and objects with the same wave, rank and name are applied in an unspeci
 stage, the end-to-end sync and the references rules all use this one model."""
 
 from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterable, Iterator
 
 from .model import Document
 
@@ -51,3 +57,97 @@ def sync_options(options: object) -> dict[str, str]:
         options = options.split(",")
     pairs = (str(o).split("=", 1) for o in (options if isinstance(options, list) else []))
     return {p[0].strip(): p[1].strip() for p in pairs if len(p) == 2}
+
+
+# --------------------------------------------------------------------------- Applications
+
+_PLACEHOLDER = re.compile(r"\{\{\s*\.?([A-Za-z0-9_.\-]+)\s*\}\}")
+
+
+def _dict(value: Any) -> dict:
+    return value if isinstance(value, dict) else {}
+
+
+def _dicts(value: Any) -> list[dict]:
+    return [v for v in value if isinstance(v, dict)] if isinstance(value, list) else []
+
+
+@dataclass
+class App:
+    """An Application spec: a real Application, or one rendered from an ApplicationSet list element."""
+
+    doc: Document  # the Application or ApplicationSet, where findings are reported
+    label: str  # "" for an Application, "list element N: " for ApplicationSet elements
+    spec: dict
+    meta: dict  # the Application's metadata (for an ApplicationSet: the substituted template's)
+
+    def sources(self) -> list[dict]:
+        return [_dict(self.spec["source"])] if self.spec.get("source") else _dicts(self.spec.get("sources"))
+
+    @property
+    def destination(self) -> dict:
+        return _dict(self.spec.get("destination"))
+
+    @property
+    def options(self) -> dict[str, str]:
+        return sync_options(_dict(self.spec.get("syncPolicy")).get("syncOptions"))
+
+
+def _lookup(element: dict, key: str) -> Any:
+    if key in element:
+        return element[key]
+    value: Any = element
+    for part in key.split("."):
+        if not isinstance(value, dict) or part not in value:
+            return None
+        value = value[part]
+    return value
+
+
+def substitute(value: Any, element: dict) -> Any:
+    """Fill `{{key}}` / `{{.key}}` placeholders of an ApplicationSet template from one list element;
+    unknown placeholders are left as they are (and such paths are then not judged)."""
+    if isinstance(value, str):
+        def repl(m: re.Match) -> str:
+            found = _lookup(element, m.group(1))
+            return m.group(0) if found is None or isinstance(found, (dict, list)) else str(found)
+        return _PLACEHOLDER.sub(repl, value)
+    if isinstance(value, dict):
+        return {k: substitute(v, element) for k, v in value.items()}
+    if isinstance(value, list):
+        return [substitute(v, element) for v in value]
+    return value
+
+
+def applications(docs: Iterable[Document]) -> Iterator[App]:
+    """Every Application, and every Application an ApplicationSet list generator produces."""
+    docs = list(docs)
+    for doc in docs:
+        if doc.kind == "Application":
+            yield App(doc, "", _dict(doc.obj.get("spec")), doc.metadata)
+    for doc in docs:
+        if doc.kind != "ApplicationSet":
+            continue
+        spec = _dict(doc.obj.get("spec"))
+        template = _dict(spec.get("template"))
+        elements = [e for g in _dicts(spec.get("generators")) for e in _dicts(_dict(g.get("list")).get("elements"))]
+        for i, element in enumerate(elements):
+            yield App(
+                doc, f"list element {i}: ", substitute(_dict(template.get("spec")), element),
+                _dict(substitute(_dict(template.get("metadata")), element)),
+            )
+
+
+def local_sources(app: App) -> Iterator[tuple[str, dict]]:
+    """(path, source) for the sources of this repository: a resolved `path` and no Helm `chart`."""
+    for source in app.sources():
+        path = source.get("path")
+        if isinstance(path, str) and not source.get("chart") and "{{" not in path:
+            yield path, source
+
+
+def overlay_dir(repo_root: Path, path: str) -> Path | None:
+    """The folder an Application's source path names in the repository (None when it points outside)."""
+    root = repo_root.resolve()
+    target = (root / path.strip().lstrip("/")).resolve()
+    return target if target.is_relative_to(root) else None

@@ -30,6 +30,7 @@ import signal
 import socket
 import struct
 import subprocess
+import tempfile
 import threading
 import time
 from dataclasses import dataclass, field
@@ -64,7 +65,7 @@ class ControlPlane:
 
     def save(self) -> None:
         self.state.update(url=self.url, ca_file=str(self.ca_file), token_file=str(self.dir / "token"))
-        tmp = self.dir / "state.json.tmp"
+        tmp = self.dir / f"state.json.{os.getpid()}.{threading.get_ident()}"
         tmp.write_text(json.dumps(self.state, indent=2))
         tmp.rename(self.dir / "state.json")
 
@@ -150,6 +151,8 @@ def reap(settings: Settings) -> list[str]:
     for folder in sorted(base.iterdir()):
         if not folder.is_dir():
             continue
+        if folder.name.startswith(".new-") and time.time() - folder.stat().st_mtime < 60:
+            continue  # being made by a start() right now
         if folder.name == PERSISTENT:
             if _persistent_alive(folder):
                 continue
@@ -169,10 +172,21 @@ def _persistent_alive(folder: Path) -> bool:
     return all(_start_time(p["pid"]) == p["start"] for p in state.get("processes", []))
 
 
-def _pdeathsig() -> None:
-    """In the child before exec: die with the parent (Linux prctl PR_SET_PDEATHSIG)."""
-    libc = ctypes.CDLL(None, use_errno=True)
-    libc.prctl(1, signal.SIGKILL, 0, 0, 0)  # PR_SET_PDEATHSIG = 1
+_LIBC = ctypes.CDLL(None, use_errno=True)  # loaded here, in the parent: nothing to load after fork
+
+
+def _pdeathsig(parent: int) -> None:
+    """In the child before exec: die with the parent (Linux prctl PR_SET_PDEATHSIG), and at once if the
+    parent died between fork and prctl."""
+    _LIBC.prctl(1, signal.SIGKILL, 0, 0, 0)  # PR_SET_PDEATHSIG = 1
+    if os.getppid() != parent:
+        os._exit(1)
+
+
+def can_tie() -> bool:
+    """PR_SET_PDEATHSIG fires when the thread that forked exits: only the main thread lives as long as the
+    process. Children started elsewhere are not tied (the next run reaps them instead)."""
+    return threading.current_thread() is threading.main_thread()
 
 
 def spawn(cmd: list[str], log: Path, tie_to_parent: bool) -> subprocess.Popen:
@@ -180,7 +194,8 @@ def spawn(cmd: list[str], log: Path, tie_to_parent: bool) -> subprocess.Popen:
     try:
         return subprocess.Popen(
             cmd, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
-            preexec_fn=_pdeathsig if tie_to_parent else None, env={"PATH": "/usr/bin:/bin", "HOME": str(log.parent)},
+            preexec_fn=(lambda parent=os.getpid(): _pdeathsig(parent)) if tie_to_parent else None,
+            env={"PATH": "/usr/bin:/bin", "HOME": str(log.parent)},
         )
     finally:
         out.close()
@@ -275,10 +290,17 @@ def start(settings: Settings, persistent: bool = False) -> ControlPlane:
     folder = base / name
     if persistent and folder.exists():
         raise ToolError(f"a control plane is already up in {folder}: `gitops-check cluster down` first")
-    folder.mkdir(mode=0o700)
-    (folder / "owner.json").write_text(json.dumps({"pid": os.getpid(), "start": _start_time(os.getpid())}))
+    # The folder appears with its owner already recorded (built under a hidden name, then renamed), so a
+    # concurrent reap() never takes a folder being made for one without an owner.
+    tmp = Path(tempfile.mkdtemp(prefix=".new-", dir=base))
+    (tmp / "owner.json").write_text(json.dumps({"pid": os.getpid(), "start": _start_time(os.getpid())}))
     if persistent:
-        (folder / "starting").touch()
+        (tmp / "starting").touch()
+    try:
+        tmp.rename(folder)
+    except OSError:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise ToolError(f"a control plane is already up in {folder}: `gitops-check cluster down` first") from None
     try:
         return _launch(settings, folder, persistent)
     except BaseException:
@@ -300,7 +322,7 @@ def _launch(settings: Settings, folder: Path, persistent: bool) -> ControlPlane:
         shutil.copytree(seed, folder / "etcd")
     client, peer, secure = free_port(), free_port(), free_port()
     etcd_url = f"http://127.0.0.1:{client}"
-    tie = not persistent and threading.current_thread() is threading.main_thread()
+    tie = not persistent and can_tie()
     procs = [spawn([
         etcd, "--name", "gitops-check", "--data-dir", str(folder / "etcd"),
         "--listen-client-urls", etcd_url, "--advertise-client-urls", etcd_url,
@@ -337,8 +359,11 @@ def wait_ready(cp: ControlPlane, timeout: float = STARTUP_TIMEOUT) -> None:
         for proc, name in zip(cp.processes, ("etcd", "kube-apiserver")):
             if proc.poll() is not None:
                 raise ToolError(f"{name} exited with code {proc.returncode} while starting: {last_line(cp.log(name))}")
-        if client is None and cp.ca_file.is_file():
-            client = Client(cp.url, cp.token, cp.ca_file)
+        if client is None and (cp.dir / "certs" / "apiserver.key").is_file():  # written after the certificate
+            try:
+                client = Client(cp.url, cp.token, cp.ca_file)
+            except (OSError, ValueError):  # ssl.SSLError included: the file is still being written
+                client = None
         if client is not None and client.ready():
             return
         time.sleep(0.05)
@@ -393,7 +418,10 @@ def prepare_seed(settings: Settings) -> Path:
             install_crds(cp, settings)
             for proc in reversed(cp.processes):  # a clean stop leaves a consistent etcd folder to copy
                 proc.terminate()
-                proc.wait(timeout=STOP_TIMEOUT)
+                try:
+                    proc.wait(timeout=STOP_TIMEOUT)
+                except subprocess.TimeoutExpired:
+                    raise ToolError(f"{proc.args[0]} did not stop within {STOP_TIMEOUT:.0f}s while preparing the seed") from None
             shutil.copytree(cp.dir / "etcd", tmp / "etcd")
         finally:
             stop(cp)
@@ -419,18 +447,23 @@ def stop(cp: ControlPlane) -> None:
     shutil.rmtree(cp.dir, ignore_errors=True)
 
 
+SHARED = "GITOPS_CHECK_CLUSTER"  # a control plane folder a parent process shares with its children
+
+
 def running(settings: Settings) -> ControlPlane | None:
-    """The control plane `gitops-check cluster up` started, when it is up; None otherwise."""
-    folder = root(settings) / PERSISTENT
+    """The control plane to use instead of starting one: the folder GITOPS_CHECK_CLUSTER names (a test
+    session shares its own that way), else the one `gitops-check cluster up` keeps; None when neither is up."""
+    folder = Path(os.environ[SHARED]) if os.environ.get(SHARED) else root(settings) / PERSISTENT
     try:
         state = json.loads((folder / "state.json").read_text())
-    except (OSError, ValueError):
+        token = Path(state["token_file"]).read_text()
+    except (OSError, ValueError, KeyError):
         return None
     if (folder / "starting").exists() or not _persistent_alive(folder):
         return None
     if state.get("kubernetes") != settings.tools["kubernetes"].version:
         return None
-    return ControlPlane(folder, state["url"], Path(state["token_file"]).read_text(), Path(state["ca_file"]), True, state=state)
+    return ControlPlane(folder, state["url"], token, Path(state["ca_file"]), True, state=state)
 
 
 # --------------------------------------------------------------------------- `gitops-check cluster`
@@ -438,7 +471,7 @@ def running(settings: Settings) -> ControlPlane | None:
 
 def up(settings: Settings) -> ControlPlane:
     cp = running(settings)
-    if cp:
+    if cp and cp.dir.name == PERSISTENT:
         return cp
     reap(settings)
     cp = start(settings, persistent=True)
@@ -453,7 +486,7 @@ def up(settings: Settings) -> ControlPlane:
 
 
 def down(settings: Settings) -> bool:
-    folder = root(settings) / PERSISTENT
+    folder = root(settings) / PERSISTENT  # never the shared folder of GITOPS_CHECK_CLUSTER: its owner stops it
     if not folder.exists():
         return False
     try:

@@ -49,6 +49,7 @@ RULES = {
     "rollout.templateref.Resolve": MISSING_REFERENCE,
     "analysis.reconcileAnalysisRun": ANALYSIS_ERROR,
     "analysis.ValidateMetrics": INVALID_TEMPLATE,
+    "panic": INVALID_SPEC,  # upstream validation crashed on the object: certainly not accepted as it is
 }
 JUDGED = ("Rollout", "AnalysisTemplate", "ClusterAnalysisTemplate")
 FIXES = {
@@ -62,16 +63,11 @@ FIXES = {
 def _objects(source: Source) -> list[dict]:
     """The source's objects as Argo CD applies them: a namespaced object without a namespace lands in the
     Application's destination namespace, taken to be the one most of the source's objects name."""
-    from .references.index import CLUSTER_SCOPED, Index
+    from .references.index import Index
 
-    default = Index(source).namespace
-    out = []
-    for d in source.documents:
-        if default and not d.namespace and d.kind not in CLUSTER_SCOPED:
-            out.append({**d.obj, "metadata": {**d.metadata, "namespace": default}})
-        else:
-            out.append(d.obj)
-    return out
+    idx = Index(source)
+    return [{**d.obj, "metadata": {**d.metadata, "namespace": idx.ns(d)}} if idx.ns(d) != d.namespace else d.obj
+            for d in source.documents]
 
 
 def run(binary: str, sources: list[Source]) -> dict:

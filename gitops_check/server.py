@@ -20,7 +20,7 @@ from pathlib import Path
 
 from . import render
 from .references.index import Index
-from .argocdsync import SYNC_OPTIONS, sync_options, sync_order
+from .argocdsync import SYNC_OPTIONS, App, applications, local_sources, overlay_dir, sync_options, sync_order
 from .context import Context
 from .kubeapi import Client, Resource
 from .model import Document, Source, Violation
@@ -50,32 +50,30 @@ WORKERS = 8  # concurrent dry runs; the server answers each in milliseconds
 # --------------------------------------------------------------------------- apply modes
 
 
-def _applications(sources: list[Source], ctx: Context) -> list[Document]:
-    """Every Argo CD Application this run rendered, plus the repository's own (settings.applications)
-    when the run did not include that overlay."""
-    apps = [d for s in sources for d in s.documents if d.kind == "Application" and d.group == "argoproj.io"]
+def _applications(sources: list[Source], ctx: Context) -> list[App]:
+    """Every Argo CD Application (and ApplicationSet element) this run rendered, plus the repository's own
+    (settings.applications) when the run did not include that overlay."""
+    docs = [d for s in sources for d in s.documents]
     overlay = ctx.settings.applications
     if overlay and render.is_overlay(overlay) and overlay.resolve() not in {
         s.path.resolve() for s in sources if s.path is not None
     }:
-        apps += [d for d in render.documents(overlay, ctx.settings.display(overlay), ctx.settings) if d.kind == "Application"]
-    return apps
+        docs += render.documents(overlay, ctx.settings.display(overlay), ctx.settings)
+    return list(applications(docs))
 
 
-def apply_modes(source: Source, apps: list[Document], ctx: Context) -> set[str]:
+def apply_modes(source: Source, apps: list[App], ctx: Context) -> set[str]:
     """The apply modes the Applications that sync this source use; client-side apply (Argo CD's default)
     when no Application syncs it."""
     if source.path is None:
         return {CSA}
     here = source.path.resolve()
-    modes = set()
-    for app in apps:
-        spec = app.obj.get("spec") if isinstance(app.obj.get("spec"), dict) else {}
-        srcs = [spec.get("source")] + list(spec.get("sources") or [])
-        paths = [s.get("path") for s in srcs if isinstance(s, dict) and isinstance(s.get("path"), str)]
-        if any((ctx.settings.repo_root / p.strip("/")).resolve() == here for p in paths):
-            options = sync_options(((spec.get("syncPolicy") or {}) if isinstance(spec.get("syncPolicy"), dict) else {}).get("syncOptions"))
-            modes.add(SSA if options.get("ServerSideApply") == "true" else CSA)
+    modes = {
+        SSA if app.options.get("ServerSideApply") == "true" else CSA
+        for app in apps
+        for path, _ in local_sources(app)
+        if overlay_dir(ctx.settings.repo_root, path) == here
+    }
     return modes or {CSA}
 
 

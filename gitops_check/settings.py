@@ -35,7 +35,7 @@ class Tool:
     build: str = "install"
     commands: tuple[str, ...] = ()  # the binaries it provides (default: one, named like the tool)
     wrapper: Path | None = None  # folder with cmd/<command>/main.go, for "wrapper" and "module" builds
-    packages: tuple[str, ...] = ()  # for "module": the module's own main packages to build as well
+    source_key: str = ""  # the wrapper's content (wrapper_key), part of the cache key
 
     @property
     def binaries(self) -> tuple[str, ...]:
@@ -69,19 +69,18 @@ class Settings:
         return ".".join(self.kubernetes_version.split(".")[:2])
 
     def tool_dir(self, name: str) -> Path:
-        """Where the pinned build of one Go tool lives: keyed by tool and version, outside the clone.
-
-        Tools built from a wrapper in this repository are keyed by the wrapper's content as well, so a
-        change to it rebuilds, and a clone with the same wrapper reuses the build.
-        """
+        """Where the pinned build of one Go tool lives: keyed by tool and version (and, for tools built from a
+        wrapper in this repository, by the wrapper's source), outside the clone."""
         tool = self.tools[name]
-        key = tool.version
-        if tool.wrapper is not None:
-            digest = hashlib.sha256()
-            for f in sorted(p for p in tool.wrapper.rglob("*") if p.is_file()):
-                digest.update(f.relative_to(tool.wrapper).as_posix().encode() + b"\0" + f.read_bytes() + b"\0")
-            key += "-" + digest.hexdigest()[:12]
-        return self.cache_dir / "tools" / name / key
+        return self.cache_dir / "tools" / name / (f"{tool.version}-{tool.source_key}" if tool.source_key else tool.version)
+
+
+def wrapper_key(folder: Path) -> str:
+    """What a wrapper build depends on: its Go sources (not a stray binary or an editor's swap file)."""
+    digest = hashlib.sha256()
+    for f in sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix in (".go", ".mod", ".sum")):
+        digest.update(f.relative_to(folder).as_posix().encode() + b"\0" + f.read_bytes() + b"\0")
+    return digest.hexdigest()[:12]
 
 
 def _cache_home() -> Path:
@@ -111,9 +110,10 @@ def load(root: Path = REPO_ROOT) -> Settings:
         version = t.get("version") or ("v" + kubernetes_version if t["module"] == "k8s.io/kubernetes" else "")
         if not version:
             raise InputError(f"{pyproject}: [tool.gitops-check.tools.{name}] has no version")
+        wrapper = root / t["wrapper"] if t.get("wrapper") else None
         return Tool(
             name, t["module"], version, t.get("build", "install"), tuple(t.get("commands", ())),
-            root / t["wrapper"] if t.get("wrapper") else None, tuple(t.get("packages", ())),
+            wrapper, wrapper_key(wrapper) if wrapper else "",
         )
 
     tools = {name: tool(name, t) for name, t in cfg["tools"].items()}

@@ -234,7 +234,7 @@ def start(settings: Settings, metrics_target: str, *, never_ready: list[str] = (
         controlplane.install_crds(cp, settings)
         client = Client(cp.url, cp.token, cp.ca_file)
         kubeconfig = _kubeconfig(cp)
-        tie = True
+        tie = controlplane.can_tie()
         procs: dict[str, subprocess.Popen] = {}
 
         def spawn(name: str, cmd: list[str]) -> None:

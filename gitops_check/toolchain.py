@@ -19,13 +19,17 @@ import re
 import shutil
 import subprocess
 import sys
+import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from .errors import ToolError
 from .settings import Settings, Tool, load
 
-APT_TOOLS = {"promtool": "prometheus"}  # tool -> Debian package
+# Debian package -> the programs it must provide (the end-to-end tests run Prometheus itself, the
+# control plane needs openssl for its signing key).
+APT_PACKAGES = {"prometheus": ("promtool", "prometheus"), "openssl": ("openssl",)}
+APT_TOOLS = {tool: package for package, tools in APT_PACKAGES.items() for tool in tools}
 BUILD_TIMEOUT = 3600  # seconds; a cold build of the Kubernetes components takes about 7 minutes on 2 cores
 MODULE_TIMEOUT = 900  # seconds for `go mod download` / `go mod tidy`
 
@@ -160,27 +164,33 @@ def _go_build(settings: Settings, name: str) -> str:
     except ToolError:
         pass
     target = settings.tool_dir(name)
-    staging = target.with_name(target.name + ".partial")
-    shutil.rmtree(staging, ignore_errors=True)
-    staging.mkdir(parents=True)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    # A staging folder of this build's own: two clones building the same tool at once never touch each
+    # other's work, and the first to finish publishes (rename); the other keeps that one.
+    staging = Path(tempfile.mkdtemp(prefix=f"{target.name}.partial-", dir=target.parent))
     env = dict(os.environ, GOTOOLCHAIN=os.environ.get("GOTOOLCHAIN", "local"), GOFLAGS="-buildvcs=false")
     try:
         _build(settings, tool, staging, env)
         missing = [b for b in tool.binaries if not (staging / b).is_file()]
         if missing:
             raise ToolError(f"{name} {tool.version}: the build made no {', '.join(missing)}")
-    except BaseException:
+        if all((target / b).is_file() for b in tool.binaries):
+            return f"{name} {tool.version}: built by another run into {target}"
+        shutil.rmtree(target, ignore_errors=True)  # an incomplete leftover
+        try:
+            staging.rename(target)  # atomic: a half-built tool is never found by locate()
+        except OSError as exc:
+            raise ToolError(f"cannot publish {name} {tool.version} into {target}: {exc.strerror}") from None
+    finally:
         shutil.rmtree(staging, ignore_errors=True)
-        raise
-    shutil.rmtree(target, ignore_errors=True)
-    staging.rename(target)  # atomic: a half-built tool is never found by locate()
     return f"{name} {tool.version}: built into {target}"
 
 
-def _apt_install(name: str) -> str:
-    if shutil.which(name):
-        return f"{name}: {shutil.which(name)}"
-    package = APT_TOOLS[name]
+def _apt_install(package: str) -> str:
+    tools = APT_PACKAGES[package]
+    if all(shutil.which(t) for t in tools):
+        return f"{package}: {', '.join(shutil.which(t) for t in tools)}"
+    name = tools[0]
     sudo = [] if os.geteuid() == 0 else ["sudo"]
     if sudo and not shutil.which("sudo"):
         raise ToolError(f"{name} missing: install Debian package {package} as root (apt-get install {package})")
@@ -190,16 +200,17 @@ def _apt_install(name: str) -> str:
         if proc.returncode != 0:
             last = (proc.stderr.strip().splitlines() or ["no output"])[-1]
             raise ToolError(f"{' '.join(cmd)} failed: {last}")
-    if not shutil.which(name):
-        raise ToolError(f"{package} installed but {name} is not on PATH")
-    return f"{name}: installed from Debian package {package}"
+    missing = [t for t in tools if not shutil.which(t)]
+    if missing:
+        raise ToolError(f"{package} installed but {', '.join(missing)} not on PATH")
+    return f"{package}: installed from Debian package {package}"
 
 
 def install(settings: Settings | None = None) -> list[str]:
     settings = settings or load()
     if not shutil.which("go"):
         raise ToolError("Go is not installed: install Go 1.24 or newer (https://go.dev/doc/install) and retry")
-    jobs = [lambda n=n: _go_build(settings, n) for n in settings.tools] + [lambda n=n: _apt_install(n) for n in APT_TOOLS]
+    jobs = [lambda n=n: _go_build(settings, n) for n in settings.tools] + [lambda p=p: _apt_install(p) for p in APT_PACKAGES]
     with ThreadPoolExecutor(max_workers=len(jobs)) as pool:
         return list(pool.map(lambda job: job(), jobs))
 
@@ -209,6 +220,9 @@ def main(argv: list[str]) -> int:
         try:
             for line in install():
                 print(line)
+        except OSError as exc:
+            print(f"make tools: {exc}", file=sys.stderr)
+            return 2
         except ToolError as exc:
             print(f"make tools: {exc}", file=sys.stderr)
             return 2

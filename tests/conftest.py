@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from functools import lru_cache
 from pathlib import Path
 
@@ -16,18 +17,18 @@ FIXTURES = Path(__file__).resolve().parent / "fixtures"
 
 @pytest.fixture(scope="session", autouse=True)
 def control_plane():
-    """One local control plane for the whole session (validation runs and CLI calls use it): the one
-    `gitops-check cluster up` keeps running when there is one, else started here and stopped at the end."""
+    """One local control plane for the whole session, shared with the CLI subprocesses the tests start
+    (GITOPS_CHECK_CLUSTER): a throwaway one tied to this process, so nothing outlives a killed pytest."""
     s = settings.load()
-    cp = controlplane.running(s)
-    if cp:
-        yield cp
-        return
-    cp = controlplane.up(s)
+    cp = controlplane.start(s)
     try:
+        controlplane.wait_ready(cp)
+        controlplane.install_crds(cp, s)
+        os.environ[controlplane.SHARED] = str(cp.dir)
         yield cp
     finally:
-        controlplane.down(s)
+        os.environ.pop(controlplane.SHARED, None)
+        controlplane.stop(cp)
 
 
 @lru_cache(maxsize=None)

@@ -34,7 +34,9 @@ def private_cache(tmp_path):
 
 
 def _env(cache: Path) -> dict:
-    return dict(os.environ, GITOPS_CHECK_CACHE_DIR=str(cache))
+    env = dict(os.environ, GITOPS_CHECK_CACHE_DIR=str(cache))
+    env.pop(controlplane.SHARED, None)  # not the session's control plane: each run here has its own
+    return env
 
 
 def _planes(cache: Path) -> list[Path]:

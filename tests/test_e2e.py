@@ -8,6 +8,7 @@ reports/e2e.json, which these tests read. Then three broken canaries prove the s
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -15,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from conftest import REPO
-from gitops_check import loader, render, settings
+from gitops_check import controlplane, loader, render, settings
 from gitops_check.e2e import scenarios
 from gitops_check.model import Source
 from gitops_check.references.index import Index
@@ -76,6 +77,7 @@ def e2e(*args: str, report: Path) -> subprocess.CompletedProcess:
 
 @pytest.fixture(scope="module")
 def run():
+    REPORT.unlink(missing_ok=True)  # never judge an earlier run's report
     proc = e2e(report=REPORT)
     assert REPORT.is_file(), proc.stdout + proc.stderr
     report = json.loads(REPORT.read_text())
@@ -110,7 +112,9 @@ def test_nothing_listened_beyond_loopback_and_nothing_survives(run):
     # Rollouts controller binds its metrics and health ports to every address) is reachable on loopback only.
     assert run[1]["interfaces"] == ["lo"]
     assert run[1]["listening"] and set(run[1]["listening"]) <= {"127.0.0.1", "::1", "0.0.0.0", "::"}, run[1]["listening"]
-    survivors = [p for p in Path("/proc").iterdir() if p.name.isdigit() and _cmdline(p).find("controlplanes/run-") >= 0]
+    session = os.environ[controlplane.SHARED]  # this test session's own control plane (tests/conftest.py)
+    survivors = [p for p in Path("/proc").iterdir()
+                 if p.name.isdigit() and "controlplanes/run-" in _cmdline(p) and session not in _cmdline(p)]
     assert survivors == [], [_cmdline(p) for p in survivors]
 
 

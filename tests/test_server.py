@@ -105,7 +105,7 @@ def test_null_in_an_optional_crd_field_is_refused_by_server_side_apply_only(ctx)
 def test_the_apply_mode_follows_the_repositorys_applications(ctx, rendered):
     prod = Source("overlays/production", "overlay", rendered("overlays/production"), path=REPO / "overlays/production")
     apps = server._applications([prod], ctx)  # argocd/ is rendered for the run when it is not a target
-    assert {a.name for a in apps} == {"webhook-service-production", "webhook-service-staging"}
+    assert {a.doc.name for a in apps} == {"webhook-service-production", "webhook-service-staging"}
     assert server.apply_modes(prod, apps, ctx) == {server.SSA}
     component = Source("tests/overlays/blue-green", "overlay", [], path=REPO / "tests/overlays/blue-green")
     assert server.apply_modes(component, apps, ctx) == {server.CSA}

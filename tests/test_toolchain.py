@@ -80,13 +80,13 @@ def test_argo_rollouts_is_pinned_at_the_version_of_the_locked_rollout_crds():
 
 
 def test_a_change_to_a_wrapper_is_a_new_cache_key(tmp_path):
-    s = settings.load()
-    tool = s.tools["argo-rollouts"]
-    copy = tmp_path / "wrapper"
     import shutil
 
+    tool = settings.load().tools["argo-rollouts"]
+    copy = tmp_path / "wrapper"
     shutil.copytree(tool.wrapper, copy)
-    changed = dataclasses.replace(s, tools={**s.tools, "argo-rollouts": dataclasses.replace(tool, wrapper=copy)})
-    assert changed.tool_dir("argo-rollouts") == s.tool_dir("argo-rollouts")
+    assert settings.wrapper_key(copy) == tool.source_key and tool.source_key in str(settings.load().tool_dir("argo-rollouts"))
+    (copy / "cmd" / "rollouts-validate" / "rollouts-validate").write_bytes(b"\x7fELF a stray local build")
+    assert settings.wrapper_key(copy) == tool.source_key  # not a source: no rebuild
     (copy / "cmd" / "rollouts-validate" / "main.go").write_text("package main\n")
-    assert changed.tool_dir("argo-rollouts") != s.tool_dir("argo-rollouts")
+    assert settings.wrapper_key(copy) != tool.source_key

@@ -25,7 +25,6 @@ from ..model import Document
 from ..settings import Settings
 
 TREE = ("base", "components", "overlays", "tests/components", "tests/overlays")
-CLUSTER_SCOPED = {"Namespace"}
 
 
 def _promote(settings: Settings):
@@ -71,25 +70,13 @@ def image_of(docs: list[Document]) -> str:
     return ro.obj["spec"]["template"]["spec"]["containers"][0]["image"]
 
 
-def in_namespace(docs: list[Document], namespace: str) -> list[Document]:
-    """The objects moved into `namespace` (an Application's destination namespace does the same)."""
-    out = []
-    for d in docs:
-        obj = d.obj
-        if d.kind == "Namespace":
-            obj["metadata"]["name"] = namespace
-        elif d.kind not in CLUSTER_SCOPED:
-            obj["metadata"]["namespace"] = namespace
-        out.append(Document(obj, d.source, d.line))
-    return out
-
-
 def ignore_differences(settings: Settings, overlay: str = "overlays/production") -> list[dict]:
     """The ignoreDifferences of the repository's Application that syncs `overlay` (argocd/)."""
-    for app in render.documents(settings.applications, settings.display(settings.applications), settings):
-        spec = app.obj.get("spec") or {}
-        if app.kind == "Application" and (spec.get("source") or {}).get("path") == overlay:
-            return list(spec.get("ignoreDifferences") or [])
+    docs = render.documents(settings.applications, settings.display(settings.applications), settings)
+    target = settings.repo_root / overlay
+    for app in argocdsync.applications(docs):
+        if any(argocdsync.overlay_dir(settings.repo_root, p) == target.resolve() for p, _ in argocdsync.local_sources(app)):
+            return list(app.spec.get("ignoreDifferences") or [])
     raise ToolError(f"no Application in {settings.display(settings.applications)} syncs {overlay}")
 
 
@@ -129,11 +116,16 @@ def respect_ignore_differences(live: dict, doc: Document, ignores: list[dict]) -
 
 def sync(client: Client, docs: list[Document], namespace: str, resources: dict, ignores: list[dict]) -> None:
     """Apply a release into `namespace` as Argo CD syncs it; ToolError naming the first refusal."""
-    for doc in argocdsync.sync_order(in_namespace(docs, namespace)):
+    for doc in argocdsync.sync_order(docs):
         resource = resources.get((doc.api_version, doc.kind))
         if resource is None:
             raise ToolError(f"{doc.api_version} {doc.kind} is not served by the simulated cluster")
-        path = resource.path(doc.namespace if resource.namespaced else "", doc.name)
+        # Into the scenario's namespace, as an Application's destination namespace places them.
+        if resource.namespaced:
+            doc.obj["metadata"]["namespace"] = namespace
+        elif doc.kind == "Namespace":
+            doc.obj["metadata"]["name"] = namespace
+        path = resource.path(namespace if resource.namespaced else "", doc.name)
         live = client.request("GET", path)
         if live.ok:
             respect_ignore_differences(live.body, doc, ignores)

@@ -13,14 +13,20 @@ ROLLOUT = "webhook-service"
 POLL = 0.1  # seconds between samples
 
 
-def weights(vs: dict) -> dict[str, int]:
-    """{"stable": w, "canary": w} of the primary HTTP route (Argo Rollouts' Istio weights)."""
+def primary_route(vs: dict) -> list[tuple[str, int]]:
+    """(Service, weight %) of the route Argo Rollouts manages (`primary`): the share of the host's requests
+    each destination gets. A lone destination without a weight gets all of them, as in Istio."""
     routes = (vs.get("spec") or {}).get("http") or []
     primary = next((r for r in routes if r.get("name") == "primary"), None) or {}
+    dests = primary.get("route") or []
+    return [(d["destination"]["host"].split(".")[0], int(d.get("weight", 100 if len(dests) == 1 else 0))) for d in dests]
+
+
+def weights(vs: dict) -> dict[str, int]:
+    """{"stable": w, "canary": w} of the primary route."""
     out = {"stable": 0, "canary": 0}
-    for dest in primary.get("route") or []:
-        host = dest["destination"]["host"].split(".")[0]
-        out["canary" if host.endswith("-canary") else "stable"] += int(dest.get("weight", 0))
+    for host, weight in primary_route(vs):
+        out["canary" if host.endswith("-canary") else "stable"] += weight
     return out
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import subprocess
 import sys
 import time
 import traceback
@@ -114,6 +115,16 @@ def main(argv: list[str] | None = None) -> int:
         p.error(f"unknown scenario(s): {', '.join(unknown)}")
     if os.environ.get(IN_NAMESPACE) != "1":
         # Own user and network namespace: nothing this run starts is reachable from outside it.
+        try:
+            probe = subprocess.run(["unshare", "-rn", "true"], capture_output=True, text=True, timeout=30)
+            problem = probe.stderr.strip().splitlines()[-1] if probe.returncode else ""
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            problem = str(exc)
+        if problem:
+            print(f"e2e: error: cannot make a user and network namespace of its own (unshare -rn): {problem}; "
+                  "enable unprivileged user namespaces (kernel.unprivileged_userns_clone=1) or run as root",
+                  file=sys.stderr)
+            return 2
         env = dict(os.environ, **{IN_NAMESPACE: "1"})
         cmd = ["unshare", "-rn", sys.executable, "-m", "gitops_check.e2e", *sys.argv[1:]] if argv is None else \
               ["unshare", "-rn", sys.executable, "-m", "gitops_check.e2e", *argv]

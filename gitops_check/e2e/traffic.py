@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from ..kubeapi import Client
+from .observe import primary_route
 
 BUCKETS_MS = (0.5, 1, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000, 60000, 300000, 600000, 1800000, 3600000)
 TICK = 0.25  # seconds between two traffic updates
@@ -108,15 +109,12 @@ class Traffic:
         return out
 
     def _weights(self, ns: str) -> dict[str, float]:
-        """service -> share of the host's requests (the first HTTP route of each VirtualService)."""
-        shares: dict[str, float] = {}
+        """service -> share of the host's requests, from every VirtualService's primary route."""
+        shares: dict[str, float] = defaultdict(float)
         for vs in self.client.request("GET", f"/apis/networking.istio.io/v1/namespaces/{ns}/virtualservices").body.get("items", []):
-            routes = (vs.get("spec") or {}).get("http") or []
-            primary = next((r for r in routes if r.get("name") == "primary"), routes[-1] if routes else None)
-            for dest in (primary or {}).get("route") or []:
-                host = dest["destination"]["host"].split(".")[0]
-                shares[host] = shares.get(host, 0.0) + float(dest.get("weight", 100 if len(primary["route"]) == 1 else 0)) / 100
-        return shares
+            for host, weight in primary_route(vs):
+                shares[host] += weight / 100
+        return dict(shares)
 
     @staticmethod
     def _load_jobs(pods: list[dict]) -> dict[str, float]:

@@ -9,18 +9,18 @@ the wrong namespace. The overlay is rendered (kustomize, cached per path) to lea
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from fnmatch import fnmatchcase
 from pathlib import Path
 from typing import Any, Iterator
 
-from ..argocdsync import sync_options
+from ..argocdsync import App, applications, local_sources, overlay_dir
 from ..errors import InputError
 from ..model import Document, Violation
 from ..render import is_overlay
 from ..rules import rule
 from .index import CLUSTER_SCOPED, ENVIRONMENT_LABEL, Index, as_dict, dicts
 from .inputs import Inputs
+from .rollouts import routed_services
 
 APP_PATH = rule(
     "WH-REF-032", "error", "references", "An Application's source path is an overlay of this repository that builds",
@@ -56,89 +56,23 @@ SELECTOR_HASH = rule(
 )
 HASH_POINTER = "/spec/selector/rollouts-pod-template-hash"
 
-_PLACEHOLDER = re.compile(r"\{\{\s*\.?([A-Za-z0-9_.\-]+)\s*\}\}")
-
-
-@dataclass
-class App:
-    """An Application spec to judge: a real Application, or one rendered from an ApplicationSet element."""
-
-    doc: Document  # the Application or ApplicationSet, where violations are reported
-    label: str  # "" for an Application, "element N: " for ApplicationSet elements
-    spec: dict
-    meta: dict  # the Application's metadata (for an ApplicationSet: the substituted template's)
-
-    def sources(self) -> list[dict]:
-        return [as_dict(self.spec["source"])] if self.spec.get("source") else dicts(self.spec.get("sources"))
-
-    @property
-    def destination(self) -> dict:
-        return as_dict(self.spec.get("destination"))
-
-
-def _lookup(element: dict, key: str) -> Any:
-    if key in element:
-        return element[key]
-    value: Any = element
-    for part in key.split("."):
-        if not isinstance(value, dict) or part not in value:
-            return None
-        value = value[part]
-    return value
-
-
-def substitute(value: Any, element: dict) -> Any:
-    """Fill `{{key}}` / `{{.key}}` placeholders of an ApplicationSet template from one list element;
-    unknown placeholders are left as they are (and such paths are then not judged)."""
-    if isinstance(value, str):
-        def repl(m: re.Match) -> str:
-            found = _lookup(element, m.group(1))
-            return m.group(0) if found is None or isinstance(found, (dict, list)) else str(found)
-        return _PLACEHOLDER.sub(repl, value)
-    if isinstance(value, dict):
-        return {k: substitute(v, element) for k, v in value.items()}
-    if isinstance(value, list):
-        return [substitute(v, element) for v in value]
-    return value
-
-
 def apps(idx: Index) -> Iterator[App]:
-    for doc in idx.of_kind("Application"):
-        yield App(doc, "", as_dict(doc.obj.get("spec")), doc.metadata)
-    for doc in idx.of_kind("ApplicationSet"):
-        spec = as_dict(doc.obj.get("spec"))
-        template = as_dict(spec.get("template"))
-        elements = [e for g in dicts(spec.get("generators")) for e in dicts(as_dict(g.get("list")).get("elements"))]
-        for i, element in enumerate(elements):
-            yield App(
-                doc, f"list element {i}: ", substitute(as_dict(template.get("spec")), element),
-                as_dict(substitute(as_dict(template.get("metadata")), element)),
-            )
+    return applications(idx.source.documents)
 
 
 def _unresolved(text: str) -> bool:
     return "{{" in text
 
 
-def _local_sources(app: App) -> Iterator[tuple[str, dict]]:
-    """(path, source) for sources of this repository: a `path` and no Helm `chart`."""
-    for source in app.sources():
-        path = source.get("path")
-        if isinstance(path, str) and not source.get("chart") and not _unresolved(path):
-            yield path, source
-
-
 def _overlay_dir(inputs: Inputs, path: str) -> Path | None:
-    root = inputs.ctx.settings.repo_root.resolve()
-    target = (root / path.strip().lstrip("/")).resolve()
-    return target if target.is_relative_to(root) else None
+    return overlay_dir(inputs.ctx.settings.repo_root, path)
 
 
 def app_paths(idx: Index, inputs: Inputs) -> Iterator[Violation]:
     """source.path / sources[].path must be a directory with a kustomization under the repository root,
     and it must build."""
     for app in apps(idx):
-        for path, _ in _local_sources(app):
+        for path, _ in local_sources(app):
             target = _overlay_dir(inputs, path)
             if target is None or not is_overlay(target):
                 yield APP_PATH.violation(
@@ -176,7 +110,7 @@ def app_namespaces(idx: Index, inputs: Inputs) -> Iterator[Violation]:
         dest = str(app.destination.get("namespace") or "")
         if not dest or _unresolved(dest):
             continue
-        for path, source in _local_sources(app):
+        for path, source in local_sources(app):
             namespaces = _rendered_namespaces(inputs, path, source)
             others = sorted(namespaces - {dest})
             if others:
@@ -217,7 +151,7 @@ def app_environments(idx: Index, inputs: Inputs) -> Iterator[Violation]:
         env = app_environment(app, inputs)
         if env is None:
             continue
-        for path, _ in _local_sources(app):
+        for path, _ in local_sources(app):
             rendered = {str(d.labels[ENVIRONMENT_LABEL]) for d in _rendered_docs(inputs, path) if d.labels.get(ENVIRONMENT_LABEL)}
             others = sorted(rendered - {env[0]})
             if others:
@@ -307,27 +241,16 @@ def _ignores_selector_hash(app: App) -> bool:
     return False
 
 
-def routed_services(docs: list[Document]) -> list[str]:
-    """The Services the overlay's Rollouts route (Argo Rollouts adds the pod-template-hash to their selectors)."""
-    names = []
-    for ro in (d for d in docs if d.kind == "Rollout"):
-        strategy = as_dict(as_dict(ro.obj.get("spec")).get("strategy"))
-        for s, key in (("canary", "canaryService"), ("canary", "stableService"), ("blueGreen", "activeService"),
-                       ("blueGreen", "previewService")):
-            if as_dict(strategy.get(s)).get(key):
-                names.append(str(strategy[s][key]))
-    return sorted(set(names))
-
-
 def selector_hash_kept(idx: Index, inputs: Inputs) -> Iterator[Violation]:
     """Server-side apply must leave the selector key Argo Rollouts owns alone (ignoreDifferences on it, and
     RespectIgnoreDifferences=true so the sync keeps the live value)."""
     for app in apps(idx):
-        options = sync_options(as_dict(app.spec.get("syncPolicy")).get("syncOptions"))
+        options = app.options
         if options.get("ServerSideApply") != "true":
             continue
-        for path, _ in _local_sources(app):
-            services = routed_services(_rendered_docs(inputs, path))
+        for path, _ in local_sources(app):
+            services = sorted({name for d in _rendered_docs(inputs, path) if d.kind == "Rollout"
+                               for _, name in routed_services(d)})
             if not services:
                 continue
             missing = []

@@ -208,16 +208,27 @@ def destination_rules(idx: Index, inputs: Inputs) -> Iterator[Violation]:
                 )
 
 
+# The Services a Rollout routes (Argo Rollouts adds rollouts-pod-template-hash to their selectors).
+ROUTED_SERVICES = (("canary", "canaryService"), ("canary", "stableService"), ("blueGreen", "activeService"),
+                   ("blueGreen", "previewService"))
+
+
+def routed_services(rollout: Document) -> Iterator[tuple[str, str]]:
+    """(field, Service name) for every Service the Rollout routes."""
+    for strategy, key in ROUTED_SERVICES:
+        name = _strategy(rollout, strategy).get(key)
+        if name:
+            yield f"{strategy}.{key}", str(name)
+
+
 def _dependencies(idx: Index, rollout: Document) -> Iterator[tuple[str, Document]]:
     """(field, object) for every object of this source the Rollout names."""
     from .templates import analysis_uses, resolve
 
     ns = idx.ns(rollout)
-    for strategy in ("canary", "blueGreen"):
-        s = _strategy(rollout, strategy)
-        for key in ("canaryService", "stableService", "activeService", "previewService"):
-            if s.get(key) and (svc := idx.get("Service", ns, s[key])) is not None:
-                yield f"{strategy}.{key}", svc
+    for where, name in routed_services(rollout):
+        if (svc := idx.get("Service", ns, name)) is not None:
+            yield where, svc
     for ref in virtual_service_refs(rollout):
         if (vs := find_virtual_service(idx, rollout, ref.name)) is not None:
             yield f"trafficRouting.istio.{ref.field}", vs

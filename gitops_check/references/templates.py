@@ -360,9 +360,12 @@ def timeline(idx: Index, rollout: Document) -> Timeline:
     return out
 
 
-def deployment_budget(idx: Index, inputs: Inputs) -> Iterator[Violation]:
-    """The worst-case duration of each Rollout must fit deploymentBudgetSeconds of the SLO file. Parts that
-    cannot be priced are named in the message (a lower bound then), never counted as 0 in silence."""
+def deployment_timeline(idx: Index, inputs: Inputs) -> Iterator[Violation]:
+    """One timeline per Rollout, two rules on it. The worst-case duration must fit deploymentBudgetSeconds of
+    the SLO file; parts that cannot be priced are named in the message (a lower bound then), never counted as
+    0 in silence (WH-REF-022). An experiment step's duration must parse as Argo Rollouts parses it
+    (WH-REF-041); the other durations the timeline reads are validated by Argo Rollouts itself (the rollouts
+    stage reports them)."""
     rollouts = idx.of_kind("Rollout")
     if not rollouts:
         return
@@ -380,14 +383,7 @@ def deployment_budget(idx: Index, inputs: Inputs) -> Iterator[Violation]:
                 f"(deploymentBudgetSeconds in {inputs.ctx.settings.slo_file.name}){uncounted}; shorten pauses or "
                 "analysis (interval x count), or give every inline metric a count",
             )
-
-
-def unreadable_durations(idx: Index, inputs: Inputs) -> Iterator[Violation]:
-    """An experiment step's duration must parse as Argo Rollouts parses it (durations.py). The other
-    durations the timeline reads are validated by Argo Rollouts itself (the rollouts stage reports them);
-    the budget names them as not counted."""
-    for rollout in idx.of_kind("Rollout"):
-        for u in timeline(idx, rollout).unread:
+        for u in line.unread:
             if u.unparseable and u.where.endswith("experiment.duration"):
                 yield UNREADABLE_DURATION.violation(
                     rollout,
@@ -451,4 +447,4 @@ def looser_thresholds(idx: Index, inputs: Inputs) -> Iterator[Violation]:
                     )
 
 
-CHECKS = (templates_exist, required_args, undeclared_args, deployment_budget, unreadable_durations, looser_thresholds)
+CHECKS = (templates_exist, required_args, undeclared_args, deployment_timeline, looser_thresholds)

@@ -88,6 +88,17 @@ func (g *group) report(kind string, meta metav1.Object, fld, msg, check string) 
 	g.out.Findings = append(g.out.Findings, finding{g.id, kind, meta.GetNamespace(), meta.GetName(), fld, msg, check})
 }
 
+// safely runs one object's validation; a panic in upstream code becomes that object's finding instead of
+// ending the whole run.
+func (g *group) safely(kind string, meta metav1.Object, validate func()) {
+	defer func() {
+		if r := recover(); r != nil {
+			g.report(kind, meta, "", fmt.Sprintf("Argo Rollouts' validation panicked on this object: %v", r), "panic")
+		}
+	}()
+	validate()
+}
+
 func (g *group) reportErr(kind string, meta metav1.Object, err error, check string) {
 	if fe, ok := err.(*field.Error); ok {
 		g.report(kind, meta, fe.Field, fe.ErrorBody(), check)
@@ -416,17 +427,21 @@ func (g *group) validateTemplates() map[string]bool {
 	invalid := map[string]bool{}
 	for _, t := range g.templateOrder {
 		g.out.Checked["AnalysisTemplate"]++
-		if err := templateAlone([]*v1alpha1.AnalysisTemplate{t.DeepCopy()}, nil, t.Spec.Args); err != nil {
-			g.report("AnalysisTemplate", t, "spec.metrics", err.Error(), "analysis.ValidateMetrics")
-			invalid["AnalysisTemplate/"+key(t.Namespace, t.Name)] = true
-		}
+		g.safely("AnalysisTemplate", t, func() {
+			if err := templateAlone([]*v1alpha1.AnalysisTemplate{t.DeepCopy()}, nil, t.Spec.Args); err != nil {
+				g.report("AnalysisTemplate", t, "spec.metrics", err.Error(), "analysis.ValidateMetrics")
+				invalid["AnalysisTemplate/"+key(t.Namespace, t.Name)] = true
+			}
+		})
 	}
 	for _, t := range g.clusterOrder {
 		g.out.Checked["ClusterAnalysisTemplate"]++
-		if err := templateAlone(nil, []*v1alpha1.ClusterAnalysisTemplate{t.DeepCopy()}, t.Spec.Args); err != nil {
-			g.report("ClusterAnalysisTemplate", t, "spec.metrics", err.Error(), "analysis.ValidateMetrics")
-			invalid["ClusterAnalysisTemplate/"+t.Name] = true
-		}
+		g.safely("ClusterAnalysisTemplate", t, func() {
+			if err := templateAlone(nil, []*v1alpha1.ClusterAnalysisTemplate{t.DeepCopy()}, t.Spec.Args); err != nil {
+				g.report("ClusterAnalysisTemplate", t, "spec.metrics", err.Error(), "analysis.ValidateMetrics")
+				invalid["ClusterAnalysisTemplate/"+t.Name] = true
+			}
+		})
 	}
 	return invalid
 }
@@ -518,7 +533,7 @@ func run(r io.Reader, w io.Writer) error {
 		}
 		invalid := g.validateTemplates()
 		for _, ro := range g.rollouts {
-			g.validateRollout(ro, invalid)
+			g.safely("Rollout", ro, func() { g.validateRollout(ro, invalid) })
 		}
 	}
 	sort.SliceStable(out.Findings, func(i, j int) bool { return out.Findings[i].Group < out.Findings[j].Group })
