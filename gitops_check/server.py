@@ -16,14 +16,13 @@ from __future__ import annotations
 
 import json
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 from . import render
-from .references.index import Index
 from .argocdsync import SYNC_OPTIONS, App, applications, local_sources, overlay_dir, sync_options, sync_order
 from .context import Context
 from .kubeapi import Client, Resource
 from .model import Document, Source, Violation
+from .references.index import Index
 from .rules import rule
 
 REFUSED = rule(

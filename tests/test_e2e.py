@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from conftest import REPO
-from gitops_check import controlplane, loader, render, settings
+from gitops_check import controlplane, render, settings
 from gitops_check.e2e import scenarios
 from gitops_check.model import Source
 from gitops_check.references.index import Index
