@@ -10,6 +10,9 @@ Mapping back: groups are written renamed `g<N>` (unique over the run), so promto
 `group "g<N>", rule <K>` points at one document, group and rule. Each source (overlay) gets its own
 file because promtool's duplicate-rule lint works per file, and one overlay is what one Prometheus loads.
 
+Whether an expression that loads also means something (ratios, quantiles, counters, windows), and the
+queries of Grafana dashboards, is promql_meaning.py's part of this stage, on Prometheus' own syntax tree.
+
 Only fields promtool needs are written (alert/record, expr, for, keep_firing_for, labels,
 annotations): a field promtool does not know, or a malformed duration, would make it reject the whole
 file before checking any expression. Those shape errors belong to the schemas stage (the CRD has the
@@ -25,7 +28,7 @@ from pathlib import Path
 
 import yaml
 
-from . import analysis
+from . import analysis, promql_meaning
 from .context import Context
 from .errors import ToolError
 from .model import Document, Source, Violation
@@ -107,9 +110,8 @@ def check(sources: list[Source], ctx: Context) -> list[Violation]:
                 _add_prometheus_rule(batch, source, doc)
             elif doc.kind in analysis.ANALYSIS_KINDS and doc.group == "argoproj.io":
                 _add_analysis_template(batch, source, doc)
-    if not batch.files:
-        return batch.violations
-    return batch.violations + _run_promtool(batch, ctx)
+    found = batch.violations + (_run_promtool(batch, ctx) if batch.files else [])
+    return found + promql_meaning.check(sources, ctx)
 
 
 def _add_prometheus_rule(batch: _Batch, source: Source, doc: Document) -> None:

@@ -6,6 +6,13 @@ ValidateRolloutReferencedResources over the Services, Ingresses, VirtualServices
 Rollout refers to) and the analysis controller's checks of every AnalysisRun a Rollout would create. Each
 source's objects are judged on their own. Every upstream error becomes a finding with upstream's message
 and field path: the harness does not imitate Argo Rollouts, it asks it.
+
+The success and failure conditions of every Prometheus and Datadog metric are judged the same way: with the
+args the analysis controller would substitute, upstream's evaluator (evaluate.EvaluateResult, which the
+providers call on each query result) decides the phase of probe results a query can return (empty and NaN
+vectors, -Inf..+Inf, the conditions' own thresholds ± epsilon). A metric no probe fails cannot stop a bad
+canary (WH-ANA-008); one every probe errors can never succeed (WH-RVAL-004 at the template, WH-RVAL-003 at
+the Rollout whose args make it so).
 """
 
 from __future__ import annotations
@@ -38,6 +45,11 @@ INVALID_TEMPLATE = rule(
     "Every AnalysisTemplate is valid on its own (the analysis controller's checks)",
     "Any run made from it ends in phase Error: the Rollouts that use it abort every release.",
 )
+CANNOT_FAIL = rule(
+    "WH-ANA-008", "error", "rollouts",
+    "Every metric's conditions can fail the analysis (judged by Argo Rollouts' evaluator over probe results)",
+    "A condition every result satisfies never stops a bad canary: the analysis passes whatever the new version does.",
+)
 
 TIMEOUT = 120  # seconds; upstream validation of every Rollout in a fleet takes well under one
 # upstream check -> rule; see tools/argo-rollouts/cmd/rollouts-validate/main.go for the checks
@@ -49,14 +61,21 @@ RULES = {
     "rollout.templateref.Resolve": MISSING_REFERENCE,
     "analysis.reconcileAnalysisRun": ANALYSIS_ERROR,
     "analysis.ValidateMetrics": INVALID_TEMPLATE,
+    "evaluate.EvaluateResult": CANNOT_FAIL,  # no probe result is Failed
+    "evaluate.EvalCondition": INVALID_TEMPLATE,  # every probe result is an Error (at a Rollout: BY_KIND)
     "panic": INVALID_SPEC,  # upstream validation crashed on the object: certainly not accepted as it is
 }
+# (check, kind) -> rule, where the object reported decides: a condition the Rollout's args break is its run's error
+BY_KIND = {("evaluate.EvalCondition", "Rollout"): ANALYSIS_ERROR}
 JUDGED = ("Rollout", "AnalysisTemplate", "ClusterAnalysisTemplate")
 FIXES = {
     INVALID_SPEC.id: "change the spec so Argo Rollouts accepts it",
     MISSING_REFERENCE.id: "add that object to this source or fix the name",
     ANALYSIS_ERROR.id: "fix the analysis templates, args, dryRun or measurementRetention the Rollout passes",
     INVALID_TEMPLATE.id: "fix the template's metrics",
+    CANNOT_FAIL.id: "fix: compare result[0] with the SLO arg (e.g. failureCondition: len(result) > 0 && "
+                    "!isNaN(result[0]) && result[0] < {{args.success-rate-min}}); the failure condition must be "
+                    "reachable by a real bad value",
 }
 
 
@@ -114,7 +133,7 @@ def check(sources: list[Source], ctx: Context) -> list[Violation]:
     found = []
     for f in out["findings"]:
         doc = _find(sources, f)
-        rule_ = RULES.get(f.get("check"), INVALID_SPEC)
+        rule_ = BY_KIND.get((f.get("check"), f.get("kind"))) or RULES.get(f.get("check"), INVALID_SPEC)
         message = _message(f, rule_.id)
         if doc is None:
             found.append(rule_.at(str(f.get("group")), message, str(f.get("kind")), str(f.get("namespace")), str(f.get("name"))))

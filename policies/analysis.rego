@@ -181,14 +181,23 @@ deny contains {"rule": "WH-ANA-004", "msg": msg} if {
 }
 
 # METADATA
-# title: Every declared arg is used
-# description: An unused arg is usually a renamed one whose old name the metrics still miss, or dead configuration the Rollout must keep passing.
+# title: Every declared arg is used, and every Prometheus query uses the template's args
+# description: An unused arg is usually a renamed one whose old name the metrics still miss, or dead configuration the Rollout must keep passing; a query that ignores its args measures the same thing for every Rollout, not the canary it is meant to judge.
 # custom:
 #   id: WH-ANA-006
-#   severity: warning
-warn contains {"rule": "WH-ANA-006", "msg": msg} if {
+#   severity: error
+deny contains {"rule": "WH-ANA-006", "msg": msg} if {
 	some name in (declared_args - used_args)
 	msg := sprintf("arg %q is declared but no metric uses it: remove it from spec.args or use it", [name])
+}
+
+deny contains {"rule": "WH-ANA-006", "msg": msg} if {
+	count(declared_args) > 0
+	some m in metrics
+	query := m.provider.prometheus.query
+	is_string(query)
+	count({x[1] | some x in regex.find_all_string_submatch_n(arg_ref, query, -1)} & declared_args) == 0
+	msg := sprintf("metric %q: its Prometheus query uses none of the template's args (%s), so it measures the same thing for every Rollout: select the canary in the query with the args (e.g. destination_service_name=\"{{args.canary-service}}\")", [m.name, concat(", ", sort(declared_args))])
 }
 
 # METADATA

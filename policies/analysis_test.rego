@@ -94,3 +94,34 @@ test_a_job_metric_is_judged_by_its_job_not_by_conditions if {
 	ids(t) == set()
 	not analysis.judged_by_condition(job)
 }
+
+test_unused_arg_is_an_error if {
+	t := json.patch(f.template, [{"op": "add", "path": "/spec/args/-", "value": {"name": "window", "value": "2m"}}])
+	{r.rule | some r in analysis.deny} == {"WH-ANA-006"} with input as t with data.slo as f.slo
+	count(analysis.warn) == 0 with input as t with data.slo as f.slo
+}
+
+test_a_query_that_ignores_every_arg_is_an_error if {
+	ignoring := json.patch(f.template, [{"op": "replace", "path": "/spec/metrics/0/provider/prometheus/query", "value": "sum(rate(ok[2m])) / sum(rate(all[2m]))"}])
+	msgs := {r.msg | some r in analysis.deny; r.rule == "WH-ANA-006"} with input as ignoring with data.slo as f.slo
+	msgs == {
+		"arg \"canary-service\" is declared but no metric uses it: remove it from spec.args or use it",
+		"metric \"success-rate\": its Prometheus query uses none of the template's args (canary-service, success-rate-min), so it measures the same thing for every Rollout: select the canary in the query with the args (e.g. destination_service_name=\"{{args.canary-service}}\")",
+	}
+
+	# every arg used by the conditions, none by the query: still the same query for every Rollout
+	threshold_only := json.patch(ignoring, [{"op": "replace", "path": "/spec/args", "value": [{"name": "success-rate-min", "value": "0.995"}]}])
+	ids(threshold_only) == {"WH-ANA-006"}
+
+	# no args at all: nothing to ignore
+	ids(json.remove(ignoring, ["spec/args"])) == set()
+}
+
+test_a_query_using_one_of_its_args_is_clean if {
+	ids(f.template) == set()
+	ns := json.patch(f.template, [
+		{"op": "add", "path": "/spec/args/-", "value": {"name": "namespace"}},
+		{"op": "replace", "path": "/spec/metrics/0/provider/prometheus/query", "value": "sum(rate(ok{ns=\"{{ args.namespace }}\", service=\"{{args.canary-service}}\"}[2m])) / sum(rate(all[2m]))"},
+	])
+	ids(ns) == set()
+}

@@ -10,7 +10,13 @@
 //   - the analysis controller (analysis/analysis.go reconcileAnalysisRun): the AnalysisRun a Rollout would
 //     create (NewAnalysisRunFromTemplates with BuildArgumentsForRolloutAnalysisRun), its metrics resolved
 //     with its args, then ValidateMetrics, GetDryRunMetrics and GetMeasurementRetentionMetrics;
-//   - every AnalysisTemplate on its own, as the analysis controller would judge a run made from it alone.
+//   - every AnalysisTemplate on its own, as the analysis controller would judge a run made from it alone;
+//   - every Prometheus and Datadog metric's successCondition/failureCondition, args substituted as the
+//     analysis controller substitutes them (the template's own values, and the values each Rollout passes
+//     in the runs it creates), judged by upstream's evaluator (utils/evaluate EvaluateResult, which the
+//     providers call on each query result) over probe results a query can return: a metric none of whose
+//     probes is Failed cannot fail the analysis ("evaluate.EvaluateResult"); one whose every probe is an
+//     Error can never succeed ("evaluate.EvalCondition").
 //
 // Unlike `kubectl argo rollouts lint` it reports every error (not the first), knows AnalysisTemplates and
 // keeps each source's objects apart. It never reaches the network: input is JSON on stdin, output JSON on
@@ -25,9 +31,15 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"sort"
+	"strconv"
 	"strings"
+
+	"github.com/antonmedv/expr/ast"
+	"github.com/antonmedv/expr/parser"
+	"github.com/sirupsen/logrus"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -41,6 +53,7 @@ import (
 	"github.com/argoproj/argo-rollouts/pkg/apis/rollouts/v1alpha1"
 	"github.com/argoproj/argo-rollouts/pkg/apis/rollouts/validation"
 	analysisutil "github.com/argoproj/argo-rollouts/utils/analysis"
+	"github.com/argoproj/argo-rollouts/utils/evaluate"
 	ingressutil "github.com/argoproj/argo-rollouts/utils/ingress"
 	istioutil "github.com/argoproj/argo-rollouts/utils/istio"
 )
@@ -79,6 +92,7 @@ type group struct {
 	workloads        map[string]*unstructured.Unstructured // group-kind/namespace/name, for workloadRef
 	templateOrder    []*v1alpha1.AnalysisTemplate
 	clusterOrder     []*v1alpha1.ClusterAnalysisTemplate
+	judged           map[string]bool // template metrics whose conditions were judged with their own arg values
 	out              *output
 }
 
@@ -431,6 +445,8 @@ func (g *group) validateTemplates() map[string]bool {
 			if err := templateAlone([]*v1alpha1.AnalysisTemplate{t.DeepCopy()}, nil, t.Spec.Args); err != nil {
 				g.report("AnalysisTemplate", t, "spec.metrics", err.Error(), "analysis.ValidateMetrics")
 				invalid["AnalysisTemplate/"+key(t.Namespace, t.Name)] = true
+			} else {
+				g.templateConditions("AnalysisTemplate", t, t.Spec.DeepCopy())
 			}
 		})
 	}
@@ -440,6 +456,8 @@ func (g *group) validateTemplates() map[string]bool {
 			if err := templateAlone(nil, []*v1alpha1.ClusterAnalysisTemplate{t.DeepCopy()}, t.Spec.Args); err != nil {
 				g.report("ClusterAnalysisTemplate", t, "spec.metrics", err.Error(), "analysis.ValidateMetrics")
 				invalid["ClusterAnalysisTemplate/"+t.Name] = true
+			} else {
+				g.templateConditions("ClusterAnalysisTemplate", t, t.Spec.DeepCopy())
 			}
 		})
 	}
@@ -460,14 +478,22 @@ func (g *group) validateRollout(ro *v1alpha1.Rollout, invalidTemplates map[strin
 	for _, e := range errs {
 		g.reportErr("Rollout", ro, e, "rollout.getRolloutReferencedResources")
 	}
+	// Upstream's reference validation resolves the templates' metrics in place with placeholder args
+	// (validateAnalysisMetrics); conditions are judged on copies taken before, with the run's real values.
+	pristine := make([]validation.AnalysisTemplatesWithType, len(refs.AnalysisTemplatesWithType))
+	for i, set := range refs.AnalysisTemplatesWithType {
+		set.AnalysisTemplates, set.ClusterAnalysisTemplates = copyTemplates(set.AnalysisTemplates), copyClusterTemplates(set.ClusterAnalysisTemplates)
+		pristine[i] = set
+	}
 	for _, e := range validation.ValidateRolloutReferencedResources(ro.DeepCopy(), refs) {
 		g.reportErr("Rollout", ro, e, "validation.ValidateRolloutReferencedResources")
 	}
 	// The runs this Rollout would create, judged as the analysis controller judges them. A template
 	// that is invalid on its own is reported once, at the template.
+	seen := map[string]bool{} // metrics judged with the values this Rollout's runs pass
 	stable := &appsv1.ReplicaSet{ObjectMeta: metav1.ObjectMeta{Labels: map[string]string{v1alpha1.DefaultRolloutUniqueLabelKey: "stable-hash"}}}
 	latest := &appsv1.ReplicaSet{ObjectMeta: metav1.ObjectMeta{Labels: map[string]string{v1alpha1.DefaultRolloutUniqueLabelKey: "latest-hash"}}}
-	for _, set := range refs.AnalysisTemplatesWithType {
+	for i, set := range refs.AnalysisTemplatesWithType {
 		skip := false
 		for _, t := range set.AnalysisTemplates {
 			skip = skip || invalidTemplates["AnalysisTemplate/"+key(t.Namespace, t.Name)]
@@ -494,7 +520,9 @@ func (g *group) validateRollout(ro *v1alpha1.Rollout, invalidTemplates map[strin
 		}
 		if err != nil {
 			g.report("Rollout", ro, fld.String(), "the AnalysisRun it creates would end in phase Error: "+err.Error(), "analysis.reconcileAnalysisRun")
+			continue
 		}
+		g.runConditions(ro, fld.String(), pristine[i], args, dryRun, retention, seen)
 	}
 }
 
@@ -514,6 +542,245 @@ func copyClusterTemplates(in []*v1alpha1.ClusterAnalysisTemplate) []*v1alpha1.Cl
 	return out
 }
 
+// Conditions that cannot fail, judged by upstream's evaluator over probe results.
+//
+// The prometheus provider (metricproviders/prometheus/prometheus.go processResponse) hands
+// evaluate.EvaluateResult a []float64 for a vector or matrix (never nil: empty when no series) and a float64
+// for a scalar; the datadog provider a float64, or a nil *float64 when there is no data. EvaluateResult
+// (utils/evaluate/evaluate.go) decides the measurement's phase: with only a successCondition a false
+// success is Failed, with only a failureCondition a false failure is Successful, with both and neither
+// true Inconclusive, and an evaluation error is Error. Every phase below is its answer, never ours.
+
+const (
+	checkCannotFail  = "evaluate.EvaluateResult" // no probe result is Failed
+	checkAlwaysError = "evaluate.EvalCondition"  // every probe result is an Error
+	// unknownArg stands for an arg whose value is not known before the run (a secret, or supplied by a
+	// Rollout): conditions that contain it are judged where the value is known, or not at all.
+	unknownArg = "gitops-check-unknown-arg-value"
+)
+
+// baseProbes are the numbers tried for every metric, besides the conditions' own literals.
+var baseProbes = []float64{math.Inf(-1), -1e9, -1, 0, 1e-9, 0.5, 1, 1e9, math.Inf(1)}
+
+var quietLog = func() logrus.Entry {
+	l := logrus.New()
+	l.SetOutput(io.Discard)
+	return *logrus.NewEntry(l)
+}()
+
+type literals func(float64)
+
+func (f literals) Visit(node *ast.Node) {
+	switch n := (*node).(type) {
+	case *ast.IntegerNode:
+		f(float64(n.Value))
+	case *ast.FloatNode:
+		f(n.Value)
+	}
+}
+
+// probeNumbers: the base probes, plus every numeric literal x of the conditions (parsed by expr, the
+// language upstream evaluates them in) as x, -x and each ± 1e-9·max(1, |x|); sorted, without repeats.
+func probeNumbers(conditions ...string) (numbers, found []float64) {
+	seen := map[float64]bool{}
+	add := func(list *[]float64, x float64) {
+		if !seen[x] {
+			seen[x] = true
+			*list = append(*list, x)
+		}
+	}
+	for _, x := range baseProbes {
+		add(&numbers, x)
+	}
+	lits := map[float64]bool{}
+	for _, c := range conditions {
+		if c == "" {
+			continue
+		}
+		tree, err := parser.Parse(c)
+		if err != nil {
+			continue // a condition that does not parse is an Error for every probe
+		}
+		ast.Walk(&tree.Node, literals(func(x float64) {
+			if !lits[x] {
+				lits[x] = true
+				found = append(found, x)
+			}
+			eps := 1e-9 * math.Max(1, math.Abs(x))
+			for _, y := range []float64{x, -x} {
+				add(&numbers, y)
+				add(&numbers, y-eps)
+				add(&numbers, y+eps)
+			}
+		}))
+	}
+	sort.Float64s(numbers)
+	sort.Float64s(found)
+	return numbers, found
+}
+
+// probeResults are the results the metric's provider can hand to EvaluateResult, for the given numbers.
+func probeResults(m v1alpha1.Metric, numbers []float64) ([]any, string) {
+	var results []any
+	switch {
+	case m.Provider.Prometheus != nil:
+		nan := math.NaN()
+		results = append(results, make([]float64, 0), []float64{nan}, []float64{nan, nan}, nan)
+		for _, x := range numbers {
+			results = append(results, []float64{x}, []float64{x, x}, x)
+		}
+		return results, "Prometheus results: vectors [], [NaN], [NaN NaN], [x], [x x] and scalars NaN, x"
+	case m.Provider.Datadog != nil:
+		var none *float64
+		results = append(results, none)
+		for _, x := range numbers {
+			results = append(results, x)
+		}
+		return results, "Datadog results: no data and x"
+	}
+	return nil, ""
+}
+
+func formatNumbers(xs []float64) string {
+	parts := make([]string, 0, len(xs))
+	for _, x := range xs {
+		s := strconv.FormatFloat(x, 'g', -1, 64)
+		if math.IsInf(x, 1) {
+			s = "+Inf"
+		}
+		parts = append(parts, s)
+	}
+	return strings.Join(parts, ", ")
+}
+
+func describeConditions(m v1alpha1.Metric) string {
+	text := func(c string) string { return `"` + strings.Join(strings.Fields(c), " ") + `"` }
+	switch {
+	case m.FailureCondition == "":
+		return "successCondition " + text(m.SuccessCondition) + " (no failureCondition: a false success is Failed)"
+	case m.SuccessCondition == "":
+		return "failureCondition " + text(m.FailureCondition) + " (no successCondition: a false failure is Successful)"
+	}
+	return "successCondition " + text(m.SuccessCondition) + " and failureCondition " + text(m.FailureCondition)
+}
+
+// judgeConditions evaluates a metric (args resolved) over the probes; it returns the finding's check and
+// message, or "" when some probe fails the measurement or the metric cannot be judged here.
+func judgeConditions(owner string, m v1alpha1.Metric) (string, string) {
+	if m.SuccessCondition == "" && m.FailureCondition == "" {
+		return "", "" // a metric without conditions is the policies' finding (WH-ANA-001)
+	}
+	if strings.Contains(m.SuccessCondition+m.FailureCondition, unknownArg) {
+		return "", "" // an arg whose value only the run knows
+	}
+	numbers, found := probeNumbers(m.SuccessCondition, m.FailureCondition)
+	results, kinds := probeResults(m, numbers)
+	if results == nil {
+		return "", "" // a provider whose results are not numbers (web, job, ...): not judged
+	}
+	counts := map[v1alpha1.AnalysisPhase]int{}
+	var firstErr error
+	for _, r := range results {
+		phase, err := evaluate.EvaluateResult(r, m, quietLog)
+		if phase == v1alpha1.AnalysisPhaseFailed {
+			return "", ""
+		}
+		counts[phase]++
+		if err != nil && firstErr == nil {
+			firstErr = err
+		}
+	}
+	tried := fmt.Sprintf("%d probes (%s, for x in {%s}", len(results), kinds, formatNumbers(baseProbes))
+	if len(found) > 0 {
+		tried += fmt.Sprintf(" and the conditions' literals {%s}, negated, each ± 1e-9·max(1,|x|)", formatNumbers(found))
+	}
+	tried += ")"
+	what := fmt.Sprintf("%s metric %q: %s", owner, m.Name, describeConditions(m))
+	if counts[v1alpha1.AnalysisPhaseError] == len(results) {
+		return checkAlwaysError, fmt.Sprintf("%s is an evaluation error for every one of %s, so every measurement ends in phase Error and the analysis can never succeed (%v)",
+			what, tried, firstErr)
+	}
+	var phases []string
+	for _, p := range []v1alpha1.AnalysisPhase{v1alpha1.AnalysisPhaseSuccessful, v1alpha1.AnalysisPhaseInconclusive, v1alpha1.AnalysisPhaseError} {
+		if counts[p] > 0 {
+			phases = append(phases, fmt.Sprintf("%s %d", p, counts[p]))
+		}
+	}
+	return checkCannotFail, fmt.Sprintf("%s cannot fail the analysis: no Failed measurement for any of %s; phases: %s",
+		what, tried, strings.Join(phases, ", "))
+}
+
+// knownArgs gives every arg without a value (a secret, or one a Rollout must pass) the unknownArg value.
+func knownArgs(args []v1alpha1.Argument) []v1alpha1.Argument {
+	out := make([]v1alpha1.Argument, 0, len(args))
+	for _, a := range args {
+		a := *a.DeepCopy()
+		if a.Value == nil {
+			v := unknownArg
+			a.Value, a.ValueFrom = &v, nil
+		}
+		out = append(out, a)
+	}
+	return out
+}
+
+func conditionKey(owner string, m *v1alpha1.Metric) string {
+	return strings.Join([]string{owner, m.Name, m.SuccessCondition, m.FailureCondition}, "\x00")
+}
+
+// templateConditions judges a valid template's metrics with its own arg values.
+func (g *group) templateConditions(kind string, t metav1.Object, spec *v1alpha1.AnalysisTemplateSpec) {
+	owner := fmt.Sprintf("%s %q", kind, t.GetName())
+	args := knownArgs(spec.Args)
+	for i, m := range spec.Metrics {
+		resolved, err := analysisutil.ResolveMetricArgs(m, args)
+		if err != nil {
+			continue
+		}
+		g.judged[conditionKey(owner, resolved)] = true
+		if check, msg := judgeConditions(owner, *resolved); check != "" {
+			g.report(kind, t, fmt.Sprintf("spec.metrics[%d]", i), msg, check)
+		}
+	}
+}
+
+// runConditions judges the metrics of a run a Rollout creates with the values the run resolves (the
+// Rollout's args over the templates' own); a metric already judged with the same conditions at its
+// template is not judged again.
+func (g *group) runConditions(ro *v1alpha1.Rollout, fld string, set validation.AnalysisTemplatesWithType, args []v1alpha1.Argument,
+	dryRun []v1alpha1.DryRun, retention []v1alpha1.MeasurementRetention, seen map[string]bool) {
+	run, err := analysisutil.NewAnalysisRunFromTemplates(copyTemplates(set.AnalysisTemplates), copyClusterTemplates(set.ClusterAnalysisTemplates), args, dryRun, retention, nil, nil, "", "", "")
+	if err != nil {
+		return // reported as analysis.reconcileAnalysisRun
+	}
+	owners := map[string]string{}
+	for _, t := range set.AnalysisTemplates {
+		for _, m := range t.Spec.Metrics {
+			owners[m.Name] = fmt.Sprintf("AnalysisTemplate %q", t.Name)
+		}
+	}
+	for _, t := range set.ClusterAnalysisTemplates {
+		for _, m := range t.Spec.Metrics {
+			owners[m.Name] = fmt.Sprintf("ClusterAnalysisTemplate %q", t.Name)
+		}
+	}
+	known := knownArgs(run.Spec.Args)
+	for _, m := range run.Spec.Metrics {
+		resolved, err := analysisutil.ResolveMetricArgs(m, known)
+		if err != nil {
+			continue
+		}
+		k := conditionKey(owners[m.Name], resolved)
+		if g.judged[k] || seen[k] {
+			continue
+		}
+		seen[k] = true
+		if check, msg := judgeConditions(owners[m.Name], *resolved); check != "" {
+			g.report("Rollout", ro, fld, "with the args this Rollout passes, "+msg, check)
+		}
+	}
+}
+
 func run(r io.Reader, w io.Writer) error {
 	var in input
 	dec := json.NewDecoder(r)
@@ -527,6 +794,7 @@ func run(r io.Reader, w io.Writer) error {
 			services: map[string]*corev1.Service{}, templates: map[string]*v1alpha1.AnalysisTemplate{},
 			clusterTemplates: map[string]*v1alpha1.ClusterAnalysisTemplate{}, ingresses: map[string]*ingressutil.Ingress{},
 			virtualServices: map[string]*unstructured.Unstructured{}, workloads: map[string]*unstructured.Unstructured{},
+			judged: map[string]bool{},
 		}
 		for _, raw := range gi.Objects {
 			g.add(raw)

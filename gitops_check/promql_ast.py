@@ -1,0 +1,178 @@
+"""PromQL syntax trees from Prometheus' own parser, and small helpers to walk them.
+
+`parse` sends a batch of expressions to ONE `promql-ast` process (tools/promql: parser.ParseExpr of
+github.com/prometheus/prometheus v0.42.0, the release of Debian's promtool) and returns, per id, the tree
+as plain JSON dicts or the parser's error. Every id sent must come back: a missing, extra or unreadable
+answer is a ToolError, never an expression silently left unchecked.
+
+A tree node is a dict with "node" (AggregateExpr, BinaryExpr, Call, MatrixSelector, SubqueryExpr,
+NumberLiteral, StringLiteral, ParenExpr, UnaryExpr, VectorSelector), "type" (vector, scalar, matrix,
+string) and "pos" ([start, end) byte offsets into the expression); tools/promql/cmd/promql-ast/main.go
+lists the fields of each kind. Durations are in seconds.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+from dataclasses import dataclass
+from typing import Iterator, Mapping
+
+from .errors import ToolError
+
+TIMEOUT = 60  # seconds for one batch; parsing hundreds of expressions takes milliseconds
+
+Node = dict
+
+
+@dataclass(frozen=True)
+class Parsed:
+    """What the parser made of one expression: a tree, or its error (`1:5: parse error: ...`)."""
+
+    expr: str
+    tree: Node | None
+    error: str | None = None
+
+    def text(self, node: Node) -> str:
+        """The part of the expression a node was parsed from, as written."""
+        start, end = node["pos"]
+        return self.expr.encode()[start:end].decode(errors="replace")
+
+
+def parse(exprs: Mapping[str, str], binary: str, timeout: float = TIMEOUT) -> dict[str, Parsed]:
+    """id -> Parsed for every expression, from one run of the promql-ast binary."""
+    if not exprs:
+        return {}
+    request = json.dumps([{"id": i, "expr": e} for i, e in exprs.items()])
+    try:
+        # Popen rather than run: the same thing (communicate with a timeout, then kill), but kept apart from
+        # tests that count the promtool processes by patching subprocess.run.
+        with subprocess.Popen([binary], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) as proc:
+            try:
+                out, err = proc.communicate(request, timeout=timeout)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.communicate()
+                raise ToolError(f"promql-ast gave no answer for {len(exprs)} expression(s) after {timeout}s") from None
+    except OSError as exc:
+        raise ToolError(f"promql-ast could not run: {exc}") from None
+    if proc.returncode != 0:
+        last = (err.strip().splitlines() or ["no output"])[-1]
+        raise ToolError(f"promql-ast failed (exit {proc.returncode}): {last}")
+    return _results(exprs, out)
+
+
+def _results(exprs: Mapping[str, str], out: str) -> dict[str, Parsed]:
+    found: dict[str, Parsed] = {}
+    for line in filter(None, out.splitlines()):
+        try:
+            answer = json.loads(line)
+            ident, tree, error = answer["id"], answer.get("tree"), answer.get("error")
+        except (ValueError, KeyError, TypeError):
+            raise ToolError(f"promql-ast printed something that is not a result: {line[:200]}") from None
+        if ident not in exprs or ident in found or (tree is None) == (error is None):
+            raise ToolError(f"promql-ast answered {ident!r} unexpectedly (unknown, twice, or neither tree nor error)")
+        found[ident] = Parsed(exprs[ident], tree, error)
+    missing = [i for i in exprs if i not in found]
+    if missing:
+        raise ToolError(f"promql-ast returned no result for {len(missing)} of {len(exprs)} expression(s), first {missing[0]!r}")
+    return found
+
+
+# --------------------------------------------------------------------------- walking a tree
+
+
+def children(node: Node) -> list[Node]:
+    kids = [node[k] for k in ("param", "expr", "lhs", "rhs") if isinstance(node.get(k), dict)]
+    return kids + list(node.get("args", []))
+
+
+def walk(node: Node, ancestors: tuple[Node, ...] = ()) -> Iterator[tuple[Node, tuple[Node, ...]]]:
+    """Every node, depth first, with the nodes above it (outermost first)."""
+    yield node, ancestors
+    for child in children(node):
+        yield from walk(child, ancestors + (node,))
+
+
+def unwrap(node: Node) -> Node:
+    """The node inside any parentheses."""
+    while node["node"] == "ParenExpr":
+        node = node["expr"]
+    return node
+
+
+def metric_name(selector: Node) -> str:
+    """A VectorSelector's metric name: written before the braces or as `__name__="..."`; "" when neither."""
+    if selector.get("name"):
+        return selector["name"]
+    return next((m["value"] for m in selector["matchers"] if m["name"] == "__name__" and m["type"] == "="), "")
+
+
+@dataclass(frozen=True)
+class Matcher:
+    name: str  # label name; the metric name appears as __name__
+    type: str  # "=", "!=", "=~" or "!~"
+    value: str
+
+
+@dataclass(frozen=True)
+class Selector:
+    """One vector selector of an expression, as the parser read it."""
+
+    metric: str  # "" when it selects by labels only
+    matchers: tuple[Matcher, ...]  # every label matcher, including __name__="<metric>" when the name is written
+    range_seconds: float | None  # the window when it is a range selector (`x[5m]`), else None
+    node: Node  # the VectorSelector node
+
+    def matching(self, label: str) -> list[Matcher]:
+        return [m for m in self.matchers if m.name == label]
+
+
+def vector_selectors(tree: Node) -> list[Selector]:
+    """Every vector selector in the tree, in the order written, with its matchers and range window."""
+    found = []
+    for node, ancestors in walk(tree):
+        if node["node"] == "VectorSelector":
+            parent = ancestors[-1] if ancestors else {}
+            window = parent.get("range_seconds") if parent.get("node") == "MatrixSelector" else None
+            matchers = tuple(Matcher(m["name"], m["type"], m["value"]) for m in node["matchers"])
+            found.append(Selector(metric_name(node), matchers, window, node))
+    return found
+
+
+def calls(tree: Node, *functions: str) -> Iterator[tuple[Node, tuple[Node, ...]]]:
+    """Every call of one of `functions` (all calls when none is given), with the nodes above it."""
+    for node, ancestors in walk(tree):
+        if node["node"] == "Call" and (not functions or node["func"] in functions):
+            yield node, ancestors
+
+
+# --------------------------------------------------------------------------- Prometheus durations
+
+# prometheus/common v0.39.0 model.ParseDuration (the version Prometheus 2.42.0 uses): units y w d h m s ms,
+# each at most once and in this order, integers only; a bare "0" is zero.
+_DURATION = re.compile(r"^(?:(\d+)y)?(?:(\d+)w)?(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?(?:(\d+)ms)?$")
+_UNIT_SECONDS = (365 * 86400, 7 * 86400, 86400, 3600, 60, 1, 0.001)
+
+
+def duration_seconds(text: str) -> float:
+    """A Prometheus duration ("30s", "1m30s", "2d") in seconds; ValueError when Prometheus would reject it."""
+    if text == "0":
+        return 0.0
+    match = _DURATION.match(text)
+    if not text or not match:
+        raise ValueError(f"not a valid duration string: {text!r}")
+    return sum(int(n) * unit for n, unit in zip(match.groups(), _UNIT_SECONDS) if n)
+
+
+def format_duration(seconds: float) -> str:
+    """Seconds as the shortest Prometheus duration (120 -> "2m", 90 -> "1m30s", 0.5 -> "500ms")."""
+    ms = round(seconds * 1000)
+    if ms == 0:
+        return "0s"
+    out = ""
+    for unit, size in (("d", 86_400_000), ("h", 3_600_000), ("m", 60_000), ("s", 1000), ("ms", 1)):
+        count, ms = divmod(ms, size)
+        out += f"{count}{unit}" if count else ""
+    return out

@@ -1,0 +1,51 @@
+"""How often Prometheus scrapes what a source's queries read: one answer for the PromQL rules (a rate window
+must span four scrapes) and the rollout timeline (a measurement cannot see a sample before it is scraped).
+
+The longest interval of the source's ServiceMonitor and PodMonitor endpoints; an endpoint without one, and a
+source without any, is scraped at the default, params.prometheus.scrapeInterval of policies/data/params.yaml.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import yaml
+
+from .errors import InputError
+from .model import Document
+from .promql_ast import duration_seconds
+
+MONITORS = {"ServiceMonitor": "endpoints", "PodMonitor": "podMetricsEndpoints"}
+
+
+@dataclass(frozen=True)
+class Scrape:
+    seconds: float
+    origin: str  # where the interval comes from, as messages name it
+
+
+def default(policies_dir: Path, display: Callable[[Path], str] = str) -> Scrape:
+    path = policies_dir / "data" / "params.yaml"
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))["params"]["prometheus"]["scrapeInterval"]
+        return Scrape(duration_seconds(str(raw)), "params.prometheus.scrapeInterval")
+    except (OSError, yaml.YAMLError, KeyError, TypeError, ValueError) as exc:
+        raise InputError(
+            f"{display(path)}: cannot read params.prometheus.scrapeInterval (a Prometheus duration such as 30s): {exc!r}"
+        ) from None
+
+
+def interval(documents: list[Document], fallback: Callable[[], Scrape]) -> Scrape:
+    """The longest scrape interval of the documents' monitors; `fallback()` (the default) where none is set."""
+    found = []
+    for doc in (d for d in documents if d.kind in MONITORS and d.group == "monitoring.coreos.com"):
+        endpoints = (doc.obj.get("spec") or {}).get(MONITORS[doc.kind])
+        for endpoint in endpoints if isinstance(endpoints, list) else []:
+            value = endpoint.get("interval") if isinstance(endpoint, dict) else None
+            try:
+                found.append(Scrape(duration_seconds(value), f"{doc.kind} {doc.name}"))
+            except (ValueError, TypeError):  # unset, or malformed (the schemas stage reports that)
+                found.append(fallback())
+    return max(found, key=lambda s: s.seconds) if found else fallback()
