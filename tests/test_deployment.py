@@ -457,7 +457,8 @@ def test_argocd_objects_carry_the_service_labels_but_no_environment(argocd):
 def test_component_overlays_build_on_production(overlay_path, rendered, find):
     docs = rendered(overlay_path)
     prod = rendered("overlays/production")
-    added = {"tests/overlays/blue-green": {"AnalysisTemplate/webhook-service-preview-load"}}.get(overlay_path, set())
+    added = {"tests/overlays/blue-green": {"AnalysisTemplate/webhook-service-preview-load",
+                                            "NetworkPolicy/webhook-service-preview-load"}}.get(overlay_path, set())
     assert {d.ref for d in docs} == {d.ref for d in prod} | added
     assert container(find(docs, "Rollout"))["image"] == container(find(prod, "Rollout"))["image"]
 

@@ -60,7 +60,7 @@ def test_rule_fires_on_its_fixture_and_nothing_else(ctx, rule_id):
 
 
 def test_every_fixture_belongs_to_a_rule():
-    assert sorted(p.stem for p in HERE.glob("WH-REF-*.yaml")) == RULES
+    assert sorted(p.stem for p in HERE.glob("WH-*.yaml")) == RULES
 
 
 @pytest.mark.parametrize("name", ["clean.yaml", "clean-argocd.yaml"])

@@ -1,10 +1,13 @@
 """What reference checks read besides the rendered objects, loaded lazily and once per run: the
-per-environment replica minimum, the deployment budget from the SLO file, and rendered overlays."""
+per-environment replica minimum and required objects, the network peers the NetworkPolicies must admit,
+the deployment budget from the SLO file, and rendered overlays."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -36,6 +39,87 @@ def load_min_replicas(policies_dir: Path) -> dict[str, int]:
     return mins
 
 
+# What params.environments.<env>.requiredObjects may name (gitops_check/references/required.py). The replica
+# floor is not among them: an HPA or spec.replicas at the minimum is minReplicas, judged by WH-REF-008.
+REQUIRED_OBJECTS = ("PodDisruptionBudget", "NetworkPolicy", "ServiceMonitor", "PrometheusRule", "Analysis")
+
+
+def _params(path: Path) -> dict:
+    """The `params` mapping of policies/data/params.yaml (an InputError naming the file otherwise)."""
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise InputError(f"{path}: missing; it holds the parameters (params:) policies and reference checks read") from None
+    except (OSError, yaml.YAMLError) as exc:
+        raise InputError(f"{path}: cannot read it: {exc}") from None
+    params = data.get("params") if isinstance(data, dict) else None
+    if not isinstance(params, dict):
+        raise InputError(f"{path}: no params: mapping")
+    return params
+
+
+def load_required_objects(policies_dir: Path) -> dict[str, tuple[str, ...]]:
+    """Per-environment objects a workload that receives traffic needs, from
+    `params.environments.<env>.requiredObjects` in policies/data/params.yaml (every environment must say,
+    an empty list included, so a forgotten key never silently requires nothing)."""
+    path = params_file(policies_dir)
+    envs = _params(path).get("environments")
+    if not isinstance(envs, dict) or not envs:
+        raise InputError(f"{path}: params.environments is missing or empty")
+    found: dict[str, tuple[str, ...]] = {}
+    for env, values in envs.items():
+        key = f"params.environments.{env}.requiredObjects"
+        if not isinstance(values, dict) or "requiredObjects" not in values:
+            raise InputError(f"{path}: {key} is missing; list what a workload that receives traffic needs there ([] for nothing)")
+        names = values["requiredObjects"]
+        if not isinstance(names, list):
+            raise InputError(f"{path}: {key} must be a list of {', '.join(REQUIRED_OBJECTS)}")
+        for name in names:
+            if name == "HorizontalPodAutoscaler":
+                raise InputError(
+                    f"{path}: {key} names HorizontalPodAutoscaler; the replica floor (an HPA, or spec.replicas at "
+                    f"the minimum) is params.environments.{env}.minReplicas, judged by WH-REF-008 and WH-AVAIL-001: remove it"
+                )
+            if name not in REQUIRED_OBJECTS:
+                raise InputError(f"{path}: {key} names {name!r}; the known entries are {', '.join(REQUIRED_OBJECTS)}")
+        found[str(env)] = tuple(dict.fromkeys(str(n) for n in names))
+    return found
+
+
+@dataclass(frozen=True)
+class NetworkPeers:
+    """Who is at the other end of the traffic the NetworkPolicies must allow (params.network)."""
+
+    dns_namespace: str  # where the cluster DNS (kube-dns/CoreDNS) pods run
+    ingress_controllers: dict[str, str]  # IngressClass name -> namespace of its controller pods
+    istio_gateway_namespace: str  # where the Istio ingress gateway pods run
+    prometheus_namespace: str
+    prometheus_labels: dict[str, str]  # Prometheus pod labels
+
+
+def load_network_peers(policies_dir: Path) -> NetworkPeers:
+    """params.network from policies/data/params.yaml; a missing key is an InputError naming the file and key."""
+    path = params_file(policies_dir)
+    network = _params(path).get("network")
+
+    def get(mapping: Any, key: str, kind: type, where: str) -> Any:
+        value = mapping.get(key) if isinstance(mapping, dict) else None
+        if not isinstance(value, kind) or not value:
+            raise InputError(f"{path}: {where}.{key} is missing or not a {'mapping' if kind is dict else 'string'}")
+        return value
+
+    if not isinstance(network, dict):
+        raise InputError(f"{path}: params.network is missing (dnsNamespace, ingressControllers, istioGatewayNamespace, prometheus)")
+    prometheus = get(network, "prometheus", dict, "params.network")
+    return NetworkPeers(
+        dns_namespace=get(network, "dnsNamespace", str, "params.network"),
+        ingress_controllers={str(k): str(v) for k, v in get(network, "ingressControllers", dict, "params.network").items()},
+        istio_gateway_namespace=get(network, "istioGatewayNamespace", str, "params.network"),
+        prometheus_namespace=get(prometheus, "namespace", str, "params.network.prometheus"),
+        prometheus_labels={str(k): str(v) for k, v in get(prometheus, "podLabels", dict, "params.network.prometheus").items()},
+    )
+
+
 def load_deployment_budget(slo_file: Path) -> float:
     """deploymentBudgetSeconds from the SLO file (base/slo.yaml), through gitops_check.slo.load."""
     from .. import slo  # written alongside; imported late so other stages never depend on it
@@ -62,6 +146,22 @@ class Inputs:
     @cached_property
     def min_replicas(self) -> dict[str, int]:
         return load_min_replicas(self.ctx.settings.policies_dir)
+
+    @cached_property
+    def required_objects(self) -> dict[str, tuple[str, ...]]:
+        return load_required_objects(self.ctx.settings.policies_dir)
+
+    @cached_property
+    def network_peers(self) -> NetworkPeers:
+        return load_network_peers(self.ctx.settings.policies_dir)
+
+    def required_for(self, doc: Document) -> tuple[str, tuple[str, ...]]:
+        """(environment, required objects) for a workload; an unknown environment is judged as the strictest."""
+        required = self.required_objects
+        env = environment(doc)
+        if env in required:
+            return env, required[env]
+        return STRICTEST_ENVIRONMENT, required.get(STRICTEST_ENVIRONMENT, REQUIRED_OBJECTS)
 
     @cached_property
     def deployment_budget(self) -> float:
