@@ -57,8 +57,10 @@ e2e: tools ## End-to-end: the real controllers on a simulated cluster, every sce
 bench: tools ## Benchmark: the usual script, offline, control plane up and cold (medians, budgets)
 	@$(BIN)/python -m gitops_check.bench
 
-docs: tools ## Regenerate docs/policies.md from the rules, docs/e2e-weights.svg from the end-to-end report
+docs: tools ## Regenerate docs/policies.md, the production plan in docs/architecture.md (+ chart), docs/e2e-weights.svg
 	@$(BIN)/gitops-check rules --output docs/policies.md
+	@$(BIN)/python -c 'from pathlib import Path; from gitops_check import plan, settings; \
+	  plan.write_docs(settings.load(), Path("docs/architecture.md"), Path("docs/plan-production.svg"))'
 	@test -f reports/e2e.json || $(BIN)/python -m gitops_check.e2e
 	@$(BIN)/python -c 'from pathlib import Path; from gitops_check.e2e import report; \
 	  print(report.docs(Path("reports/e2e.json"), Path("docs/e2e-weights.svg")))'

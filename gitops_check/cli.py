@@ -42,6 +42,12 @@ def _parser() -> argparse.ArgumentParser:
                        epilog="Exit codes: 0 done (status: up), 1 status: down, 2 error.")
     c.add_argument("action", choices=("up", "down", "status"))
 
+    pl = sub.add_parser("plan", help="the timeline of each Rollout of an overlay: steps, worst cases, analysis coverage",
+                        epilog="Exit codes: 0 within the budget and every canary weight guarded, 1 not, 2 bad input.")
+    pl.add_argument("overlay", metavar="OVERLAY_DIR")
+    pl.add_argument("--format", choices=("text", "json"), default="text")
+    pl.add_argument("--svg", metavar="FILE", help="also write a chart of the weight over time (first Rollout) to FILE")
+
     ru = sub.add_parser("rules", help="print the table of every rule (markdown, as docs/policies.md)")
     ru.add_argument("--output", metavar="FILE")
     return p
@@ -78,6 +84,16 @@ def _validate(args: argparse.Namespace, settings) -> int:
     if args.output and args.format != "text":
         sys.stderr.write(report.text(result).splitlines()[-1] + "\n")
     return result.exit_code
+
+
+def _plan(args: argparse.Namespace, settings) -> int:
+    from . import plan
+
+    report = plan.build(args.overlay, settings)
+    sys.stdout.write(plan.text(report) if args.format == "text" else plan.as_json(report))
+    if args.svg and report.plans:
+        _write(plan.svg(report.plans[0], report.budget), args.svg)
+    return 1 if report.problems else 0
 
 
 def _cluster(action: str, settings) -> int:
@@ -121,6 +137,8 @@ def main(argv: list[str] | None = None) -> int:
 
             _write(ruletable.markdown(settings), args.output)
             return 0
+        if args.command == "plan":
+            return _plan(args, settings)
         if args.command == "cluster":
             return _cluster(args.action, settings)
         if args.command == "prepare":

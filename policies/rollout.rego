@@ -69,8 +69,8 @@ deny contains {"rule": "WH-ROLL-003", "msg": msg} if {
 }
 
 # METADATA
-# title: The canary runs analysis (background or inline), and background analysis starts by the first setWeight
-# description: Without analysis nothing aborts a bad canary; it is promoted to 100 % when the pauses end. Background analysis that starts after traffic first shifts leaves those weights unanalysed. (An analysis without templates is Argo Rollouts' own check.)
+# title: The canary runs analysis (background or inline)
+# description: Without analysis nothing aborts a bad canary; it is promoted to 100 % when the pauses end. (Whether the analysis guards every weight in time, from the first setWeight to 100 %, is WH-REF-044 on the rollout's timeline; an analysis without templates is Argo Rollouts' own check.)
 # custom:
 #   id: WH-ROLL-004
 #   severity: error
@@ -81,23 +81,8 @@ deny contains {"rule": "WH-ROLL-004", "msg": msg} if {
 	msg := "the canary runs no analysis: add strategy.canary.analysis (background) or analysis steps with the SLO AnalysisTemplates"
 }
 
-deny contains {"rule": "WH-ROLL-004", "msg": msg} if {
-	canary.analysis
-	start := object.get(canary.analysis, "startingStep", 0)
-	first := min([i | some i, s in steps; s.setWeight])
-	start > first
-	not analysed_before(first)
-	msg := sprintf("background analysis starts at step %v but traffic first shifts at step %v, so the first weights run unanalysed: set analysis.startingStep to at most %v (or add an analysis step before it)", [start, first, first])
-}
-
 inline_analysis if {
 	some s in steps
-	s.analysis
-}
-
-analysed_before(n) if {
-	some i, s in steps
-	i < n
 	s.analysis
 }
 

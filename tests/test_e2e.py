@@ -16,11 +16,10 @@ from pathlib import Path
 import pytest
 
 from conftest import REPO
-from gitops_check import controlplane, render, settings
+from gitops_check import controlplane, render, settings, timeline
 from gitops_check.e2e import scenarios
 from gitops_check.model import Source
 from gitops_check.references.index import Index
-from gitops_check.references.templates import timeline
 
 REPORT = REPO / "reports" / "e2e.json"
 TARGETS = {"deploy": 15 * 60, "rollback": 5 * 60, "recovery": 10 * 60}  # the seed's, in seconds
@@ -32,7 +31,8 @@ SECOND_KEYS = {"progressDeadlineSeconds", "abortScaleDownDelaySeconds", "scaleDo
 
 
 def _durations(docs) -> dict[str, float]:
-    """path -> seconds of every duration of the Rollout and the AnalysisTemplates."""
+    """path -> seconds of every duration of the Rollout, the AnalysisTemplates and the ServiceMonitor's
+    scrape interval (the timeline model reads it)."""
     from gitops_check.durations import duration_string_seconds
 
     out: dict[str, float] = {}
@@ -40,7 +40,7 @@ def _durations(docs) -> dict[str, float]:
     def walk(node, path):
         if isinstance(node, dict):
             for k, v in node.items():
-                if k in DURATION_KEYS and isinstance(v, str):
+                if k in DURATION_KEYS and isinstance(v, str) and k != "scrapeTimeout":
                     out[f"{path}/{k}"] = duration_string_seconds(v)
                 elif k in SECOND_KEYS:
                     out[f"{path}/{k}"] = float(v)
@@ -53,7 +53,7 @@ def _durations(docs) -> dict[str, float]:
                 walk(v, f"{path}/{i}")
 
     for d in docs:
-        if d.kind in ("Rollout", "AnalysisTemplate"):
+        if d.kind in ("Rollout", "AnalysisTemplate", "ServiceMonitor"):
             walk(d.obj["spec"], f"{d.kind}/{d.name}")
     return out
 
@@ -126,18 +126,25 @@ def _cmdline(proc: Path) -> str:
 
 
 def test_the_timeline_model_and_the_controller_agree(run):
-    """One model, two witnesses: the worst-case timeline the references stage computes for the scaled overlay
-    (its pauses; background analysis adds nothing) and the time the controller took to reach 100 %."""
+    """One model, two witnesses: the timeline gitops-check plan computes for the scaled overlay brackets the
+    time the real controller took to reach 100 % (best case: pauses only; worst case: every readiness wait
+    up to progressDeadlineSeconds), and since the model finds no unguarded stretch, the bad release is
+    aborted at its first weight, within the model's worst case to abort."""
     s = settings.load()
     docs = render.documents(REPO / scenarios.OVERLAY, scenarios.OVERLAY, s)
     rollout = next(d for d in docs if d.kind == "Rollout")
-    model = timeline(Index(Source(scenarios.OVERLAY, "overlay", docs)), rollout)
+    idx = Index(Source(scenarios.OVERLAY, "overlay", docs))
+    plan = timeline.plan(idx, rollout, timeline.scrape_seconds(docs, s.policies_dir))
     scale = run[1]["scale"]
-    predicted = model.total * scale
     measured = run[2]["healthy-release"]["time_to_full_seconds"]
-    steps = len(rollout.obj["spec"]["strategy"]["canary"]["steps"])
-    resolution = steps * 1.0 * scale  # each step: the controller's reaction and a pod becoming Ready, ~1 s scaled
-    assert predicted <= measured <= predicted + resolution, (predicted, measured, resolution, model.parts)
+    assert plan.to_full_least * scale <= measured <= plan.to_full_most * scale, (plan.parts(), measured)
+    assert plan.gaps() == []
+    bad = run[2]["bad-release"]["timeline"]
+    synced = next(e["t"] for e in bad if e["event"].startswith("sync v2"))
+    aborted = next(e["t"] for e in bad if e["event"] == "aborted")
+    weights = {e["weights"].get("canary") for e in bad if synced <= e["t"] <= aborted} - {None, 0}
+    assert weights == {10}, weights
+    assert aborted - synced <= plan.first_abort_most() * scale, (aborted - synced, plan.first_abort_most())
 
 
 @pytest.mark.parametrize(

@@ -141,6 +141,7 @@ apiVersion: argoproj.io/v1alpha1
 kind: Rollout
 metadata: {name: web, namespace: app}
 spec:
+  progressDeadlineSeconds: 30
   replicas: 3
   selector: {matchLabels: {app: web}}
   workloadRef: {apiVersion: apps/v1, kind: Deployment, name: web}
@@ -222,6 +223,7 @@ apiVersion: argoproj.io/v1alpha1
 kind: Rollout
 metadata: {name: web, namespace: app, labels: {environment: staging}}
 spec:
+  progressDeadlineSeconds: 30
   replicas: 2
   selector:
     matchLabels: {app: web}
@@ -263,7 +265,7 @@ spec:
       value: "0.5"
   metrics:
     - name: success-rate
-      interval: 1m
+      interval: 30s
       count: 3
       successCondition: len(result) == 0 || result[0] >= {{args.success-rate-min}}
       failureCondition: len(result) > 0 && result[0] < {{args.success-rate-min}}
@@ -272,7 +274,7 @@ spec:
           address: http://prometheus.monitoring:9090
           query: sum(rate(http_requests_total{service="{{args.service}}"}[2m]))
     - name: latency
-      interval: 1m
+      interval: 30s
       count: 3
       successCondition: "{{args.latency-max}} >= result[0]"
       provider:
@@ -495,10 +497,11 @@ def _budget(ctx, steps: str, metric: str | None = None) -> list:
 
 @pytest.mark.parametrize(
     ("duration", "fits"),
-    [(".5m", True), ("5.m", True), ("+120", True), ("-0", True), ("-0.5s", True), ("1μs", True), ("15m", True),
-     ("15m1s", False), ("901", False), ("0.25h", True), ("15.5m", False)],
+    [(".5m", True), ("5.m", True), ("+120", True), ("-0", True), ("-0.5s", True), ("1μs", True), ("14m", True),
+     ("14m1s", False), ("841", False), ("0.2h", True), ("0.25h", False), ("15.5m", False)],
 )
 def test_pause_durations_are_priced_as_argo_rollouts_reads_them(ctx, duration, fits):
+    # besides the pause, two readiness waits of progressDeadlineSeconds (30 s): setWeight 20 and full promotion
     found = _budget(ctx, f"        - setWeight: 20\n        - pause: {{duration: {duration!r}}}\n")
     assert [v.rule for v in found] == ([] if fits else ["WH-REF-022"]), [v.message for v in found]
 
@@ -508,7 +511,7 @@ def test_a_pause_that_does_not_parse_is_never_counted_as_zero(ctx):
     # could not count it instead of pricing it at 0.
     found = _budget(ctx, "        - setWeight: 20\n        - pause: {duration: 20m}\n        - pause: {duration: 1d}\n")
     assert [v.rule for v in found] == ["WH-REF-022"]
-    assert "at least 20m" in found[0].message and "not counted: canary.steps[2].pause.duration" in found[0].message
+    assert "at least 21m" in found[0].message and "not counted: canary.steps[2].pause.duration" in found[0].message
     assert 'time: unknown unit "d" in duration "1d"' in found[0].message
     assert _budget(ctx, "        - setWeight: 20\n        - pause: {duration: 1d}\n") == []  # one check per fact
 
@@ -558,16 +561,17 @@ def test_templated_interval_is_read_with_the_value_the_rollout_passes(ctx):
         ("      count: 0\n", []),  # count 0 without interval: one measurement
         ("      interval: -1m\n      count: 5\n", []),  # a negative interval waits for nothing
         ("      interval: 4m\n      count: 5\n", ["WH-REF-022"]),  # 16m
-        ("      initialDelay: 14m\n      interval: 30s\n      count: 3\n", []),  # 15m: exactly the budget
-        ("      initialDelay: 14m\n      interval: 30s\n      count: 4\n", ["WH-REF-022"]),  # 15m30s
-        ("      initialDelay: .25h\n", []),  # 15m
+        # with two readiness waits of 30 s (setWeight 20, full promotion):
+        ("      initialDelay: 13m\n      interval: 30s\n      count: 3\n", []),  # 15m: exactly the budget
+        ("      initialDelay: 13m\n      interval: 30s\n      count: 4\n", ["WH-REF-022"]),  # 15m30s
+        ("      initialDelay: .2333333333h\n", []),  # 14m + 1m
     ],
 )
 def test_blocking_analysis_is_priced_with_argo_rollouts_counts(ctx, metric, rules):
     found = _budget(ctx, "        - setWeight: 20\n" + ANALYSIS_STEP, metric)
     assert [v.rule for v in found] == rules, [v.message for v in found]
     if rules and "count: 5" not in metric and "initialDelay" not in metric:
-        assert "forever" in found[0].message and "analysis unbounded" in found[0].message
+        assert "forever" in found[0].message and "analysis forever" in found[0].message
 
 
 def test_indefinite_background_analysis_is_not_over_budget(ctx):

@@ -18,13 +18,15 @@ from __future__ import annotations
 
 from ..context import Context
 from ..model import Source, Violation
-from . import argocd, config, duplicates, ingress, network, required, rollouts, scaling, templates, traffic, workloads
+from . import (argocd, budget, config, duplicates, ingress, measured, network, required, rollouts, scaling, templates,
+               traffic, workloads)
 from .index import Index
 from .inputs import Inputs
 
 CHECKS = (
-    duplicates.CHECKS + workloads.CHECKS + scaling.CHECKS + rollouts.CHECKS + templates.CHECKS + config.CHECKS
-    + network.CHECKS + argocd.CHECKS + required.CHECKS + traffic.CHECKS + ingress.CHECKS
+    duplicates.CHECKS + workloads.CHECKS + scaling.CHECKS + rollouts.CHECKS + templates.CHECKS + budget.CHECKS
+    + measured.CHECKS + config.CHECKS + network.CHECKS + argocd.CHECKS + required.CHECKS + traffic.CHECKS
+    + ingress.CHECKS
 )
 
 

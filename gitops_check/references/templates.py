@@ -1,4 +1,4 @@
-"""Argo Rollouts analysis references and the deployment timeline.
+"""Argo Rollouts analysis references: which analyses a Rollout runs, their templates and args.
 
 Argo Rollouts' own validation (the rollouts stage, WH-RVAL-*) resolves the AnalysisTemplates of a
 Rollout's background, inline (step) and blueGreen pre/post-promotion analysis and rejects missing
@@ -7,24 +7,20 @@ experiment steps (`steps[].experiment.analyses[]`), so only those are checked fo
 args here. What upstream never checks, for every analysis: args the templates do not declare (Argo
 Rollouts ignores them) and thresholds looser than the template's SLO default.
 
-The budget check is the cross-object counterpart of the single-object policies: only here are the
-templates' metric intervals and counts known, so blocking analysis can be priced. Every duration is read
-as Argo Rollouts reads it (gitops_check/durations.py); one that does not parse is reported, never counted
-as 0.
+When the analyses run and how long the rollout takes is the timeline model's (gitops_check/timeline.py);
+its rules are in budget.py.
 """
 
 from __future__ import annotations
 
 import difflib
-import math
 import re
 from dataclasses import dataclass, field
 from typing import Any, Iterator
 
-from ..durations import DurationError, duration_string_seconds, read_pause
 from ..model import Document, Violation
 from ..rules import rule
-from .index import Index, as_dict, dicts, human
+from .index import Index, as_dict, dicts
 from .inputs import Inputs
 
 TEMPLATE_MISSING = rule(
@@ -41,20 +37,6 @@ ARG_UNDECLARED = rule(
     "WH-REF-021", "warning", "references", "A Rollout passes only args its AnalysisTemplates declare",
     "Argo Rollouts silently ignores an arg no template declares. It is usually a typo, and then the arg that was "
     "meant keeps the template's default: e.g. a stricter success-rate minimum for production never applies.",
-)
-DEPLOYMENT_BUDGET = rule(
-    "WH-REF-022", "error", "references",
-    "Worst-case deployment duration (timed pauses + blocking analysis + experiment steps + blueGreen auto-promotion) "
-    "fits the SLO deployment budget",
-    "A rollout that can take longer than the budget holds a release train and delays rollbacks past the SLO. "
-    "(Background analysis runs alongside the steps, however long, and adds nothing.)",
-)
-UNREADABLE_DURATION = rule(
-    "WH-REF-041", "error", "references",
-    "Every experiment step's duration parses as Argo Rollouts parses it (a Go duration)",
-    "Argo Rollouts does not validate it: an experiment whose duration it cannot read never ends on its duration, "
-    "and the deployment budget cannot count it. (Pauses and analysis intervals that do not parse are refused by "
-    "Argo Rollouts' own validation: WH-RVAL-001, -003, -004.)",
 )
 LOOSER_THRESHOLD = rule(
     "WH-REF-036", "error", "references",
@@ -136,14 +118,14 @@ def resolve(idx: Index, namespace: str, refs: list[dict]) -> Resolved:
     return out
 
 
-def _template_args(templates: list[Document]) -> list[dict]:
+def template_args(templates: list[Document]) -> list[dict]:
     return [a for doc in templates for a in dicts(as_dict(doc.obj.get("spec")).get("args"))]
 
 
 def _declared(templates: list[Document]) -> dict[str, bool]:
     """arg name -> whether some template gives it a value (value or valueFrom)."""
     declared: dict[str, bool] = {}
-    for arg in _template_args(templates):
+    for arg in template_args(templates):
         name = str(arg.get("name"))
         has_value = "value" in arg or "valueFrom" in arg
         declared[name] = declared.get(name, False) or has_value
@@ -213,183 +195,10 @@ def undeclared_args(idx: Index, inputs: Inputs) -> Iterator[Violation]:
 
 
 def _default(templates: list[Document], name: str) -> Any:
-    for arg in _template_args(templates):
+    for arg in template_args(templates):
         if str(arg.get("name")) == name and "value" in arg:
             return arg["value"]
     return None
-
-
-_ARG_REF = re.compile(r"\{\{\s*args\.([A-Za-z0-9_.-]+)\s*\}\}")
-
-
-def _arg_value(text, use: AnalysisUse, templates: list[Document]):
-    """Substitute a lone `{{args.x}}` with the passed or default value (count/interval may be templated);
-    None when the arg has no literal value here (valueFrom, set at run time)."""
-    match = _ARG_REF.fullmatch(str(text).strip()) if isinstance(text, str) else None
-    if not match:
-        return text
-    name = match.group(1)
-    for arg in use.args + _template_args(templates):
-        if str(arg.get("name")) == name and "value" in arg:
-            return arg["value"]
-    return None
-
-
-@dataclass
-class Unread:
-    """A part of the timeline that cannot be priced: where, the value, and why."""
-
-    where: str
-    value: Any
-    why: str
-    unparseable: bool = True  # a value Argo Rollouts cannot read (WH-REF-041), not merely one unknown here
-
-
-def _go_int(value: Any) -> int:
-    """intstr.IntOrString.IntValue(): an int as is, a string through strconv.Atoi (0 when it is not one)."""
-    if isinstance(value, int) and not isinstance(value, bool):
-        return value
-    text = str(value)
-    body = text[1:] if text[:1] in "+-" else text
-    return int(text) if body and all(c in "0123456789" for c in body) else 0
-
-
-def metric_seconds(metric: dict, use: AnalysisUse, templates: list[Document], where: str) -> float | Unread:
-    """Worst case of one metric: initialDelay + interval x (count - 1), with the count Argo Rollouts uses
-    (Metric.EffectiveCount): count 0 or none means one measurement without interval and an indefinite run
-    (inf) with one. Unread when a duration does not parse or an arg it depends on has no value here."""
-
-    def value(key: str) -> Any:
-        return _arg_value(metric.get(key), use, templates)
-
-    def duration(key: str) -> float | None | Unread:
-        raw = metric.get(key)
-        if raw is None or raw == "":
-            return None
-        resolved = value(key)
-        if resolved is None:
-            return Unread(f"{where}.{key}", raw, "its arg has no literal value here", unparseable=False)
-        if resolved == "":
-            return None
-        try:
-            return max(0.0, duration_string_seconds(resolved))  # a negative interval or delay waits for nothing
-        except DurationError as exc:
-            return Unread(f"{where}.{key}", resolved, str(exc))
-
-    delay, interval = duration("initialDelay"), duration("interval")
-    for part in (delay, interval):
-        if isinstance(part, Unread):
-            return part
-    raw_count = value("count") if metric.get("count") is not None else 0
-    if raw_count is None:
-        return Unread(f"{where}.count", metric.get("count"), "its arg has no literal value here", unparseable=False)
-    count = _go_int(raw_count)
-    if count == 0:
-        if interval is None:
-            count = 1
-        else:
-            return math.inf  # measured every interval until the rollout ends it
-    return (delay or 0.0) + (interval or 0.0) * (max(count, 1) - 1)
-
-
-def analysis_seconds(use: AnalysisUse, resolved: Resolved) -> tuple[float, list[Unread]]:
-    """How long a blocking analysis can run: its slowest metric (metrics run in parallel), and the metrics
-    that could not be priced."""
-    if resolved.missing:
-        return 0.0, [Unread(use.where, None, "an AnalysisTemplate it runs is missing", unparseable=False)]
-    worst, unread = 0.0, []
-    for doc in resolved.templates:
-        for metric in dicts(as_dict(doc.obj.get("spec")).get("metrics")):
-            where = f"{use.where} ({doc.kind} {doc.name!r} metric {metric.get('name')!r})"
-            t = metric_seconds(metric, use, resolved.templates, where)
-            if isinstance(t, Unread):
-                unread.append(t)
-            else:
-                worst = max(worst, t)
-    return worst, unread
-
-
-@dataclass
-class Timeline:
-    """The parts of a Rollout's worst-case duration, for a message that says where the time goes, and
-    what could not be counted (never counted as 0 in silence)."""
-
-    parts: dict[str, float] = field(default_factory=dict)
-    unread: list[Unread] = field(default_factory=list)
-
-    def add(self, what: str, value: float) -> None:
-        if value > 0:
-            self.parts[what] = self.parts.get(what, 0.0) + value
-
-    @property
-    def total(self) -> float:
-        return sum(self.parts.values())
-
-
-def timeline(idx: Index, rollout: Document) -> Timeline:
-    """Timed pauses, blocking analysis (inline steps, blueGreen pre/post promotion), experiment step
-    durations and blueGreen autoPromotionSeconds. Indefinite pauses wait for a human and are not priced;
-    background analysis runs alongside the steps and adds nothing."""
-    strategy = as_dict(as_dict(rollout.obj.get("spec")).get("strategy"))
-    canary, blue_green = as_dict(strategy.get("canary")), as_dict(strategy.get("blueGreen"))
-    out = Timeline()
-    for i, step in enumerate(dicts(canary.get("steps"))):
-        pause = step.get("pause")
-        if isinstance(pause, dict) and pause.get("duration") is not None:
-            try:
-                out.add("pauses", max(0, read_pause(pause["duration"])))  # below 0: Argo Rollouts rejects it
-            except DurationError as exc:
-                out.unread.append(Unread(f"canary.steps[{i}].pause.duration", pause["duration"], str(exc)))
-        experiment = as_dict(step.get("experiment"))
-        if experiment.get("duration") not in (None, ""):
-            try:
-                out.add("experiments", max(0.0, duration_string_seconds(experiment["duration"])))
-            except DurationError as exc:
-                out.unread.append(Unread(f"canary.steps[{i}].experiment.duration", experiment["duration"], str(exc)))
-    if blue_green.get("autoPromotionEnabled") is not False and blue_green.get("autoPromotionSeconds") is not None:
-        value = blue_green["autoPromotionSeconds"]
-        if isinstance(value, int) and not isinstance(value, bool):
-            out.add("autoPromotionSeconds", value)
-        else:
-            out.unread.append(Unread("blueGreen.autoPromotionSeconds", value, "not a whole number of seconds"))
-    for use in analysis_uses(rollout):
-        if use.blocking:
-            seconds, unread = analysis_seconds(use, resolve(idx, idx.ns(rollout), use.templates))
-            out.add("analysis", seconds)
-            out.unread += unread
-    return out
-
-
-def deployment_timeline(idx: Index, inputs: Inputs) -> Iterator[Violation]:
-    """One timeline per Rollout, two rules on it. The worst-case duration must fit deploymentBudgetSeconds of
-    the SLO file; parts that cannot be priced are named in the message (a lower bound then), never counted as
-    0 in silence (WH-REF-022). An experiment step's duration must parse as Argo Rollouts parses it
-    (WH-REF-041); the other durations the timeline reads are validated by Argo Rollouts itself (the rollouts
-    stage reports them)."""
-    rollouts = idx.of_kind("Rollout")
-    if not rollouts:
-        return
-    budget = inputs.deployment_budget
-    for rollout in rollouts:
-        line = timeline(idx, rollout)
-        if line.total > budget:
-            forever = line.total == math.inf
-            worst = "forever" if forever else ("at least " if line.unread else "") + human(line.total)
-            parts = ", ".join(f"{k} {'unbounded' if v == math.inf else human(v)}" for k, v in line.parts.items())
-            uncounted = f"; not counted: {', '.join(f'{u.where} ({u.why})' for u in line.unread)}" if line.unread else ""
-            yield DEPLOYMENT_BUDGET.violation(
-                rollout,
-                f"worst-case rollout takes {worst} ({parts}), over the deployment budget of {human(budget)} "
-                f"(deploymentBudgetSeconds in {inputs.ctx.settings.slo_file.name}){uncounted}; shorten pauses or "
-                "analysis (interval x count), or give every inline metric a count",
-            )
-        for u in line.unread:
-            if u.unparseable and u.where.endswith("experiment.duration"):
-                yield UNREADABLE_DURATION.violation(
-                    rollout,
-                    f"{u.where} is {u.value!r}, which Argo Rollouts cannot read ({u.why}): the experiment never ends "
-                    "on its duration and the deployment budget cannot count it; write a Go duration (30s, 5m, 1h)",
-                )
 
 
 # `lhs OP {{args.x}}` or `{{args.x}} OP rhs` in a condition expression.
@@ -447,4 +256,4 @@ def looser_thresholds(idx: Index, inputs: Inputs) -> Iterator[Violation]:
                     )
 
 
-CHECKS = (templates_exist, required_args, undeclared_args, deployment_timeline, looser_thresholds)
+CHECKS = (templates_exist, required_args, undeclared_args, looser_thresholds)
