@@ -196,43 +196,68 @@ class Plan:
         return min(times) if times else None
 
     def gaps(self) -> list[Gap]:
-        """Stretches of canary traffic a measurement cannot fail before the weight moves on, on the
-        fastest run (steps advance as soon as they may). A stretch gated by blocking analysis or an
-        experiment with analyses is guarded by construction: the rollout waits for it to pass. Otherwise
-        every background metric must be able to abort a canary that turns bad when the stretch begins
-        before it ends; each metric guards its own failure mode, so each must."""
+        """Stretches of canary traffic a measurement cannot fail before the weight moves on, on the fastest
+        run (steps advance as soon as they may). Each metric the canary analysis runs anywhere guards its own
+        failure mode (errors, latency, ...), so each must guard every stretch: in the background, able to
+        abort a canary that turns bad when the stretch begins before it ends; or as a blocking gate of the
+        stretch that takes failureLimit + 1 measurements after one scrape of the new weight. An experiment's
+        analyses measure the experiment's pods, not the canary's traffic: they guard only when the canary
+        runs no analysis of its own."""
         out: list[Gap] = []
         if not self.measurements and not any(p.gate for p in self.phases):
             return out  # no analysis at all: WH-ROLL-004's finding, not a gap of one stretch
         if any(u.why == MISSING for u in self.unread):
             return out  # a template it runs is missing (Argo Rollouts' own finding): its metrics are unknown
+        keys = sorted({(m.template, m.metric) for m in self.measurements if m.where.startswith("canary.")
+                       and ".experiment." not in m.where})
         for stretch in self._stretches():
-            if any(p.gate for p in stretch):
-                continue
-            start, end = stretch[0].start_least, stretch[-1].end_least
             first = stretch[0]
             label = f"{first.weight:g} % (step {first.step})" if first.step is not None else f"{first.weight:g} %"
-            running = self.background()
-            if not running:
-                out.append(Gap(first, "no analysis", f"no analysis measures the canary at {label} (only inline "
-                                                     "analysis at other weights)"))
+            if not keys:
+                if not any(p.gate for p in stretch):
+                    out.append(Gap(first, "no analysis", f"no analysis measures the canary at {label}"))
                 continue
-            for m in running:
-                caught = m.detection_after(start, m.start_least, self.scrape)
-                if caught <= end:
-                    continue
-                metric = f"{m.where} {m.template}/{m.metric}"
-                if m.first(m.start_least) > end or (caught == INF and m.first(m.start_least) >= start and m.interval is None):
-                    why = f"{metric} has not started measuring while the canary takes {label}"
-                elif m.last(m.start_least) < end and caught == INF:
-                    why = f"{metric} stops measuring (count {m.count:g}) before the canary leaves {label}"
-                else:
-                    latency = caught - start if caught != INF else INF
-                    why = (f"{metric} catches a canary that turns bad at {label} after up to {_show(latency)} "
-                           f"(scrape {human(self.scrape)} + (failureLimit {m.failure_limit} + 1) x interval "
-                           f"{_show(m.interval)}), but the rollout moves on after {human(end - start)}")
-                out.append(Gap(first, metric, why))
+            for key in keys:
+                why = self._unguarded(key, stretch, label)
+                if why:
+                    out.append(Gap(first, f"{key[0]}/{key[1]}", why))
         return out
+
+    def _unguarded(self, key: tuple[str, str], stretch: list[Phase], label: str) -> str | None:
+        """None when metric `key` guards the stretch; else why not, in words."""
+        start, end = stretch[0].start_least, stretch[-1].end_least
+        phases = {id(p) for p in stretch}
+        mine = [m for m in self.measurements if (m.template, m.metric) == key]
+        gates = [m for m in mine if m.blocking and id(self.phases[m.starts_at_phase]) in phases]
+        for m in gates:
+            if m.count == INF and m.interval is not None:
+                return None
+            times = [m.first(m.start_least) + k * (m.interval or 0.0) + m.lasts for k in range(int(max(m.count, 1)))]
+            if sum(t >= start + self.scrape for t in times) >= m.failure_limit + 1:
+                return None
+        background = [m for m in mine if not m.blocking]
+        for m in background:
+            if m.detection_after(start, m.start_least, self.scrape) <= end:
+                return None
+        name = f"{key[0]}/{key[1]}"
+        if gates and not background:
+            m = gates[0]
+            return (f"{m.where} {name} takes fewer than failureLimit + 1 = {m.failure_limit + 1} measurement(s) after one "
+                    f"scrape ({human(self.scrape)}) of {label}, so it judges the previous weight's samples")
+        if not background:
+            where = ", ".join(sorted({m.where for m in mine}))
+            return f"{name} measures only at {where}, not while the canary takes {label}"
+        m = background[0]
+        metric = f"{m.where} {name}"
+        caught = m.detection_after(start, m.start_least, self.scrape)
+        if m.first(m.start_least) > end or (caught == INF and m.first(m.start_least) >= start and m.interval is None):
+            return f"{metric} has not started measuring while the canary takes {label}"
+        if m.last(m.start_least) < end and caught == INF:
+            return f"{metric} stops measuring (count {m.count:g}) before the canary leaves {label}"
+        latency = caught - start if caught != INF else INF
+        return (f"{metric} catches a canary that turns bad at {label} after up to {_show(latency)} "
+                f"(scrape {human(self.scrape)} + (failureLimit {m.failure_limit} + 1) x interval "
+                f"{_show(m.interval)}), but the rollout moves on after {human(end - start)}")
 
     def _stretches(self) -> list[list[Phase]]:
         """Consecutive canary phases at the same weight."""

@@ -561,14 +561,14 @@ def test_templated_interval_is_read_with_the_value_the_rollout_passes(ctx):
         ("      count: 0\n", []),  # count 0 without interval: one measurement
         ("      interval: -1m\n      count: 5\n", []),  # a negative interval waits for nothing
         ("      interval: 4m\n      count: 5\n", ["WH-REF-022"]),  # 16m
-        # with two readiness waits of 30 s (setWeight 20, full promotion):
-        ("      initialDelay: 13m\n      interval: 30s\n      count: 3\n", []),  # 15m: exactly the budget
-        ("      initialDelay: 13m\n      interval: 30s\n      count: 4\n", ["WH-REF-022"]),  # 15m30s
-        ("      initialDelay: .2333333333h\n", []),  # 14m + 1m
+        # with two readiness waits of 30 s (setWeight 20, full promotion) and a 30 s pause:
+        ("      initialDelay: 12m30s\n      interval: 30s\n      count: 3\n", []),  # 15m: exactly the budget
+        ("      initialDelay: 12m30s\n      interval: 30s\n      count: 4\n", ["WH-REF-022"]),  # 15m30s
+        ("      initialDelay: .225h\n", []),  # 13m30s + 1m30s
     ],
 )
 def test_blocking_analysis_is_priced_with_argo_rollouts_counts(ctx, metric, rules):
-    found = _budget(ctx, "        - setWeight: 20\n" + ANALYSIS_STEP, metric)
+    found = _budget(ctx, "        - setWeight: 20\n        - pause: {duration: 30s}\n" + ANALYSIS_STEP, metric)
     assert [v.rule for v in found] == rules, [v.message for v in found]
     if rules and "count: 5" not in metric and "initialDelay" not in metric:
         assert "forever" in found[0].message and "analysis forever" in found[0].message

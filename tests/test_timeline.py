@@ -120,6 +120,33 @@ def _measures_stable(o):
             arg["value"] = "webhook-service"
 
 
+def _measures_what_the_canary_calls(o):
+    m = metric(o)
+    m["provider"]["prometheus"]["query"] = m["provider"]["prometheus"]["query"].replace(
+        'destination_service_name="{{args.canary-service}}"', 'source_workload="{{args.canary-service}}"')
+
+
+def _regex_matches_stable_too(o):
+    m = metric(o)
+    m["provider"]["prometheus"]["query"] = m["provider"]["prometheus"]["query"].replace(
+        'destination_service_name="{{args.canary-service}}"', 'destination_service_name=~"webhook-service.*"')
+
+
+def _latency_inline_once(o):
+    c = canary(o)
+    c["analysis"]["templates"] = [t for t in c["analysis"]["templates"] if t["templateName"] != "webhook-service-latency-p95"]
+    c["steps"].insert(2, {"analysis": {"templates": [{"templateName": "webhook-service-latency-p95"}],
+                                       "args": c["analysis"]["args"]}})
+    metric(o, "webhook-service-latency-p95")["count"] = 3
+
+
+def _gate_before_a_scrape(o):
+    c = canary(o)
+    c["steps"][3] = {"analysis": {"templates": [{"templateName": "webhook-service-latency-p95"}],
+                                  "args": c["analysis"]["args"]}}  # the 30 % pause becomes a one-shot gate
+    metric(o, "webhook-service-latency-p95").pop("interval")
+
+
 def _measures_nothing_of_the_canary(o):
     for arg in canary(o)["analysis"]["args"]:
         if arg["name"] == "canary-service":
@@ -132,6 +159,8 @@ def _measures_nothing_of_the_canary(o):
         (_late_start, "WH-REF-044"), (_stops_early, "WH-REF-044"), (_slow_interval, "WH-REF-044"),
         (_inline_only_first, "WH-REF-044"), (_extra_steps_over_budget, "WH-REF-022"), (_long_deadline, "WH-REF-022"),
         (_blocking_analysis, "WH-REF-022"), (_measures_stable, "WH-REF-045"), (_measures_nothing_of_the_canary, "WH-REF-045"),
+        (_measures_what_the_canary_calls, "WH-REF-045"), (_regex_matches_stable_too, "WH-REF-045"),
+        (_latency_inline_once, "WH-REF-044"), (_gate_before_a_scrape, "WH-REF-044"),
     ],
 )
 def test_held_out_mistakes(ctx, production, change, rule):
@@ -172,8 +201,15 @@ def _regex_selects_canary(o):
         'destination_service_name="{{args.canary-service}}"', 'destination_service_name=~"{{args.canary-service}}|none"')
 
 
+def _by_istio_service_fqdn(o):
+    m = metric(o)
+    m["provider"]["prometheus"]["query"] = m["provider"]["prometheus"]["query"].replace(
+        'destination_service_name="{{args.canary-service}}"',
+        'destination_service="{{args.canary-service}}.{{args.namespace}}.svc.cluster.local"')
+
+
 @pytest.mark.parametrize("change", [_longer_bake, _extra_step, _shorter_interval, _tighter_threshold,
-                                    _by_pod_template_hash, _regex_selects_canary])
+                                    _by_pod_template_hash, _regex_selects_canary, _by_istio_service_fqdn])
 def test_valid_changes_stay_clean(ctx, production, change):
     assert found(ctx, edited(production, change)) == []
 

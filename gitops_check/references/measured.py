@@ -1,9 +1,10 @@
 """Does the analysis measure the new version? The args a Rollout passes are resolved through its templates,
 every Prometheus query is parsed by Prometheus' own parser (gitops_check/promql_ast.py), and at least one of
-its selectors must pick the canary (or, for blueGreen pre-promotion, the preview): a label matcher equal to
-(or a regex matching) the canaryService/previewService name, or the new pods' template hash
-(`valueFrom: podTemplateHashValue: Latest`). A query that selects the stable Service, or nothing of the new
-version at all, judges traffic the canary does not serve: a bad canary passes.
+its selectors must pick the canary (or, for blueGreen pre-promotion, the preview): a matcher on a label of the
+serving side equal to (or a regex matching only) the canaryService/previewService name or its cluster DNS name,
+or the new pods' template hash (`valueFrom: podTemplateHashValue: Latest`). Istio's source_* labels name the
+caller and namespace labels name no Service, so neither counts. A query that selects the stable Service, or
+nothing of the new version at all, judges traffic the canary does not serve: a bad canary passes.
 
 Background and inline canary analysis and blueGreen pre-promotion analysis are judged; post-promotion analysis
 measures the active version on purpose, experiment analyses measure their own ReplicaSets.
@@ -60,29 +61,47 @@ def _passed(idx: Index, rollout: Document, use: AnalysisUse) -> dict[str, str]:
     return values
 
 
-def _selects(matcher: promql_ast.Matcher, name: str) -> bool:
+def _names(service: str, namespace: str) -> tuple[str, ...]:
+    """How metrics label a Service: its name, or its cluster DNS name (Istio's destination_service)."""
+    if service in (NEW_HASH, OLD_HASH):
+        return (service,)
+    return (service, f"{service}.{namespace}.svc.cluster.local", f"{service}.{namespace}.svc", f"{service}.{namespace}")
+
+
+def _selects(matcher: promql_ast.Matcher, service: str, namespace: str) -> bool:
+    names = _names(service, namespace)
     if matcher.type == "=":
-        return matcher.value == name or (name in (NEW_HASH, OLD_HASH) and name in matcher.value)
+        return matcher.value in names or (service in (NEW_HASH, OLD_HASH) and service in matcher.value)
     if matcher.type == "=~":
-        if name in (NEW_HASH, OLD_HASH):
-            return name in matcher.value
+        if service in (NEW_HASH, OLD_HASH):
+            return service in matcher.value
         try:
-            return re.fullmatch(matcher.value, name) is not None
+            return any(re.fullmatch(matcher.value, n) is not None for n in names)
         except re.error:
             return False
     return False
 
 
-def _verdict(tree: promql_ast.Node, new: str, old: str) -> str | None:
-    """None when some selector picks the new version; else what the query selects instead."""
-    matchers = [m for s in promql_ast.vector_selectors(tree) for m in s.matchers if m.name != "__name__"]
-    if any(_selects(m, new) or _selects(m, NEW_HASH) for m in matchers):
+def _about_the_destination(matcher: promql_ast.Matcher) -> bool:
+    """A label that says which workload served the request, not which one sent it (Istio's source_*) and not a
+    namespace (a namespace may be named like the stable Service)."""
+    return matcher.name != "__name__" and not matcher.name.startswith("source_") and "namespace" not in matcher.name
+
+
+def _verdict(tree: promql_ast.Node, new: str, old: str, namespace: str) -> str | None:
+    """None when some selector picks the new version (and not the old one as well); else what it selects."""
+    matchers = [m for s in promql_ast.vector_selectors(tree) for m in s.matchers if _about_the_destination(m)]
+
+    def old_too(m: promql_ast.Matcher) -> bool:
+        return bool(old) and _selects(m, old, namespace)
+
+    if any((_selects(m, new, namespace) and not old_too(m)) or _selects(m, NEW_HASH, namespace) for m in matchers):
         return None
-    stable = [m for m in matchers if (old and _selects(m, old)) or _selects(m, OLD_HASH)]
+    stable = [m for m in matchers if old_too(m) or _selects(m, OLD_HASH, namespace)]
     if stable:
         m = stable[0]
         return f"selects the stable version ({m.name}{m.type}{m.value!r}), not {new!r}"
-    shown = ", ".join(f"{m.name}{m.type}{m.value!r}" for m in matchers[:4]) or "no label at all"
+    shown = ", ".join(f"{m.name}{m.type}{m.value!r}" for m in matchers[:4]) or "no destination label at all"
     return f"selects nothing of {new!r} (its matchers: {shown})"
 
 
@@ -107,7 +126,7 @@ def canary_is_measured(idx: Index, inputs: Inputs) -> Iterator[Violation]:
         tree = parsed[str(n)].tree
         if tree is None:
             continue  # does not parse: WH-PROM-002's finding
-        wrong = _verdict(tree, new, old)
+        wrong = _verdict(tree, new, old, idx.ns(rollout))
         if wrong:
             service = "previewService" if use.where.startswith("blueGreen") else "canaryService"
             yield MEASURES_OTHER.violation(
