@@ -489,3 +489,27 @@ def test_header_routing_component_adds_a_managed_header_route_before_the_weights
     first_weight = next(i for i, s in enumerate(c["steps"]) if "setWeight" in s)
     assert c["analysis"]["startingStep"] == first_weight
 
+
+
+# --------------------------------------------------------------------------- a regional copy (nameSuffix, namespace)
+
+
+def test_a_regional_overlay_renames_both_ends_of_every_reference(rendered, find):
+    """base/kustomizeconfig tells kustomize where a Rollout, its analysis, the VirtualService and the HPA name
+    other objects: in tests/overlays/region-eu (namespace webhook-service-eu, nameSuffix -eu) every such
+    reference names a renamed object of the same render, none the production name."""
+    docs = rendered("tests/overlays/region-eu")
+    names = {(d.kind, d.name) for d in docs}
+    assert {d.namespace for d in docs if d.kind != "Namespace"} == {"webhook-service-eu"}
+    rollout = find(docs, "Rollout").obj["spec"]
+    canary = rollout["strategy"]["canary"]
+    refs = [("Service", canary["canaryService"]), ("Service", canary["stableService"]),
+            ("VirtualService", canary["trafficRouting"]["istio"]["virtualService"]["name"]),
+            ("ServiceAccount", rollout["template"]["spec"]["serviceAccountName"]),
+            ("HorizontalPodAutoscaler", find(docs, "HorizontalPodAutoscaler").name)]
+    refs += [("AnalysisTemplate", t["templateName"]) for t in canary["analysis"]["templates"]]
+    refs += [("Service", a["value"]) for a in canary["analysis"]["args"] if a["name"] == "canary-service"]
+    refs += [("Service", r["destination"]["host"]) for r in find(docs, "VirtualService").obj["spec"]["http"][0]["route"]]
+    refs += [("Rollout", find(docs, "HorizontalPodAutoscaler").obj["spec"]["scaleTargetRef"]["name"])]
+    refs += [("ConfigMap", v["configMap"]["name"]) for v in rollout["template"]["spec"]["volumes"] if "configMap" in v]
+    assert all("-eu" in name and (kind, name) in names for kind, name in refs), refs  # a generated ConfigMap: -eu-<hash>
