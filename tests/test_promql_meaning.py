@@ -1,4 +1,4 @@
-"""What PromQL means (WH-PROM-004..008): the promql stage's checks on the syntax tree of Prometheus' own parser.
+"""What PromQL means (WH-PROM-004..011): the promql stage's checks on the syntax tree of Prometheus' own parser.
 
 Every expression goes through the real promql-ast (github.com/prometheus/prometheus v0.42.0's parser, built
 by `make tools`) and the real promtool, as in a validation run: no mock, except the fake binaries that prove a
@@ -65,7 +65,9 @@ def monitor(interval: str | None) -> dict:
 
 
 def test_the_rules_are_registered_in_the_promql_stage():
-    assert RULES == ["WH-PROM-004", "WH-PROM-005", "WH-PROM-006", "WH-PROM-007", "WH-PROM-008"]
+    assert RULES == [
+        "WH-PROM-004", "WH-PROM-005", "WH-PROM-006", "WH-PROM-007", "WH-PROM-008", "WH-PROM-009", "WH-PROM-010", "WH-PROM-011",
+    ]
     assert all(REGISTRY[r].stage == "promql" and REGISTRY[r].severity == "error" for r in RULES)
 
 
@@ -102,6 +104,20 @@ def test_fixture_messages_name_where_and_what(tmp_path):
     assert "(ServiceMonitor webhook-service: 1m)" in message("WH-PROM-007") and "at least 4m" in message("WH-PROM-007")
     assert message("WH-PROM-008").startswith('dashboard "webhook-service / Errors" (errors.json), panel "5xx ratio", query A: ')
     assert "parse error" in message("WH-PROM-008")
+    assert message("WH-PROM-009").startswith(
+        'metric "latency-p95": histogram_quantile() reads the bucket counters "istio_request_duration_milliseconds_bucket" '
+        "without rate() or increase()"
+    )
+    assert message("WH-PROM-010").startswith(
+        'group "webhook-service.latency", record "webhook_service:request_duration_seconds:p95_rate5m": histogram_quantile() '
+        "with φ = 95: "
+    )
+    assert "returns +Inf" in message("WH-PROM-010") and "(0.95 for the 95th percentile)" in message("WH-PROM-010")
+    assert message("WH-PROM-011").startswith(
+        'group "webhook-service.requests", alert "WebhookServiceHighErrorRate": sum by (response_code) (rate(istio_requests_total'
+    )
+    assert "the left side keeps (response_code) and the right side no label" in message("WH-PROM-011")
+    assert message("WH-PROM-011").endswith("; match the right side to each left series: / on () group_left")
 
 
 # --------------------------------------------------------------------------- each rule, violating and valid
@@ -141,6 +157,59 @@ CASES = [
     ("sum(rate(http_requests_total[2m]))", set()),
     ("max_over_time(up[1m])", set()),  # a level, not a difference of samples
     ("max_over_time(rate(http_requests_total[5m])[1m:15s])", set()),  # a subquery samples at its own step
+    # WH-PROM-006 over subqueries: sum-then-rate, arithmetic across series, gauges
+    ("rate(sum(x_total)[5m:30s])", {"WH-PROM-006"}),
+    ("sum(increase(sum by (pod) (x_total)[1h:1m]))", {"WH-PROM-006"}),
+    ("rate((sum(x_total) * 1000)[5m:])", {"WH-PROM-006"}),  # a unit conversion does not hide the sum
+    ("increase((a_total + b_total)[1h:])", {"WH-PROM-006"}),
+    ("rate(queue_depth[5m:])", {"WH-PROM-006"}),
+    ("rate(x_total[5m:30s])", set()),  # one counter, resampled: still a counter
+    ('rate(label_replace(x_total, "a", "$1", "b", "(.*)")[5m:])', set()),
+    ("rate((x_total > 0)[5m:])", set()),  # a filter keeps each series' own values
+    ("sum(rate(x_total[5m]))", set()),  # rate first, then sum: right
+    ("max_over_time(sum(rate(x_total[5m]))[10m:1m])", set()),  # not rate-like
+    # WH-PROM-009: histogram_quantile over raw bucket counters
+    ('histogram_quantile(0.95, sum by (le) (istio_request_duration_milliseconds_bucket{reporter="destination"}))',
+     {"WH-PROM-009"}),
+    ("histogram_quantile(0.9, x_bucket)", {"WH-PROM-009"}),
+    ("histogram_quantile(0.9, sum by (le) (avg_over_time(x_bucket[5m])))", {"WH-PROM-009"}),
+    ("histogram_quantile(0.9, sum by (le) (job:x_bucket:sum))", {"WH-PROM-009"}),  # a recorded sum of the counters
+    ("histogram_quantile(0.9, sum by (le) (increase(x_bucket[1h])))", set()),
+    ("histogram_quantile(0.9, sum by (le) (irate(x_bucket[5m])))", set()),
+    ("histogram_quantile(0.9, sum by (le) (job:x_bucket:rate5m))", set()),  # a recorded rate
+    ("histogram_quantile(0.9, sum(rate(http_request_duration_seconds[5m])))", set()),  # a native histogram
+    # WH-PROM-010: φ outside [0, 1]
+    ("histogram_quantile(95, sum by (le) (rate(x_bucket[5m])))", {"WH-PROM-010"}),
+    ("histogram_quantile(-0.5, sum by (le) (rate(x_bucket[5m])))", {"WH-PROM-010"}),
+    ("histogram_quantile(NaN, sum by (le) (rate(x_bucket[5m])))", {"WH-PROM-010"}),
+    ("histogram_quantile(2 * 0.75, sum by (le) (rate(x_bucket[5m])))", {"WH-PROM-010"}),
+    ("quantile(99, rate(x_total[5m]))", {"WH-PROM-010"}),
+    ("quantile_over_time(50, up[5m])", {"WH-PROM-010"}),
+    ("histogram_quantile(95 / 100, sum by (le) (rate(x_bucket[5m])))", set()),
+    ("histogram_quantile(1, sum by (le) (rate(x_bucket[5m])))", set()),
+    ("histogram_quantile(0, sum by (le) (rate(x_bucket[5m])))", set()),
+    ("quantile(0.99, rate(x_total[5m])) + quantile_over_time(0.5, up[5m])", set()),
+    ("histogram_quantile(scalar(phi), sum by (le) (rate(x_bucket[5m])))", set()),  # depends on data: not judged
+    # WH-PROM-011: binary operations whose sides keep different labels
+    ("sum by (code) (rate(a_total[5m])) / sum(rate(a_total[5m]))", {"WH-PROM-011"}),
+    ("sum by (a, b) (rate(x_total[5m])) / sum by (b, c) (rate(y_total[5m]))", {"WH-PROM-011"}),
+    ("sum by (code) (rate(a_total[5m])) / ignoring (pod) sum(rate(a_total[5m]))", {"WH-PROM-011"}),
+    ("sum by (a) (rate(x_total[5m])) / on (a) sum by (b) (rate(y_total[5m]))", {"WH-PROM-011"}),
+    ("sum by (code) (rate(a_total[5m])) > 1 and sum(rate(b_total[5m])) > 1", {"WH-PROM-011"}),
+    ("sum by (code) (rate(a_total[5m])) > 1 unless sum(rate(b_total[5m])) > 1", {"WH-PROM-011"}),
+    ("sum by (code) (rate(a_total[5m])) > bool vector(1)", {"WH-PROM-011"}),
+    ("histogram_quantile(0.9, sum by (le, code) (rate(x_bucket[5m]))) > sum(rate(a_total[5m]))", {"WH-PROM-011"}),
+    ("sum by (code) (rate(a_total[5m])) / on () group_left sum(rate(a_total[5m]))", set()),
+    ("sum by (code) (rate(a_total[5m])) / ignoring (code) group_left sum(rate(a_total[5m]))", set()),
+    ("sum by (a, b) (rate(x_total[5m])) / on (a) group_left sum by (a) (rate(y_total[5m]))", set()),
+    ("sum by (code) (rate(a_total[5m])) / sum by (code) (rate(b_total[5m]))", set()),
+    ("sum without (pod) (rate(a_total[5m])) / sum(rate(a_total[5m]))", set()),  # labels depend on the data
+    ("sum by (code) (rate(a_total[5m])) / scalar(sum(rate(a_total[5m])))", set()),  # a scalar matches every series
+    ("sum by (code) (rate(a_total[5m])) / 60", set()),
+    ("sum by (code) (rate(a_total[5m])) or vector(0)", set()),  # a union needs no partner
+    ("sum by (code) (rate(a_total[5m])) / rate(a_total[5m])", set()),  # a selector's labels are the data's
+    ("histogram_quantile(0.9, sum by (le) (rate(x_bucket[5m]))) > sum(rate(a_total[5m]))", set()),  # le is gone
+    ("topk(3, sum by (pod) (rate(a_total[5m]))) / sum by (pod) (rate(b_total[5m]))", set()),
 ]
 
 
@@ -155,6 +224,9 @@ ONE_PER_RULE = {
     "WH-PROM-005": "histogram_quantile(0.95, sum(rate(http_request_duration_seconds_bucket[5m])))",
     "WH-PROM-006": "rate(container_memory_working_set_bytes[5m])",
     "WH-PROM-007": "sum(rate(http_requests_total[1m]))",
+    "WH-PROM-009": "histogram_quantile(0.95, sum by (le) (http_request_duration_seconds_bucket))",
+    "WH-PROM-010": "histogram_quantile(95, sum by (le) (rate(http_request_duration_seconds_bucket[5m])))",
+    "WH-PROM-011": "sum by (code) (rate(http_requests_total[5m])) / sum(rate(http_requests_total[5m]))",
 }
 WHERE = {
     rule_source: 'group "g", record "x:y:z{n}": ',

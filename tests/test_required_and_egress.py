@@ -190,6 +190,111 @@ def test_unknown_ingress_class_is_reported_not_skipped(ctx, prod):
     assert "params.network.ingressControllers" in found[0].message
 
 
+def prometheus_rule(docs) -> dict:
+    (rule,) = [r for r in allow_policy(docs)["ingress"] if ns_of(r["from"][0]) == "monitoring"]
+    return rule
+
+
+def without_sidecar_port(docs) -> list[Document]:
+    rule = prometheus_rule(docs)
+    rule["ports"] = [p for p in rule["ports"] if p["port"] != 15090]
+    return docs
+
+
+def queries_without_sidecar_metrics(docs) -> list[Document]:
+    """The analysis and alerts rewritten to read the application's own metrics instead of istio_*."""
+    for doc in docs:
+        if doc.kind in ("AnalysisTemplate", "PrometheusRule"):
+            doc.obj = yaml.safe_load(yaml.safe_dump(doc.obj).replace("istio_", "http_"))
+    return docs
+
+
+def test_sidecar_metrics_port_removed(ctx, prod):
+    """Every canary analysis query reads istio_* series, which Prometheus scrapes from the sidecar's 15090: closed,
+    the analysis reads nothing and an analysis that passes an empty result promotes every canary."""
+    found = run(ctx, without_sidecar_port(prod))
+    assert rules_of(found) == ["WH-NET-008"], [v.message for v in found]
+    [v] = found
+    assert (v.kind, v.name) == ("Rollout", "webhook-service")
+    assert v.message.startswith(
+        'The pods run an Istio sidecar (namespace "webhook-service" has istio-injection=enabled) and AnalysisTemplate '
+        "webhook-service-latency-p95 queries istio_request_duration_milliseconds_bucket: Prometheus scrapes the sidecar's "
+        "metrics (istio_* and envoy_*, params.network.prometheus.sidecarMetricsPorts) on the injected sidecar's port TCP "
+        "15090 of Rollout webhook-service, but ingress is restricted by NetworkPolicy default-deny-all, webhook-service"
+    )
+    assert "the queries of AnalysisTemplate webhook-service-latency-p95 get no data" in v.message
+    assert "promotes every canary; add an ingress rule to NetworkPolicy webhook-service with from: namespaceSelector" in v.message
+    assert v.message.endswith("and port 15090")
+
+
+def test_sidecar_metrics_port_is_needed_by_the_queries_alone(ctx, prod):
+    """Without the Namespace in the source, the queries of istio_* metrics say the pods run the sidecar."""
+    found = run(ctx, drop(without_sidecar_port(prod), "Namespace"))
+    assert rules_of(found) == ["WH-NET-008"], [v.message for v in found]
+    assert found[0].message.startswith("AnalysisTemplate webhook-service-latency-p95 queries istio_")
+    assert "Istio sidecar (" not in found[0].message
+
+
+def test_sidecar_metrics_port_is_needed_by_the_mesh_alone(ctx, prod):
+    found = run(ctx, queries_without_sidecar_metrics(without_sidecar_port(prod)))
+    assert rules_of(found) == ["WH-NET-008"], [v.message for v in found]
+    assert "istio-injection=enabled): Prometheus" in found[0].message and "queries" not in found[0].message
+    assert "the alerts and canary analysis that read them get no data" in found[0].message
+
+
+@pytest.mark.parametrize("where", ["label", "annotation"])
+def test_sidecar_injection_from_the_pod_template(ctx, prod, where):
+    docs = queries_without_sidecar_metrics(drop(without_sidecar_port(prod), "Namespace"))
+    assert run(ctx, docs) == []  # neither the source's mesh nor its queries say there is a sidecar
+    meta = one(docs, "Rollout").obj["spec"]["template"]["metadata"]
+    meta.setdefault(f"{where}s", {})["sidecar.istio.io/inject"] = "true"
+    found = run(ctx, docs)
+    assert rules_of(found) == ["WH-NET-008"] and "sets sidecar.istio.io/inject: true" in found[0].message
+
+
+@pytest.mark.parametrize("opt_out", ["pod", "namespace"])
+def test_pods_without_a_sidecar_need_no_sidecar_port(ctx, prod, opt_out):
+    docs = without_sidecar_port(prod)
+    if opt_out == "pod":
+        one(docs, "Rollout").obj["spec"]["template"]["metadata"]["labels"]["sidecar.istio.io/inject"] = "false"
+    else:
+        one(docs, "Namespace").obj["metadata"]["labels"]["istio-injection"] = "disabled"
+    assert [v.message for v in run(ctx, docs) if v.rule == "WH-NET-008"] == []
+
+
+@pytest.mark.parametrize(
+    "ports",
+    [
+        [{"port": "metrics", "protocol": "TCP"}, {"port": 15000, "endPort": 15100, "protocol": "TCP"}],
+        None,  # every port
+    ],
+)
+def test_the_sidecar_port_admitted_other_ways_is_clean(ctx, prod, ports):
+    rule = prometheus_rule(prod)
+    if ports is None:
+        del rule["ports"]
+    else:
+        rule["ports"] = ports
+    assert [v.message for v in run(ctx, prod)] == []
+
+
+def test_the_sidecar_port_by_its_injected_name_is_left_to_wh_ref_038(ctx, prod):
+    """A policy port named like the injected container's (http-envoy-prom) may be the sidecar's: not a WH-NET-008
+    finding; a name no declared container port has is WH-REF-038's."""
+    prometheus_rule(prod)["ports"] = [{"port": "metrics", "protocol": "TCP"}, {"port": "http-envoy-prom", "protocol": "TCP"}]
+    assert rules_of(run(ctx, prod)) == ["WH-REF-038"]
+
+
+def test_the_sidecar_port_on_udp_or_for_other_pods_is_not_enough(ctx, prod):
+    rule = prometheus_rule(prod)
+    rule["ports"] = [{"port": "metrics", "protocol": "TCP"}, {"port": 15090, "protocol": "UDP"}]
+    assert rules_of(run(ctx, prod)) == ["WH-NET-008"]
+    rule["ports"] = [{"port": "metrics", "protocol": "TCP"}]
+    allow_policy(prod)["ingress"].append({"from": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "other"}}}],
+                                          "ports": [{"port": 15090, "protocol": "TCP"}]})
+    assert rules_of(run(ctx, prod)) == ["WH-NET-008"]
+
+
 def test_staging_requires_a_monitor_but_no_pdb(ctx, rendered):
     staging = copied(rendered(STAGING))
     assert run(ctx, drop(staging, "PodDisruptionBudget")) == []
@@ -359,6 +464,27 @@ def test_missing_network_peers_is_an_input_error(tmp_path):
     folder = _params_dir(tmp_path, lambda p: p["network"]["prometheus"].pop("podLabels"))
     with pytest.raises(InputError, match=r"params\.yaml: params\.network\.prometheus\.podLabels"):
         load_network_peers(folder)
+
+
+@pytest.mark.parametrize(
+    ("edit", "key"),
+    [
+        (lambda p: p["network"]["prometheus"].pop("sidecarMetricsPorts"), "sidecarMetricsPorts"),
+        (lambda p: p["network"]["prometheus"].update(sidecarMetricsPorts=["15090"]), "sidecarMetricsPorts"),
+        (lambda p: p["network"]["prometheus"].update(sidecarMetricPrefixes="istio_"), "sidecarMetricPrefixes"),
+    ],
+)
+def test_missing_or_malformed_sidecar_parameters_are_an_input_error(tmp_path, edit, key):
+    folder = _params_dir(tmp_path, edit)
+    with pytest.raises(InputError, match=rf"params\.yaml: params\.network\.prometheus\.{key} is missing or not a list"):
+        load_network_peers(folder)
+
+
+def test_the_sidecar_parameters_are_read(tmp_path):
+    peers = load_network_peers(REPO / "policies")
+    assert peers.sidecar_metrics_ports == (15090,) and peers.sidecar_metric_prefixes == ("istio_", "envoy_")
+    off = load_network_peers(_params_dir(tmp_path, lambda p: p["network"]["prometheus"].update(sidecarMetricsPorts=[])))
+    assert off.sidecar_metrics_ports == ()
 
 
 def test_malformed_fields_never_raise(ctx):

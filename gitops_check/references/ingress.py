@@ -4,12 +4,31 @@ ingress-nginx reads only the nginx.ingress.kubernetes.io/* names its annotation 
 key under the prefix is silently ignored, so a typo quietly drops the rate limit or redirect it was meant to
 set. policies/data/ingress-nginx-annotations.yaml holds the list, generated from the controller's source by
 scripts/ingress-nginx-annotations at `ingress-nginx-annotations-version` (pyproject.toml); it is read once per
-run, and only when an Ingress carries such a key.
+run, and only when an Ingress carries such a key (or a near-miss one).
+
+The same fact, "the controller will not act on this annotation as written", has two more forms:
+
+* a value its validator rejects. parser.checkAnnotation (internal/ingress/annotations/parser/validators.go:200)
+  runs the name's Validator on every non-empty value (:235): bool is strconv.ParseBool (ValidateBool, :154),
+  int strconv.Atoi (ValidateInt, :160), duration time.ParseDuration (ValidateDuration, :172), cidrs
+  net.ParseCIDRs (ValidateCIDRs, :166; internal/net/ipnet.go:57 and ParseIPNets :32: split on ",", each
+  strings.TrimSpace'd, a CIDR by net.ParseCIDR or else an address by net.ParseIP). Mirrored here (`valid`;
+  durations by gitops_check/durations.py, a port of time.ParseDuration). A rejected value makes the parser
+  refuse the Ingress (annotations.go:179 Extract fails: the admission webhook denies it, the controller skips
+  it), deny the location, or fall back to its default, depending on the annotation: either way the setting as
+  written does not happen.
+* a near-miss prefix on an Ingress of an ingress-nginx class: nginx.org/ and nginx.com/ (NGINX Inc.'s
+  controller), ingress.kubernetes.io/ (ingress-nginx's prefix before 0.9) or a misspelling of
+  nginx.ingress.kubernetes.io: ingress-nginx reads none of them. The class is ingress-nginx's when an
+  IngressClass of the source says controller k8s.io/ingress-nginx, or, without one in the source, when its
+  name contains "nginx" (the controller this repository pins; its default class is "nginx").
 """
 
 from __future__ import annotations
 
 import difflib
+import ipaddress
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
@@ -17,17 +36,20 @@ from weakref import WeakKeyDictionary
 
 import yaml
 
+from ..durations import DurationError, parse_duration_ns
 from ..errors import InputError
-from ..model import Violation
+from ..model import Document, Violation
 from ..rules import rule
 from .index import Index, as_dict
 from .inputs import Inputs
 
 UNKNOWN_ANNOTATION = rule(
     "WH-NET-006", "error", "references",
-    "nginx.ingress.kubernetes.io annotations on Ingresses are ones the pinned ingress-nginx reads, booleans with boolean values",
-    "ingress-nginx silently ignores a key under its prefix that it does not know, so a misspelt annotation quietly "
-    "drops the rate limit or redirect it was written for; a boolean annotation with another value makes it refuse the Ingress.",
+    "Annotations for ingress-nginx use its exact prefix, a name the pinned controller reads, and a value its validator "
+    "accepts (bool, int, duration, CIDRs)",
+    "ingress-nginx silently ignores a key it does not know, under its prefix or a near-miss one (nginx.org/ is another "
+    "controller's), so a misspelt annotation quietly drops the rate limit or redirect it was written for; a value its "
+    "validator rejects makes it refuse the Ingress or fall back to the default.",
 )
 
 PREFIX = "nginx.ingress.kubernetes.io/"
@@ -35,6 +57,13 @@ PREFIX = "nginx.ingress.kubernetes.io/"
 DATA_FILE = Path("policies") / "data" / "ingress-nginx-annotations.yaml"
 # What Go's strconv.ParseBool accepts: the validator of every boolean annotation (parser.ValidateBool).
 BOOLEANS = frozenset({"1", "t", "T", "TRUE", "true", "True", "0", "f", "F", "FALSE", "false", "False"})
+NGINX_CONTROLLER = "k8s.io/ingress-nginx"  # an IngressClass's spec.controller for ingress-nginx
+# Prefixes ingress-nginx does not read that are written for it by mistake, and whose they are.
+OTHER_PREFIXES = {
+    "nginx.org/": "the prefix of NGINX Inc.'s controller (nginx/kubernetes-ingress), which ingress-nginx does not read",
+    "nginx.com/": "the prefix of NGINX Inc.'s controller for NGINX Plus, which ingress-nginx does not read",
+    "ingress.kubernetes.io/": "ingress-nginx's prefix before 0.9, which it no longer reads",
+}
 
 # Mistakes whose nearest name by spelling is a different feature, so difflib alone would mislead.
 MISTAKES: dict[str, tuple[tuple[str, ...], str]] = {
@@ -131,13 +160,155 @@ def _fix(known: Annotations, name: str) -> str:
     return f"use {use} ({hint})" if hint else f"use {use}, the closest annotation it reads"
 
 
+# --------------------------------------------------------------------------- values, as the validators read them
+
+_INT = re.compile(r"[+-]?[0-9]+")
+# What Go's strings.TrimSpace trims: unicode.IsSpace, the Unicode White_Space property (str.strip() also takes \x1c-\x1f).
+_GO_SPACE = "\t\n\v\f\r \x85\xa0\u1680" + "".join(map(chr, range(0x2000, 0x200B))) + "\u2028\u2029\u202f\u205f\u3000"
+
+
+def _atoi(value: str) -> bool:
+    """strconv.Atoi on a 64-bit build: an optional sign and ASCII digits (no underscores, no spaces), in int64."""
+    return bool(_INT.fullmatch(value)) and -(2**63) <= int(value) <= 2**63 - 1
+
+
+def _go_ip(text: str) -> int | None:
+    """net.ParseIP (netip.ParseAddr without a zone): the address's bit length, or None."""
+    if "%" in text:
+        return None
+    try:
+        return ipaddress.ip_address(text).max_prefixlen
+    except ValueError:
+        return None
+
+
+def _go_cidr(text: str) -> bool:
+    """net.ParseCIDR: an address without zone, "/", then decimal digits (dtoi) up to the address's bit length."""
+    addr, found, mask = text.partition("/")
+    bits = _go_ip(addr) if found else None
+    return bits is not None and mask.isascii() and mask.isdigit() and int(mask) <= bits
+
+
+def _bad_cidr(value: str) -> str | None:
+    """internal/net ParseCIDRs: split on ",", trim each, a CIDR else an IP; the first entry it rejects, or None."""
+    for entry in value.split(","):
+        entry = entry.strip(_GO_SPACE)
+        if not _go_cidr(entry) and _go_ip(entry) is None:
+            return entry
+    return None
+
+
+def _duration(value: str) -> bool:
+    try:
+        parse_duration_ns(value)
+        return True
+    except DurationError:
+        return False
+
+
+# type -> (accepts, what the validator wants, the Go function mirrored and what it takes)
+VALIDATORS = {
+    "bool": (lambda v: v in BOOLEANS, "a boolean", "strconv.ParseBool: true, false, 1, 0, t, f"),
+    "int": (_atoi, "an integer", "strconv.Atoi: digits with an optional sign, nothing else"),
+    "duration": (_duration, "a Go duration", "time.ParseDuration: numbers with a unit ns, us, ms, s, m or h, e.g. 1m30s"),
+    "cidrs": (lambda v: _bad_cidr(v) is None, "a list of CIDRs or IP addresses",
+              "net.ParseCIDRs: comma-separated, each a CIDR or an address"),
+}
+
+
+def valid(kind: str, value: str) -> bool:
+    """Whether ingress-nginx's validator of an annotation type accepts a value (an empty one is never validated)."""
+    accepts = VALIDATORS.get(kind, (None,))[0]
+    return value == "" or accepts is None or accepts(value)
+
+
+def _value_fix(kind: str, value: str) -> str:
+    if kind == "bool":
+        return 'use "true" or "false"'
+    if kind == "int":
+        joined = re.sub(r"[\s_,']", "", value)
+        digits = joined if _atoi(joined) else (m[0] if (m := re.match(r"[+-]?[0-9]+", value.strip())) else "")
+        return f'write a plain integer{f" ({digits!r} if that is the number meant)" if digits else ""}'
+    if kind == "duration":
+        return f'write a Go duration{f" ({value.strip()}s for seconds)" if _atoi(value.strip()) else ", e.g. 30s or 1m"}'
+    bad = _bad_cidr(value)
+    return f"{bad!r} is neither a CIDR nor an address; write CIDRs (10.0.0.0/8) or addresses, separated by commas"
+
+
+def _bad_value(ingress: Document, key: str, kind: str, value: str, known: Annotations) -> Violation:
+    what, go = VALIDATORS[kind][1], VALIDATORS[kind][2]
+    if kind == "bool":
+        effect = ("refuses the whole Ingress (its admission webhook denies it; without the webhook the controller skips "
+                  "the update)")
+    else:
+        effect = ("rejects it: depending on the annotation it refuses the whole Ingress (its admission webhook denies it), "
+                  "denies the location, or falls back to its default, and either way the setting as written never applies")
+    return UNKNOWN_ANNOTATION.violation(
+        ingress,
+        f"Ingress {ingress.name}: annotation {key}: {value!r} is not {what}, which ingress-nginx {known.release} requires "
+        f"of this {kind} annotation ({go}), so it {effect}; {_value_fix(kind, value)}",
+    )
+
+
+# --------------------------------------------------------------------------- near-miss prefixes
+
+_PREFIX_DOMAIN = PREFIX.rstrip("/")
+
+
+def near_miss(key: str) -> str | None:
+    """Why a key's prefix is not ingress-nginx's though written for it (None when it is not such a prefix)."""
+    domain, slash, _ = key.partition("/")
+    if not slash or domain == _PREFIX_DOMAIN:
+        return None
+    if domain + "/" in OTHER_PREFIXES:
+        return OTHER_PREFIXES[domain + "/"]
+    parts = re.split(r"[.-]", domain)
+    looks_nginx = any(sorted(part) == sorted("nginx") for part in parts)
+    if looks_nginx and difflib.SequenceMatcher(None, domain, _PREFIX_DOMAIN).ratio() >= 0.75:
+        return f"a misspelling of ingress-nginx's prefix {PREFIX}"
+    return None
+
+
+def nginx_class(idx: Index, ingress: Document) -> str | None:
+    """The Ingress's class when ingress-nginx serves it: an IngressClass of the source with its controller, or, when
+    the source has none of that name, a class named like it ("nginx"); None otherwise."""
+    cls = (as_dict(ingress.obj.get("spec")).get("ingressClassName")
+           or as_dict(ingress.metadata.get("annotations")).get("kubernetes.io/ingress.class"))  # the legacy annotation
+    if not isinstance(cls, str) or not cls:
+        return None
+    declared = idx.get("IngressClass", "", cls)
+    if declared is not None:
+        return cls if as_dict(declared.obj.get("spec")).get("controller") == NGINX_CONTROLLER else None
+    return cls if "nginx" in cls.lower() else None
+
+
+def _near_miss_fix(known: Annotations, suffix: str, value, annotations: dict) -> str:
+    names, hint = ([suffix], "") if suffix in known.types else known.suggest(suffix)
+    if not names:
+        return f"remove it: ingress-nginx has no annotation like {suffix!r} (see {DATA_FILE})"
+    if len(names) == 1 and PREFIX + names[0] in annotations:
+        return f"remove it ({PREFIX}{names[0]} is already set)"
+    use = " or ".join(PREFIX + n for n in names)
+    fix = f"use {use}" + (f" ({hint})" if hint else "")
+    kind = known.types[names[0]]
+    if len(names) == 1 and isinstance(value, str) and not valid(kind, value):
+        fix += f" with a value it accepts: {VALIDATORS[kind][1]} ({VALIDATORS[kind][2]}), not {value!r}"
+    return fix
+
+
+# --------------------------------------------------------------------------- the check
+
+
 def nginx_annotations(idx: Index, inputs: Inputs) -> Iterator[Violation]:
-    """Every nginx.ingress.kubernetes.io/* key of an Ingress must be a name the pinned controller reads;
-    a boolean one must hold a value its validator (strconv.ParseBool) accepts. Other prefixes are not judged."""
+    """Every nginx.ingress.kubernetes.io/* key of an Ingress must be a name the pinned controller reads, with a
+    value its validator accepts; an Ingress of an ingress-nginx class must not use a near-miss prefix. Other
+    prefixes are not judged."""
     for ingress in idx.of_kind("Ingress"):
         annotations = as_dict(ingress.metadata.get("annotations"))
         keys = sorted(str(k) for k in annotations if str(k).startswith(PREFIX))
-        if not keys:
+        cls = nginx_class(idx, ingress)
+        missed = sorted((str(k), why) for k in annotations if cls and (why := near_miss(str(k))))
+        if not keys and not missed:
             continue
         known = annotations_for(inputs)
         for key in keys:
@@ -154,13 +325,16 @@ def nginx_annotations(idx: Index, inputs: Inputs) -> Iterator[Violation]:
                     f"Ingress {ingress.name}: annotation {key} is not one ingress-nginx {known.release} reads, so the controller "
                     f"silently ignores it; {_fix(known, name)}",
                 )
-            elif known.types[name] == "bool" and isinstance(value, str) and value and value not in BOOLEANS:
-                yield UNKNOWN_ANNOTATION.violation(
-                    ingress,
-                    f"Ingress {ingress.name}: annotation {key}: {value!r} is not a boolean, so ingress-nginx {known.release} "
-                    "refuses the whole Ingress (its admission webhook denies it; without the webhook the controller skips the update); "
-                    'use "true" or "false"',
-                )
+            elif known.types[name] in VALIDATORS and isinstance(value, str) and not valid(known.types[name], value):
+                yield _bad_value(ingress, key, known.types[name], value, known)
+        for key, why in missed:
+            suffix = key.partition("/")[2]
+            yield UNKNOWN_ANNOTATION.violation(
+                ingress,
+                f"Ingress {ingress.name}: annotation {key} is under {key.partition('/')[0]}/, {why}, so ingress-nginx "
+                f"{known.release} (ingressClassName {cls}) ignores it; "
+                f"{_near_miss_fix(known, suffix.lower().replace('_', '-'), annotations[key], annotations)}",
+            )
 
 
 CHECKS = (nginx_annotations,)

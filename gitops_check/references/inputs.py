@@ -95,6 +95,20 @@ class NetworkPeers:
     istio_gateway_namespace: str  # where the Istio ingress gateway pods run
     prometheus_namespace: str
     prometheus_labels: dict[str, str]  # Prometheus pod labels
+    sidecar_metrics_ports: tuple[int, ...] = ()  # the Istio sidecar's metrics ports Prometheus scrapes (Envoy: 15090)
+    sidecar_metric_prefixes: tuple[str, ...] = ()  # names of the metrics the sidecar exposes (istio_, envoy_)
+
+
+def _list_of(path: Path, mapping: dict, key: str, kind: type, where: str) -> tuple:
+    """A list parameter ([] allowed, never a missing key): ports are 1..65535, strings non-empty."""
+    value = mapping.get(key)
+    ok = isinstance(value, list) and all(
+        isinstance(v, kind) and not isinstance(v, bool) and (0 < v < 65536 if kind is int else bool(v)) for v in value
+    )
+    if not ok:
+        what = "port numbers" if kind is int else "non-empty strings"
+        raise InputError(f"{path}: {where}.{key} is missing or not a list of {what} ([] for none)")
+    return tuple(value)
 
 
 def load_network_peers(policies_dir: Path) -> NetworkPeers:
@@ -117,6 +131,8 @@ def load_network_peers(policies_dir: Path) -> NetworkPeers:
         istio_gateway_namespace=get(network, "istioGatewayNamespace", str, "params.network"),
         prometheus_namespace=get(prometheus, "namespace", str, "params.network.prometheus"),
         prometheus_labels={str(k): str(v) for k, v in get(prometheus, "podLabels", dict, "params.network.prometheus").items()},
+        sidecar_metrics_ports=_list_of(path, prometheus, "sidecarMetricsPorts", int, "params.network.prometheus"),
+        sidecar_metric_prefixes=_list_of(path, prometheus, "sidecarMetricPrefixes", str, "params.network.prometheus"),
     )
 
 

@@ -1,5 +1,6 @@
 """The traffic a workload needs against the NetworkPolicies that restrict it: out to every dependency its
-configuration names (and DNS), in from the ingress controller, the Istio gateway and Prometheus.
+configuration names (and DNS), in from the ingress controller, the Istio gateway and Prometheus (on the ports
+its ServiceMonitors/PodMonitors scrape, and on the Istio sidecar's metrics port).
 
 A NetworkPolicy and the configuration it was written for drift apart silently: the database moves to
 another port, a new Redis address is added, the controller's namespace is renamed, a scrape port is
@@ -14,6 +15,14 @@ Service in namespace <ns>, a single label one in the pods' own namespace, `<a>.<
 namespace <b> or an outside name; an IP address is judged against ipBlocks; any other name is outside the
 cluster and only an ipBlock (or a rule without peers) reaches it. Where the policy names its egress port
 (`port: postgresql`) the number comes from the well-known names, else it is not judged (see netpolicy.py).
+
+The Istio sidecar's metrics port (Envoy's stats, `params.network.prometheus.sidecarMetricsPorts`: 15090) is
+declared by no container of ours: the injector adds it. Prometheus must reach it on every pod that receives
+traffic (a Service selects it) and runs the sidecar, as Istio's injector decides: the namespace label
+istio-injection=enabled or istio.io/rev, or sidecar.istio.io/inject "true" on the pod template (label, or the
+older annotation); "false" there, or istio-injection=disabled, keeps it out. When the source does not say (no
+Namespace object), a pod counts as meshed when an AnalysisTemplate or PrometheusRule of its namespace queries
+the sidecar's metrics (`sidecarMetricPrefixes`: istio_*, envoy_*): those series come from that port only.
 """
 
 from __future__ import annotations
@@ -26,6 +35,7 @@ from urllib.parse import urlsplit
 
 import yaml
 
+from .. import analysis
 from ..model import Document, Violation
 from ..rules import rule
 from . import netpolicy as np
@@ -45,10 +55,12 @@ CONFIG_EGRESS = rule(
 )
 TRAFFIC_INGRESS = rule(
     "WH-NET-008", "error", "references",
-    "NetworkPolicies let the ingress controller, the Istio gateway and Prometheus reach the ports they send to",
+    "NetworkPolicies let the ingress controller, the Istio gateway and Prometheus reach the ports they send to "
+    "(the Istio sidecar's metrics port of meshed pods included)",
     "Under a default-deny ingress policy the controller of the Ingress's class (or the gateway of a VirtualService) "
     "gets timeouts on the backend port, and Prometheus on a port it scrapes: no traffic, or no metrics for alerts "
-    "and canary analysis.",
+    "and canary analysis (the istio_* series come from the sidecar's port 15090; without them an analysis that "
+    "passes an empty result promotes every canary).",
 )
 
 SCHEME_PORTS = {
@@ -288,6 +300,9 @@ class Inbound:
     peer: np.Peer
     who: str  # who must be let in, for the message
     from_hint: str
+    port_kind: str = ", container port"  # what joins the sender to the port
+    consequence: str = ""  # what a closed port breaks, when the sender does not say it
+    injected: bool = False  # a port the sidecar injector adds: a named policy port no container declares may be it
 
 
 def _container_port(template: PodTemplate, target: Any) -> tuple[int | None, str | None] | None:
@@ -443,6 +458,103 @@ def _from_prometheus(idx: Index, inputs: Inputs) -> Iterator[Inbound]:
                                   f"PodMonitor {monitor.name} scrapes port {port}", peer, who, hint)
 
 
+SIDECAR_INJECT = "sidecar.istio.io/inject"  # pod label (or the older annotation): "true" or "false"
+_STRINGS = re.compile(r'"(?:[^"\\]|\\.)*"|\'(?:[^\'\\]|\\.)*\'|`[^`]*`')  # PromQL string literals (label values)
+
+
+def _pod_annotations(idx: Index, template: PodTemplate) -> dict:
+    """The annotations of the pods a template makes (PodTemplate keeps only their labels)."""
+    owner = template.owner
+    if owner.kind == "Pod":
+        return as_dict(owner.metadata.get("annotations"))
+    spec = as_dict(owner.obj.get("spec"))
+    if owner.kind == "CronJob":
+        spec = as_dict(as_dict(spec.get("jobTemplate")).get("spec"))
+    elif owner.kind == "Rollout" and "template" not in spec:
+        target = idx.workload_ref(owner)
+        spec = as_dict(target.obj.get("spec")) if target is not None else {}
+    return as_dict(as_dict(as_dict(spec.get("template")).get("metadata")).get("annotations"))
+
+
+def _injection(idx: Index, template: PodTemplate) -> tuple[bool | None, str]:
+    """(whether Istio's injector adds a sidecar to the pods, why); None when the source does not say."""
+    namespace = idx.get("Namespace", "", template.namespace)
+    ns_labels = {str(k): str(v) for k, v in (namespace.labels if namespace is not None else {}).items()}
+    pod = template.labels.get(SIDECAR_INJECT, _pod_annotations(idx, template).get(SIDECAR_INJECT))
+    if ns_labels.get("istio-injection") == "disabled":
+        return False, ""
+    if str(pod).lower() == "false":
+        return False, ""
+    if str(pod).lower() == "true":
+        return True, f"its pod template sets {SIDECAR_INJECT}: true"
+    if ns_labels.get("istio-injection") == "enabled":
+        return True, f'namespace "{template.namespace}" has istio-injection=enabled'
+    if "istio.io/rev" in ns_labels:
+        return True, f'namespace "{template.namespace}" has istio.io/rev={ns_labels["istio.io/rev"]}'
+    return None, ""
+
+
+def _queries(doc: Document) -> list[str]:
+    if doc.kind in ("AnalysisTemplate", "ClusterAnalysisTemplate"):
+        return [m.query for m in analysis.prometheus_metrics(doc) if m.query]
+    if doc.kind == "PrometheusRule":
+        spec = as_dict(doc.obj.get("spec"))
+        return [str(r["expr"]) for g in dicts(spec.get("groups")) for r in dicts(g.get("rules")) if r.get("expr") is not None]
+    return []
+
+
+def sidecar_metric_readers(idx: Index, prefixes: tuple[str, ...]) -> dict[str, tuple[Document, str]]:
+    """namespace ("" for a ClusterAnalysisTemplate: every namespace) -> the first AnalysisTemplate or PrometheusRule
+    there that queries a metric the sidecar exposes, with that metric's name."""
+    if not prefixes:
+        return {}
+    name = re.compile(r"(?<![\w:])((?:" + "|".join(map(re.escape, prefixes)) + r")[A-Za-z0-9_:]*)")
+    found: dict[str, tuple[Document, str]] = {}
+    for doc in idx.of_kind("AnalysisTemplate", "ClusterAnalysisTemplate", "PrometheusRule"):
+        for query in _queries(doc):
+            if (m := name.search(_STRINGS.sub('""', query))) and idx.ns(doc) not in found:
+                found[idx.ns(doc)] = (doc, m[1])
+    return found
+
+
+def _served(idx: Index) -> list[PodTemplate]:
+    """Running pod templates a Service of the source selects (the pods that receive traffic)."""
+    selectors = [(idx.ns(s), sel) for s in idx.of_kind("Service") if (sel := pod_selector(s)) is not None]
+    return [t for t in _templates(idx) if any(ns == t.namespace and sel.matches(t.labels) for ns, sel in selectors)]
+
+
+def _from_sidecars(idx: Index, inputs: Inputs) -> Iterator[Inbound]:
+    peers = inputs.network_peers
+    if not peers.sidecar_metrics_ports:
+        return
+    readers = sidecar_metric_readers(idx, peers.sidecar_metric_prefixes)
+    peer = np.Peer(namespace=peers.prometheus_namespace, pod_labels=peers.prometheus_labels)
+    who = f'Prometheus (namespace "{peers.prometheus_namespace}", pods ' + ", ".join(
+        f"{k}={v}" for k, v in sorted(peers.prometheus_labels.items())) + ")"
+    metrics = " and ".join(f"{p}*" for p in peers.sidecar_metric_prefixes) or "its"
+    for template in _served(idx):
+        meshed, why = _injection(idx, template)
+        reader = readers.get(template.namespace) or readers.get("")
+        if meshed is False or (meshed is None and reader is None):
+            continue
+        reasons = [f"the pods run an Istio sidecar ({why})"] if meshed else []
+        if reader is not None:
+            reasons.append(f"{reader[0].kind} {reader[0].name} queries {reader[1]}")
+        because = " and ".join(reasons)
+        reads = f"the queries of {reader[0].kind} {reader[0].name}" if reader else "the alerts and canary analysis that read them"
+        for port in peers.sidecar_metrics_ports:
+            yield Inbound(
+                template, port, None, "TCP",
+                f"{because[:1].upper()}{because[1:]}: Prometheus scrapes the sidecar's metrics ({metrics}, "
+                "params.network.prometheus.sidecarMetricsPorts)",
+                peer, who, _ns_from(peers.prometheus_namespace, peers.prometheus_labels),
+                port_kind=" on the injected sidecar's port",
+                consequence=(f": the sidecar metrics vanish, {reads} get no data, and an analysis that takes an empty "
+                             "result for a pass promotes every canary"),
+                injected=True,
+            )
+
+
 def _direct(templates: list[PodTemplate], port: Any) -> Iterator[tuple[PodTemplate, int | None, str | None, str]]:
     for template in templates:
         resolved = _container_port(template, port)
@@ -452,12 +564,15 @@ def _direct(templates: list[PodTemplate], port: Any) -> Iterator[tuple[PodTempla
 
 def traffic_ingress(idx: Index, inputs: Inputs) -> Iterator[Violation]:
     """Under restricted ingress, the ingress controller of each Ingress's class, the Istio gateway of a
-    VirtualService bound to gateways, and Prometheus must be admitted on the container port they reach."""
+    VirtualService bound to gateways, and Prometheus must be admitted on the container port they reach (and
+    Prometheus on the Istio sidecar's metrics port of meshed pods that receive traffic)."""
     taken = _workload_ref_targets(idx)
     if not any(np.isolating(idx, t, np.INGRESS) for t in idx.templates if id(t.owner) not in taken):
         return  # nothing is restricted: nothing to check (and no parameters to read)
     seen: set = set()
-    for item in [*_from_ingresses(idx, inputs), *_from_gateways(idx, inputs), *_from_prometheus(idx, inputs)]:
+    items = [*_from_ingresses(idx, inputs), *_from_gateways(idx, inputs), *_from_prometheus(idx, inputs),
+             *_from_sidecars(idx, inputs)]
+    for item in items:
         if isinstance(item, Violation):
             if item not in seen:
                 seen.add(item)
@@ -471,8 +586,9 @@ def traffic_ingress(idx: Index, inputs: Inputs) -> Iterator[Violation]:
             continue
         seen.add(key)
 
-        def resolve(name: str, t=t) -> int | None:  # a named ingress port is one of the selected pods' own
-            return next((p.get("containerPort") for p in t.ports() if p.get("name") == name), -1)
+        def resolve(name: str, t=t, injected=item.injected) -> int | None:
+            # a named ingress port is one of the selected pods' own; one no container declares may be the sidecar's
+            return next((p.get("containerPort") for p in t.ports() if p.get("name") == name), None if injected else -1)
 
         if np.admitted(idx, t, np.INGRESS, item.peer, item.protocol, item.number, item.name, resolve) is not False:
             continue
@@ -480,8 +596,8 @@ def traffic_ingress(idx: Index, inputs: Inputs) -> Iterator[Violation]:
         restricting = np.isolating(idx, t, np.INGRESS)
         yield TRAFFIC_INGRESS.violation(
             t.owner,
-            f"{item.sender}, container port {item.protocol} {shown} of {_who(t)}, but ingress is restricted by "
-            f"NetworkPolicy {np.names(restricting)} and no rule admits {item.who} on it; add an ingress rule to "
+            f"{item.sender}{item.port_kind} {item.protocol} {shown} of {_who(t)}, but ingress is restricted by "
+            f"NetworkPolicy {np.names(restricting)} and no rule admits {item.who} on it{item.consequence}; add an ingress rule to "
             f"{_fix_target(idx, t, np.INGRESS)} with {item.from_hint} and port {item.name or item.number}",
         )
 
