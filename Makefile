@@ -9,7 +9,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: help tools prereqs go-tools render validate lint test e2e bench docs clean
+.PHONY: help tools prereqs go-tools render validate diff lint test e2e lab bench docs clean
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-9s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -43,16 +43,32 @@ render: tools ## Render every overlay into rendered/ (gitignored)
 validate: tools ## Render and check every overlay, print a summary (the main job)
 	@$(BIN)/gitops-check validate
 
-lint: tools ## yamllint every YAML file, format-check the Rego policies and the Go wrappers
+BASE ?= origin/main
+diff: tools ## The rendered change since BASE (default origin/main), per target and object: make diff BASE=HEAD~1
+	@$(BIN)/gitops-check diff --base '$(BASE)'
+
+lint: tools ## yamllint every YAML file, format-check the Rego policies and the Go wrappers, actionlint the workflows
 	@$(BIN)/yamllint --strict .
 	@$$($(PYTHON) -m gitops_check.toolchain path conftest) fmt --check policies
 	@test -z "$$(gofmt -l tools)" || { gofmt -l tools; echo "make lint: run gofmt -w tools"; exit 1; }
+	@$$($(PYTHON) -m gitops_check.toolchain path actionlint) .github/workflows/*.yaml
 
 test: tools ## Run the test suite (pytest, Rego unit tests, promtool rule tests)
 	@$(BIN)/pytest
 
 e2e: tools ## End-to-end: the real controllers on a simulated cluster, every scenario (reports/e2e.json)
 	@$(BIN)/python -m gitops_check.e2e
+
+lab: tools ## Training lab (docs/training.md): a healthy release, a bad one aborted, a completed one rolled back
+	@rc=0; $(BIN)/python -m gitops_check.e2e healthy-release bad-release rollback --report reports/lab/e2e.json || rc=$$?; \
+	if [ -f reports/lab/e2e.json ]; then $(BIN)/python -c 'from pathlib import Path; from gitops_check.e2e import report; \
+	  report.docs(Path("reports/lab/e2e.json"), Path("reports/lab/weights.svg"))'; fi; \
+	echo "make lab: where to look (docs/training.md explains each):"; \
+	echo "  reports/lab/e2e.txt    one line per scenario: time to 100 %, time back on stable (real-time equivalents)"; \
+	echo "  reports/lab/e2e.json   each scenario's timeline: step, weights and phase as the controller set them"; \
+	echo "  reports/lab/weights.svg  canary weight over time, the healthy and the bad release"; \
+	echo "  reports/lab/e2e-logs/  the controllers' logs (kept when a scenario failed)"; \
+	exit $$rc
 
 bench: tools ## Benchmark: the usual script, offline, control plane up and cold (medians, budgets)
 	@$(BIN)/python -m gitops_check.bench

@@ -65,7 +65,7 @@ def arg_values(doc: Document, overrides: dict[str, str] | None = None) -> dict[s
     """The template's args as Argo resolves them: declared `value`, then `overrides` (what a Rollout
     or the operator passes). Args without either resolve to PLACEHOLDER."""
     values: dict[str, str] = {}
-    args = (doc.obj.get("spec") or {}).get("args")
+    args = _spec(doc).get("args")
     for arg in args if isinstance(args, list) else []:
         if isinstance(arg, dict) and isinstance(arg.get("name"), str):
             value = arg.get("value")
@@ -82,7 +82,7 @@ def substitute(text: str, values: dict[str, str]) -> str:
 def prometheus_metrics(doc: Document, overrides: dict[str, str] | None = None) -> list[Metric]:
     """The metrics of an AnalysisTemplate that use the Prometheus provider, in template order."""
     values = arg_values(doc, overrides)
-    metrics = (doc.obj.get("spec") or {}).get("metrics")
+    metrics = _spec(doc).get("metrics")
     found: list[Metric] = []
     for metric in metrics if isinstance(metrics, list) else []:
         if not isinstance(metric, dict):
@@ -107,7 +107,8 @@ def unresolved_args(doc: Document, overrides: dict[str, str] | None = None) -> l
     """Args a Prometheus query or condition references that have no value (declared nor given)."""
     values = arg_values(doc, overrides)
     used: set[str] = set()
-    for metric in (doc.obj.get("spec") or {}).get("metrics") or []:
+    metrics = _spec(doc).get("metrics")
+    for metric in metrics if isinstance(metrics, list) else []:
         if isinstance(metric, dict):
             used |= set(_ARG.findall(json.dumps(metric)))
     return sorted(name for name in used if values.get(name, PLACEHOLDER) == PLACEHOLDER)
@@ -119,27 +120,40 @@ def rollout_args(docs: list[Document]) -> dict[str, dict[str, str]]:
     Other valueFrom sources (secrets, pod-template hashes) need a cluster and stay unresolved."""
     passed: dict[str, dict[str, str]] = {}
     for doc in (d for d in docs if d.kind == "Rollout"):
-        strategy = (doc.obj.get("spec") or {}).get("strategy") or {}
-        canary, blue_green = strategy.get("canary") or {}, strategy.get("blueGreen") or {}
+        strategy = _dict(_spec(doc).get("strategy"))
+        canary, blue_green = _dict(strategy.get("canary")), _dict(strategy.get("blueGreen"))
         blocks = [canary.get("analysis"), blue_green.get("prePromotionAnalysis"), blue_green.get("postPromotionAnalysis")]
-        blocks += [step.get("analysis") for step in canary.get("steps") or [] if isinstance(step, dict)]
+        blocks += [step.get("analysis") for step in _items(canary.get("steps")) if isinstance(step, dict)]
         for block in (b for b in blocks if isinstance(b, dict)):
             values = {}
-            for arg in (a for a in block.get("args") or [] if isinstance(a, dict) and "name" in a):
+            for arg in (a for a in _items(block.get("args")) if isinstance(a, dict) and "name" in a):
                 value = arg["value"] if "value" in arg else _field_ref(doc, arg.get("valueFrom"))
                 if value is not None:
                     values[str(arg["name"])] = str(value)
-            for template in (t for t in block.get("templates") or [] if isinstance(t, dict)):
+            for template in (t for t in _items(block.get("templates")) if isinstance(t, dict)):
                 passed.setdefault(str(template.get("templateName")), {}).update(values)
     return passed
 
 
 def _field_ref(doc: Document, value_from: Any) -> str | None:
-    path = ((value_from or {}).get("fieldRef") or {}).get("fieldPath") if isinstance(value_from, dict) else None
+    path = _dict(_dict(value_from).get("fieldRef")).get("fieldPath")
     if path in ("metadata.namespace", "metadata.name"):
         return doc.namespace if path == "metadata.namespace" else doc.name
     match = re.fullmatch(r"metadata\.(labels|annotations)\['([^']+)'\]", str(path))
-    return doc.metadata.get(match[1], {}).get(match[2]) if match else None
+    return _dict(doc.metadata.get(match[1])).get(match[2]) if match else None
+
+
+def _dict(value: Any) -> dict:
+    """The value when it is a mapping, else {}: a malformed field is the schema stage's finding, not a crash."""
+    return value if isinstance(value, dict) else {}
+
+
+def _items(value: Any) -> list:
+    return value if isinstance(value, list) else []
+
+
+def _spec(doc: Document) -> dict:
+    return _dict(doc.obj.get("spec"))
 
 
 @dataclass(frozen=True)

@@ -23,6 +23,9 @@ EPILOG = "Exit codes: 0 clean, 1 violations found, 2 bad input or usage."
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="gitops-check", description="Render and validate the GitOps repository.", epilog=EPILOG)
     p.add_argument("--version", action="version", version=f"gitops-check {__version__}")
+    p.add_argument("--repo", metavar="PATH",
+                   help="the repository under check (default: the nearest folder at or above the working directory "
+                        "whose pyproject.toml has [tool.gitops-check])")
     sub = p.add_subparsers(dest="command", required=True)
 
     r = sub.add_parser("render", help="print the rendered YAML of one overlay (kustomize build)", epilog=EPILOG)
@@ -35,6 +38,14 @@ def _parser() -> argparse.ArgumentParser:
     v.add_argument("--waivers", metavar="FILE", help="waivers file (default: waivers.yaml of the repository)")
     v.add_argument("--offline", action="store_true",
                    help="skip the server stage (no local kube-apiserver): kubeconform judges the schemas instead")
+    v.add_argument("--changed", metavar="REF",
+                   help="only the targets whose inputs changed between REF and the working tree (when no PATH is given)")
+
+    d = sub.add_parser("diff", help="the rendered change of every affected target between two git refs, object by object",
+                       epilog="Exit code 0 (a target that does not render is shown), 2 bad input (a ref that names no commit).")
+    d.add_argument("--base", metavar="REF", default="origin/main", help="the base ref (default: origin/main)")
+    d.add_argument("--head", metavar="REF", help="the head ref (default: the working tree as it is)")
+    d.add_argument("--format", choices=("text", "markdown"), default="text")
 
     sub.add_parser("prepare", help="prepare the caches make tools fills: schemas, and the control plane's seed with the locked CRDs")
 
@@ -71,6 +82,14 @@ def _validate(args: argparse.Namespace, settings) -> int:
         raise InputError(f"{args.waivers}: no such file or directory")
     if args.offline:
         settings = dataclasses.replace(settings, offline=True)
+    if args.changed and not args.paths:
+        from . import gitdiff
+
+        args.paths = [str(t) for t in gitdiff.affected(settings.repo_root, args.changed, None, settings)]
+        if not args.paths:
+            print(f"gitops-check: nothing to check: no target is affected by the changes since {args.changed}",
+                  file=sys.stdout if args.format == "text" and not args.output else sys.stderr)
+            return 0
     result = pipeline.run(args.paths, settings, waivers_file=waivers_file)
     if args.format == "text":
         out = report.text(result)
@@ -79,7 +98,7 @@ def _validate(args: argparse.Namespace, settings) -> int:
     elif args.format == "junit":
         out = report.junit(result)
     else:
-        out = report.sarif(result, ruletable.rows(settings))
+        out = report.sarif(result, ruletable.rows(settings), ruletable.docs_url(settings), settings.repo_root)
     _write(out, args.output)
     if args.output and args.format != "text":
         sys.stderr.write(report.text(result).splitlines()[-1] + "\n")
@@ -126,7 +145,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         from . import settings as settings_mod
 
-        settings = settings_mod.load()
+        settings = settings_mod.load(Path(args.repo) if args.repo else None)
         if args.command == "render":
             from . import render
 
@@ -137,6 +156,13 @@ def main(argv: list[str] | None = None) -> int:
 
             _write(ruletable.markdown(settings), args.output)
             return 0
+        if args.command == "diff":
+            from . import gitdiff
+
+            diffs = gitdiff.diff(settings.repo_root, args.base, args.head, settings)
+            show = gitdiff.markdown if args.format == "markdown" else gitdiff.text
+            sys.stdout.write(show(diffs, args.base, args.head))
+            return 0
         if args.command == "plan":
             return _plan(args, settings)
         if args.command == "cluster":
@@ -144,14 +170,16 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "prepare":
             from . import controlplane, schemas
 
-            schemas.prepare(settings)
+            schemas.prepare(settings, repair=True)  # a damaged cache entry is rebuilt here (make tools)
             print(f"control plane seed: {controlplane.prepare_seed(settings)}")
             return 0
         return _validate(args, settings)
     except InputError as exc:
-        print(f"gitops-check: error: {exc}", file=sys.stderr)
+        from .report import escape  # the message may carry file names and tool output: one visible line
+
+        print(f"gitops-check: error: {escape(exc)}", file=sys.stderr)
         if args.command == "validate" and args.format == "json" and not args.output:
-            sys.stdout.write(json.dumps({"error": str(exc)}) + "\n")  # scripts reading stdout get JSON too
+            sys.stdout.write(json.dumps({"error": str(exc)}).replace("##[", "##\\u005b") + "\n")  # scripts reading stdout get JSON too
         return 2
     except KeyboardInterrupt:
         return 130
@@ -160,7 +188,9 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as exc:  # a bug in the harness: one line, and the traceback on request
         if os.environ.get("GITOPS_CHECK_DEBUG"):
             raise
-        print(f"gitops-check: internal error: {type(exc).__name__}: {exc} (rerun with GITOPS_CHECK_DEBUG=1 for details)", file=sys.stderr)
+        from .report import escape
+
+        print(f"gitops-check: internal error: {type(exc).__name__}: {escape(exc)} (rerun with GITOPS_CHECK_DEBUG=1 for details)", file=sys.stderr)
         return 2
 
 

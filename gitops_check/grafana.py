@@ -51,7 +51,7 @@ def dashboards(doc: Document) -> list[Dashboard]:
             continue
         try:
             board = json.loads(text)
-        except ValueError as exc:
+        except (ValueError, RecursionError) as exc:  # a nesting too deep for the parser is not JSON we read
             if "grafana_dashboard" in doc.labels:
                 found.append(Dashboard(doc, str(key), None, str(exc)))
             continue
@@ -66,7 +66,8 @@ def queries(board: dict, key: str, scrape_seconds: float) -> list[PanelQuery]:
     title = board.get("title") or key
     found = []
     for panel in _panels(board):
-        for target in (t for t in panel.get("targets") or [] if isinstance(t, dict)):
+        targets = panel.get("targets")
+        for target in (t for t in (targets if isinstance(targets, list) else []) if isinstance(t, dict)):
             expr = target.get("expr")
             if not isinstance(expr, str) or not expr.strip() or not _prometheus(target, panel):
                 continue
@@ -75,10 +76,13 @@ def queries(board: dict, key: str, scrape_seconds: float) -> list[PanelQuery]:
     return found
 
 
-def _panels(holder: dict) -> Iterator[dict]:
-    for panel in (p for p in [*(holder.get("panels") or []), *(holder.get("rows") or [])] if isinstance(p, dict)):
+def _panels(holder: dict, depth: int = 0) -> Iterator[dict]:
+    if depth > 20:  # Grafana nests a row's panels one level; anything deeper is not a dashboard it draws
+        return
+    listed = [p for key in ("panels", "rows") if isinstance(ps := holder.get(key), list) for p in ps]
+    for panel in (p for p in listed if isinstance(p, dict)):
         yield panel
-        yield from _panels(panel)  # a row's panels
+        yield from _panels(panel, depth + 1)  # a row's panels
 
 
 def _prometheus(target: dict, panel: dict) -> bool:

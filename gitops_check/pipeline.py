@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import importlib
 import json
+import os
 import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -53,39 +54,74 @@ class Result:
 
 
 
+# What a folder target takes: every file whose name ends in one of these, whatever the case (evil.JSON too).
+MANIFEST_SUFFIXES = (".yaml", ".yml", ".json")
+
+
 def resolve_targets(paths: list[str], settings: Settings) -> list[tuple[Path, str, str]]:
     """(path, shown name, kind) for each PATH; no PATH means the repository's default targets."""
     if not paths:
-        found = sorted(
-            {p for pattern in settings.targets for p in settings.repo_root.glob(pattern) if render.is_overlay(p)}
-        )
+        try:
+            found = sorted(
+                {p for pattern in settings.targets for p in settings.repo_root.glob(pattern) if render.is_overlay(p)}
+            )
+        except OSError as exc:
+            raise InputError(f"{exc.filename or settings.repo_root}: cannot read: {exc.strerror or exc}") from None
         if not found:
             raise InputError(f"{settings.repo_root}: no overlay matches the targets {list(settings.targets)}")
-        return [(p, settings.display(p), "overlay") for p in found]
+        return [(p, _shown(p, settings), "overlay") for p in found]
     targets: list[tuple[Path, str, str]] = []
     for raw in paths:
         path = Path(raw)
-        if not path.exists():
-            raise InputError(f"{raw}: no such file or directory")
-        if render.is_overlay(path):
-            targets.append((path, settings.display(path), "overlay"))
-        elif path.is_dir():
-            files = sorted(p for p in path.rglob("*") if p.suffix in (".yaml", ".yml") and p.is_file())
-            if not files:
-                raise InputError(f"{raw}: directory has no kustomization.yaml and no YAML files")
-            targets += [(f, settings.display(f), "file") for f in files]
-        else:
-            targets.append((path, settings.display(path), "file"))
+        try:
+            if not path.exists():
+                what = "a broken symbolic link" if path.is_symlink() else "no such file or directory"
+                raise InputError(f"{raw}: {what}")
+            if render.is_overlay(path):
+                targets.append((path, _shown(path, settings), "overlay"))
+            elif path.is_dir():
+                files = _manifest_files(path, raw)
+                if not files:
+                    raise InputError(f"{raw}: directory has no kustomization.yaml and no YAML or JSON files")
+                targets += [(f, _shown(f, settings), "file") for f in files]
+            else:
+                targets.append((path, _shown(path, settings), "file"))  # the loader refuses what is no regular file
+        except OSError as exc:
+            raise InputError(f"{exc.filename or raw}: cannot read: {exc.strerror or exc}") from None
     return targets
+
+
+def _manifest_files(folder: Path, raw: str) -> list[Path]:
+    """Every YAML or JSON file under `folder` (symbolic links to folders are not followed). A subfolder that
+    cannot be read is an InputError, never silently skipped: what it hides could be what breaks."""
+
+    def refuse(exc: OSError) -> None:
+        raise InputError(f"{exc.filename or raw}: cannot read directory: {exc.strerror or exc}")
+
+    files = []
+    for directory, _, names in os.walk(folder, onerror=refuse):
+        files += [Path(directory, n) for n in names if n.lower().endswith(MANIFEST_SUFFIXES)]
+    return sorted(files)
+
+
+def _shown(path: Path, settings: Settings) -> str:
+    try:
+        return settings.display(path)
+    except (OSError, RuntimeError):  # a symbolic link loop: the loader names the problem
+        return str(path)
 
 
 def _render_one(target: tuple[Path, str, str], settings: Settings) -> Source:
     path, shown, kind = target
     started = time.perf_counter()
-    if kind == "overlay":
-        docs = render.documents(path, shown, settings)
-    else:
-        docs = loader.read_file(path, shown)
+    try:
+        if kind == "overlay":
+            docs = render.documents(path, shown, settings)
+        else:
+            docs = loader.read_file(path, shown)
+    except (OSError, UnicodeDecodeError) as exc:  # what reading or rendering met on disk, named
+        where = getattr(exc, "filename", None) or shown
+        raise InputError(f"{shown}: cannot read {where}: {getattr(exc, 'strerror', None) or exc}") from None
     return Source(shown, kind, docs, time.perf_counter() - started, path)
 
 

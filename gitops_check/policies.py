@@ -1,7 +1,10 @@
 """The policies stage: the Rego library in policies/ evaluated by conftest over every rendered document.
 
-One conftest process checks all documents (each in its own file, Document.file) against every
-`webhook.*` package; results map back to documents by filename. The SLO numbers reach the policies as
+One conftest process checks the documents (each in its own file, Document.file) against every
+`webhook.*` package; results map back to documents by filename. A fleet too big for one command line, or
+for one process's memory (conftest holds about 75 KiB per document), is checked in batches. conftest
+reports every file once per package: a document missing from the report of any `webhook.*` package is a
+ToolError, never a pass (conftest printing `[]` and exiting 0 would otherwise pass everything). The SLO numbers reach the policies as
 `data.slo`, converted from base/slo.yaml on every run, so the policies never hard-code a threshold.
 Rule ids, titles and severities live next to each rule in an OPA METADATA block; rule_table() reads
 them for docs/policies.md.
@@ -11,12 +14,11 @@ from __future__ import annotations
 
 import json
 import re
-import subprocess
 from pathlib import Path
 
 import yaml
 
-from . import slo
+from . import runner, slo
 from .context import Context
 from .errors import InputError, ToolError
 from .model import SEVERITIES, Document, Source, Violation
@@ -29,7 +31,8 @@ UNNAMED_RULE = register(
     "A finding without a rule id cannot be documented, waived or traced to its policy; it is kept and shown, never dropped.",
 ).id
 SEVERITY = {"failures": "error", "warnings": "warning"}  # conftest JSON key -> our severity
-TIMEOUT = 300
+BATCH_DOCUMENTS = 5000  # documents per conftest process: about 500 MiB, far below tool-memory-mib
+_PACKAGE = re.compile(r"^package\s+([A-Za-z_][\w.]*)", re.MULTILINE)
 
 
 def write_slo(ctx: Context) -> Path:
@@ -45,15 +48,25 @@ def _data_args(ctx: Context) -> list[str]:
     return ["-p", str(policies), "--data", str(policies / "data"), "--data", str(write_slo(ctx))]
 
 
-def _run(command: list[str]) -> subprocess.CompletedProcess:
-    try:
-        return subprocess.run(command, capture_output=True, text=True, timeout=TIMEOUT)
-    except (OSError, subprocess.TimeoutExpired) as exc:
-        raise ToolError(f"conftest could not run: {exc}") from None
+def _run(command: list[str], ctx: Context) -> runner.Completed:
+    return runner.run(command, tool="conftest", settings=ctx.settings)
 
 
 def _one_line(text: str) -> str:
+    """A multi-line parser message (PyYAML's) joined into one line."""
     return " ".join(text.split()) or "no output"
+
+
+def judged_packages(policies_dir: Path) -> set[str]:
+    """The packages whose results are findings: every `webhook.*` package of the policies, tests aside.
+    conftest must report each of them for every document it was given."""
+    found = set()
+    for path in Path(policies_dir).rglob("*.rego"):
+        try:
+            found.update(_PACKAGE.findall(path.read_text(encoding="utf-8", errors="replace")))
+        except OSError as exc:
+            raise InputError(f"{path}: cannot read the policy ({exc.strerror})") from None
+    return {p for p in found if p.startswith("webhook.") and not p.endswith("_test")}
 
 
 def _files(docs: list[Document], ctx: Context) -> dict[str, Document]:
@@ -75,22 +88,47 @@ def check(sources: list[Source], ctx: Context) -> list[Violation]:
     if not docs:
         return []
     by_file = _files(docs, ctx)
-    command = [ctx.tool("conftest"), "test", "--no-color", "--all-namespaces", "-o", "json", *_data_args(ctx), *by_file]
-    proc = _run(command)
+    command = [ctx.tool("conftest"), "test", "--no-color", "--all-namespaces", "-o", "json", *_data_args(ctx)]
+    packages = judged_packages(ctx.settings.policies_dir)
+    violations = []
+    for batch in runner.batches(command, list(by_file), BATCH_DOCUMENTS):
+        violations += _test(command + batch, {f: by_file[f] for f in batch}, packages, ctx)
+    return violations
+
+
+def _test(command: list[str], by_file: dict[str, Document], packages: set[str], ctx: Context) -> list[Violation]:
+    """One conftest run over the documents of BY_FILE; every one must come back from every judged package."""
+    proc = _run(command, ctx)
     try:
         results = json.loads(proc.stdout) if proc.returncode in (0, 1) else None
     except json.JSONDecodeError:
         results = None
-    if not isinstance(results, list):
-        raise ToolError(f"conftest test failed (exit {proc.returncode}): {_one_line(proc.stderr or proc.stdout)}")
+    if not isinstance(results, list) or not all(isinstance(e, dict) for e in results):
+        if proc.returncode in (0, 1):
+            detail = f"no JSON report: {runner.one_line(proc.stderr or proc.stdout)}"
+        else:
+            detail = runner.one_line(proc.stderr or proc.stdout)
+        raise ToolError(f"conftest test failed (exit {proc.returncode}): {detail}")
     violations = []
+    reported: dict[str, set[str]] = {}  # package -> the files it reported
     for entry in results:
-        doc = by_file.get(entry.get("filename", ""))
+        filename = entry.get("filename")
+        doc = by_file.get(filename) if isinstance(filename, str) else None
         if doc is None:
-            raise ToolError(f"conftest reported an unknown file {entry.get('filename')!r}")
+            raise ToolError(f"conftest reported an unknown file {runner.one_line(str(filename))!r}")
+        namespace = str(entry.get("namespace", "?"))
+        reported.setdefault(namespace, set()).add(filename)
         for key, severity in SEVERITY.items():
             for result in entry.get(key) or []:
-                violations.append(_violation(result, severity, entry.get("namespace", "?"), doc))
+                violations.append(_violation(result, severity, namespace, doc))
+    for package in sorted(packages) or [None]:  # never fail open: every document judged by every package
+        seen = reported.get(package, set()) if package else {f for files in reported.values() for f in files}
+        missing = [f for f in by_file if f not in seen]
+        if missing:
+            where = f"package {package}" if package else "any package"
+            raise ToolError(f"conftest exited {proc.returncode} without reporting {len(missing)} of {len(by_file)} "
+                            f"document(s) for {where}, e.g. {by_file[missing[0]].ref} of {by_file[missing[0]].source}: "
+                            "a harness or tool bug, nothing was judged")
     return violations
 
 
@@ -109,10 +147,13 @@ def _violation(result: dict, severity: str, namespace: str, doc: Document) -> Vi
 
 def verify(ctx: Context) -> None:
     """Run the Rego unit tests (`conftest verify`); ToolError with conftest's report when one fails."""
-    proc = _run([ctx.tool("conftest"), "verify", "--no-color", *_data_args(ctx)])
+    proc = _run([ctx.tool("conftest"), "verify", "--no-color", *_data_args(ctx)], ctx)
     if proc.returncode != 0:
         report = "\n".join(line for line in (proc.stdout + proc.stderr).splitlines() if line.strip())
         raise ToolError(f"conftest verify failed (exit {proc.returncode}):\n{report}")
+    summary = re.search(r"^(\d+) tests?, (\d+) passed", proc.stdout, re.MULTILINE)
+    if not summary or summary[1] != summary[2] or summary[1] == "0":  # exit 0 must come with its count
+        raise ToolError(f"conftest verify exited 0 without a summary of passed tests: {runner.one_line(proc.stdout + proc.stderr)}")
 
 
 # ---------------------------------------------------------------------------------------------------

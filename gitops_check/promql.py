@@ -22,13 +22,12 @@ patterns), so leaving them out here hides nothing.
 from __future__ import annotations
 
 import re
-import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import yaml
 
-from . import analysis, promql_meaning
+from . import analysis, promql_meaning, runner
 from .context import Context
 from .errors import ToolError
 from .model import Document, Source, Violation
@@ -61,6 +60,7 @@ _DURATION = re.compile(r"^(0|(\d+y)?(\d+w)?(\d+d)?(\d+h)?(\d+m)?(\d+s)?(\d+ms)?)
 _KEPT_TEXT = ("alert", "record", "expr")
 _KEPT_DURATIONS = ("for", "keep_firing_for")
 _KEPT_MAPS = ("labels", "annotations")
+_SUCCESS = re.compile(r"^SUCCESS: (\d+) rules found$")
 _LOCATED = re.compile(r'group "g(?P<group>\d+)", rule (?P<rule>\d+), "(?:[^"\\]|\\.)*": (?P<message>.*)$')
 
 
@@ -168,15 +168,14 @@ def _run_promtool(batch: _Batch, ctx: Context) -> list[Violation]:
     folder.mkdir(exist_ok=True)
     files = batch.write(folder)
     command = [ctx.tool("promtool"), "check", "rules", "--lint=duplicate-rules", *files]
-    try:
-        # stderr merged into stdout keeps promtool's order: a lint block follows its "Checking FILE" line.
-        proc = subprocess.run(command, cwd=folder, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=120)
-    except (OSError, subprocess.TimeoutExpired) as exc:
-        raise ToolError(f"promtool check rules could not run: {exc}") from None
-    violations = _Output(batch, files).parse(proc.stdout)
+    # stderr merged into stdout keeps promtool's order: a lint block follows its "Checking FILE" line.
+    proc = runner.run(command, tool="promtool", settings=ctx.settings, cwd=folder, merge_stderr=True)
+    output = _Output(batch, files)
+    violations = output.parse(proc.stdout)
     if proc.returncode != 0 and not any(v.severity == "error" for v in violations):
-        tail = " ".join(proc.stdout.split())[-300:]
-        raise ToolError(f"promtool check rules failed (exit {proc.returncode}) without a finding: {tail}")
+        raise ToolError(f"promtool check rules failed (exit {proc.returncode}) without a finding: "
+                        f"{runner.one_line(proc.stdout)}")
+    output.account(proc.returncode, proc.stdout)
     return violations
 
 
@@ -191,8 +190,10 @@ class _Output:
     def __init__(self, batch: _Batch, files: dict[str, _RuleFile]):
         self.batch, self.files = batch, files
         self.current: _RuleFile | None = None
+        self.current_name = ""
         self.duplicates: list[tuple[str, dict[str, str]]] = []
         self.violations: list[Violation] = []
+        self.verdicts: dict[str, int | None] = {}  # file -> rules found (SUCCESS), None when FAILED
 
     def parse(self, text: str) -> list[Violation]:
         for line in text.splitlines():
@@ -200,12 +201,31 @@ class _Output:
         self._flush_duplicates()
         return self.violations
 
+    def account(self, returncode: int, text: str) -> None:
+        """Never fail open: every rule file written must have promtool's verdict, `SUCCESS: N rules found`
+        with N the rules written, or `FAILED:`. A silent exit 0 (or a verdict missing for a file) is a
+        ToolError, not a pass."""
+        missing = [name for name in self.files if name not in self.verdicts]
+        if missing:
+            raise ToolError(f"promtool check rules exited {returncode} without a verdict on {len(missing)} of "
+                            f"{len(self.files)} rule file(s), e.g. the rules of {self.files[missing[0]].source.name}: "
+                            f"{runner.one_line(text)}")
+        for name, found in self.verdicts.items():
+            written = sum(len(self.batch.groups[i].rules) for i in self.files[name].groups)
+            if found is not None and found != written:
+                raise ToolError(f"promtool check rules found {found} rule(s) in the rules of "
+                                f"{self.files[name].source.name}, but {written} were written: a harness or tool bug")
+
     def _line(self, line: str) -> None:
         stripped = line.strip()
         if line.startswith("Checking "):
             self._flush_duplicates()
-            self.current = self.files.get(stripped.removeprefix("Checking "))
-        elif not stripped or stripped == "FAILED:" or stripped.startswith(("SUCCESS:", "lint error", "Label(s):")):
+            self.current_name = stripped.removeprefix("Checking ")
+            self.current = self.files.get(self.current_name)
+        elif stripped == "FAILED:" or (success := _SUCCESS.match(stripped)):
+            if self.current is not None:
+                self.verdicts[self.current_name] = None if stripped == "FAILED:" else int(success[1])
+        elif not stripped or stripped.startswith(("lint error", "Label(s):")):
             return
         elif stripped.startswith("Metric: "):
             self.duplicates.append((stripped.removeprefix("Metric: "), {}))

@@ -15,13 +15,14 @@ from __future__ import annotations
 
 import json
 import re
-import subprocess
 from dataclasses import dataclass
-from typing import Iterator, Mapping
+from typing import TYPE_CHECKING, Iterator, Mapping
 
+from . import runner
 from .errors import ToolError
 
-TIMEOUT = 60  # seconds for one batch; parsing hundreds of expressions takes milliseconds
+if TYPE_CHECKING:
+    from .settings import Settings
 
 Node = dict
 
@@ -40,27 +41,17 @@ class Parsed:
         return self.expr.encode()[start:end].decode(errors="replace")
 
 
-def parse(exprs: Mapping[str, str], binary: str, timeout: float = TIMEOUT) -> dict[str, Parsed]:
-    """id -> Parsed for every expression, from one run of the promql-ast binary."""
+def parse(exprs: Mapping[str, str], binary: str, timeout: float | None = None,
+          settings: Settings | None = None) -> dict[str, Parsed]:
+    """id -> Parsed for every expression, from one run of the promql-ast binary (bounded by gitops_check.runner;
+    TIMEOUT overrides the setting tool-timeout-seconds, for tests)."""
     if not exprs:
         return {}
     request = json.dumps([{"id": i, "expr": e} for i, e in exprs.items()])
-    try:
-        # Popen rather than run: the same thing (communicate with a timeout, then kill), but kept apart from
-        # tests that count the promtool processes by patching subprocess.run.
-        with subprocess.Popen([binary], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) as proc:
-            try:
-                out, err = proc.communicate(request, timeout=timeout)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.communicate()
-                raise ToolError(f"promql-ast gave no answer for {len(exprs)} expression(s) after {timeout}s") from None
-    except OSError as exc:
-        raise ToolError(f"promql-ast could not run: {exc}") from None
+    proc = runner.run([binary], tool="promql-ast", settings=settings, input=request, timeout=timeout)
     if proc.returncode != 0:
-        last = (err.strip().splitlines() or ["no output"])[-1]
-        raise ToolError(f"promql-ast failed (exit {proc.returncode}): {last}")
-    return _results(exprs, out)
+        raise ToolError(f"promql-ast failed (exit {proc.returncode}): {runner.one_line(proc.stderr)}")
+    return _results(exprs, proc.stdout)
 
 
 def _results(exprs: Mapping[str, str], out: str) -> dict[str, Parsed]:
@@ -70,9 +61,10 @@ def _results(exprs: Mapping[str, str], out: str) -> dict[str, Parsed]:
             answer = json.loads(line)
             ident, tree, error = answer["id"], answer.get("tree"), answer.get("error")
         except (ValueError, KeyError, TypeError):
-            raise ToolError(f"promql-ast printed something that is not a result: {line[:200]}") from None
-        if ident not in exprs or ident in found or (tree is None) == (error is None):
-            raise ToolError(f"promql-ast answered {ident!r} unexpectedly (unknown, twice, or neither tree nor error)")
+            raise ToolError(f"promql-ast printed something that is not a result: {runner.one_line(line)}") from None
+        if not isinstance(ident, str) or ident not in exprs or ident in found or (tree is None) == (error is None):
+            raise ToolError(f"promql-ast answered {runner.one_line(repr(ident))} unexpectedly "
+                            "(unknown, twice, or neither tree nor error)")
         found[ident] = Parsed(exprs[ident], tree, error)
     missing = [i for i in exprs if i not in found]
     if missing:

@@ -129,7 +129,7 @@ def check(sources: list[Source], ctx: Context) -> list[Violation]:
     if not queries:
         return violations
     ids = {expr: str(n) for n, expr in enumerate(dict.fromkeys(q.expr for q in queries))}  # each text parsed once
-    parsed = promql_ast.parse({i: expr for expr, i in ids.items()}, ctx.tool("promql-ast"))
+    parsed = promql_ast.parse({i: expr for expr, i in ids.items()}, ctx.tool("promql-ast"), settings=ctx.settings)
     for query in queries:
         result = parsed[ids[query.expr]]
         if result.tree is None:

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import subprocess
 from pathlib import Path
 
-from . import loader
-from .errors import InputError
+from . import kustomgraph, loader, runner
+from .errors import InputError, ToolError
 from .model import Document
 from .settings import Settings
 from .toolchain import locate
@@ -25,10 +24,15 @@ def build(overlay: Path, source: str | None = None, settings: Settings | None = 
         raise InputError(f"{source}: no such file or directory")
     if not is_overlay(overlay):
         raise InputError(f"{source}: not an overlay (no kustomization.yaml)")
+    kustomgraph.check(overlay, settings)  # no network: a remote reference is refused before kustomize runs
     kustomize = locate("kustomize", settings)
-    proc = subprocess.run([kustomize, "build", str(overlay)], capture_output=True, text=True)
+    try:
+        proc = runner.run([kustomize, "build", str(overlay)], tool="kustomize", settings=settings)
+    except ToolError as exc:
+        raise ToolError(f"{source}: {exc}") from None
     if proc.returncode != 0:
-        message = " ".join(proc.stderr.replace("Error: ", "", 1).split()) or f"exit code {proc.returncode}"
+        # kustomize's message can be huge and quote the files it read: one line, cut and redacted
+        message = runner.one_line(proc.stderr.replace("Error: ", "", 1), default=f"exit code {proc.returncode}")
         raise InputError(f"{source}: kustomize build failed: {message}")
     return proc.stdout
 

@@ -18,12 +18,16 @@ the Rollout whose args make it so).
 from __future__ import annotations
 
 import json
-import subprocess
+from typing import TYPE_CHECKING
 
+from . import runner
 from .context import Context
 from .errors import ToolError
 from .model import Document, Source, Violation
 from .rules import rule
+
+if TYPE_CHECKING:
+    from .settings import Settings
 
 INVALID_SPEC = rule(
     "WH-RVAL-001", "error", "rollouts",
@@ -51,7 +55,6 @@ CANNOT_FAIL = rule(
     "A condition every result satisfies never stops a bad canary: the analysis passes whatever the new version does.",
 )
 
-TIMEOUT = 120  # seconds; upstream validation of every Rollout in a fleet takes well under one
 # upstream check -> rule; see tools/argo-rollouts/cmd/rollouts-validate/main.go for the checks
 RULES = {
     "decode": INVALID_SPEC,
@@ -89,18 +92,16 @@ def _objects(source: Source) -> list[dict]:
             for d in source.documents]
 
 
-def run(binary: str, sources: list[Source]) -> dict:
+def run(binary: str, sources: list[Source], settings: Settings | None = None) -> dict:
     payload = {"groups": [{"id": s.name, "objects": _objects(s)} for s in sources]}
-    try:
-        proc = subprocess.run([binary], input=json.dumps(payload, ensure_ascii=False), capture_output=True,
-                              text=True, timeout=TIMEOUT)
-    except subprocess.TimeoutExpired:
-        raise ToolError(f"rollouts-validate gave no answer within {TIMEOUT}s") from None
+    proc = runner.run([binary], tool="rollouts-validate", settings=settings, input=json.dumps(payload, ensure_ascii=False))
     if proc.returncode != 0:
-        raise ToolError(f"rollouts-validate failed (exit {proc.returncode}): {' '.join(proc.stderr.split())[:300]}")
+        raise ToolError(f"rollouts-validate failed (exit {proc.returncode}): {runner.one_line(proc.stderr)}")
     try:
         out = json.loads(proc.stdout)
         findings, checked = out["findings"], out["checked"]
+        if not isinstance(findings, list) or not isinstance(checked, dict) or not all(isinstance(f, dict) for f in findings):
+            raise TypeError
     except (ValueError, KeyError, TypeError):
         raise ToolError("rollouts-validate exited 0 without a report: a harness or tool bug") from None
     expected = {k: sum(1 for s in sources for d in s.documents if d.kind == k and d.group == "argoproj.io") for k in JUDGED}
@@ -129,7 +130,7 @@ def _message(f: dict, rule_id: str) -> str:
 def check(sources: list[Source], ctx: Context) -> list[Violation]:
     if not any(d.group == "argoproj.io" and d.kind in JUDGED for s in sources for d in s.documents):
         return []
-    out = run(ctx.tool("rollouts-validate"), sources)
+    out = run(ctx.tool("rollouts-validate"), sources, ctx.settings)
     found = []
     for f in out["findings"]:
         doc = _find(sources, f)

@@ -6,7 +6,11 @@
 from __future__ import annotations
 
 import importlib
+import os
+import tomllib
+from urllib.parse import urlsplit
 
+from .errors import InputError
 from .pipeline import OFFLINE_STAGES, STAGES
 from .rules import REGISTRY
 from .settings import Settings
@@ -43,6 +47,23 @@ def rows(settings: Settings) -> list[dict]:
     if dupes:
         raise ValueError(f"rule ids declared twice: {', '.join(dupes)}")
     return sorted(table, key=lambda r: r["id"])
+
+
+def docs_url(settings: Settings) -> str | None:
+    """`docs-url` of [tool.gitops-check]: where docs/policies.md of this repository is published (SARIF
+    helpUris point at its rule anchors); None when unset (reports then use this checkout's file URI)."""
+    try:
+        cfg = tomllib.loads((settings.repo_root / "pyproject.toml").read_text(encoding="utf-8"))["tool"]["gitops-check"]
+    except (OSError, KeyError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+        return None
+    url = os.environ.get("GITOPS_CHECK_DOCS_URL") or cfg.get("docs-url")
+    if not url:
+        return None
+    parts = urlsplit(url) if isinstance(url, str) else None
+    if not parts or not parts.scheme or not (parts.netloc or parts.scheme == "file") or any(c.isspace() for c in url):
+        raise InputError(f"docs-url {url!r} (pyproject.toml or GITOPS_CHECK_DOCS_URL) is not an absolute URI: "
+                         "give the published docs/policies.md, e.g. https://HOST/ORG/REPO/blob/main/docs/policies.md")
+    return url
 
 
 def _cell(text: str) -> str:

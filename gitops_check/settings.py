@@ -1,7 +1,8 @@
 """Settings: read once from pyproject.toml's [tool.gitops-check], overridable by GITOPS_CHECK_* variables.
 
 pyproject.toml is the single source of truth for tool versions, the target Kubernetes version and the
-locations the harness reads (CRDs, SLO file, policies, waivers).
+locations the harness reads (CRDs, SLO file, policies, waivers). It is the pyproject.toml of the repository
+under check: `--repo PATH`, else the nearest one with [tool.gitops-check] at or above the working directory.
 """
 
 from __future__ import annotations
@@ -14,8 +15,6 @@ from functools import lru_cache
 from pathlib import Path
 
 from .errors import InputError
-
-REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
 @dataclass(frozen=True)
@@ -55,6 +54,12 @@ class Settings:
     targets: tuple[str, ...]
     tools: dict[str, Tool]
     cache_dir: Path
+    # The bounds of every tool run during validate, render and plan (gitops_check.runner): wall-clock
+    # seconds, memory (RLIMIT_DATA), CPU seconds (RLIMIT_CPU) and output per stream.
+    tool_timeout_seconds: float = 300.0
+    tool_memory_mib: int = 4096
+    tool_cpu_seconds: int = 600
+    tool_output_mib: int = 256
 
     def display(self, path: Path) -> str:
         """A path as users should read it: relative to the repository when inside it, else as given."""
@@ -90,8 +95,46 @@ def _cache_home() -> Path:
     return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "gitops-check"
 
 
+def is_repository(path: Path) -> bool:
+    """PATH holds a pyproject.toml with a [tool.gitops-check] table."""
+    try:
+        cfg = tomllib.loads((path / "pyproject.toml").read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+        return False
+    tool = cfg.get("tool")
+    return isinstance(tool, dict) and isinstance(tool.get("gitops-check"), dict)
+
+
+def find_root(start: Path | None = None) -> Path:
+    """The repository under check: the nearest directory at or above START (default: the working directory)
+    whose pyproject.toml has a [tool.gitops-check] table, never the place the package is installed from (one
+    clone's virtualenv checks the clone it runs in). The search stops at the top of a Git work tree (a folder
+    holding .git) without one: a clone of another project inside the repository does not borrow its settings."""
+    try:
+        here = (start or Path.cwd()).resolve()
+    except OSError as exc:
+        raise InputError(f"the working directory is not usable ({exc.strerror}): pass --repo PATH") from None
+    for folder in (here, *here.parents):
+        if is_repository(folder):
+            return folder
+        if (folder / ".git").exists():
+            break
+    raise InputError(f"{here}: not inside a gitops-check repository (no pyproject.toml with [tool.gitops-check] "
+                     "here or above): run it from the repository or pass --repo PATH")
+
+
+def load(root: Path | None = None) -> Settings:
+    """The settings of the repository at ROOT (`--repo`), else of the one the working directory is in."""
+    if root is None:
+        return _load(find_root())
+    root = Path(root).resolve()
+    if not is_repository(root):
+        raise InputError(f"{root}: not a gitops-check repository (no pyproject.toml with [tool.gitops-check])")
+    return _load(root)
+
+
 @lru_cache(maxsize=None)
-def load(root: Path = REPO_ROOT) -> Settings:
+def _load(root: Path) -> Settings:
     pyproject = root / "pyproject.toml"
     try:
         cfg = tomllib.loads(pyproject.read_text())["tool"]["gitops-check"]
@@ -129,4 +172,24 @@ def load(root: Path = REPO_ROOT) -> Settings:
         targets=tuple(cfg["targets"]),
         tools=tools,
         cache_dir=_cache_home(),
+        **{key.replace("-", "_"): _positive(cfg, key, pyproject) for key in TOOL_LIMITS},
     )
+
+
+TOOL_LIMITS = ("tool-timeout-seconds", "tool-memory-mib", "tool-cpu-seconds", "tool-output-mib")
+
+
+def _positive(cfg: dict, key: str, pyproject: Path) -> float:
+    """A positive number from GITOPS_CHECK_<KEY>, else [tool.gitops-check] KEY, else the Settings default;
+    InputError naming where it is wrong."""
+    default = Settings.__dataclass_fields__[key.replace("-", "_")].default
+    kind = type(default)
+    env = "GITOPS_CHECK_" + key.upper().replace("-", "_")
+    raw, where = (os.environ[env], env) if os.environ.get(env) else (cfg.get(key, default), f"{pyproject}: {key}")
+    try:
+        value = kind(raw)
+        if isinstance(raw, bool) or not value > 0:
+            raise ValueError
+    except (TypeError, ValueError):
+        raise InputError(f"{where} must be a positive {'whole ' if kind is int else ''}number, not {raw!r}") from None
+    return value

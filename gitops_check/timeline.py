@@ -432,7 +432,10 @@ class _Builder:
         elif "pause" in step:
             self.pause(i, step.get("pause"))
         elif "analysis" in step:
-            use = next(u for u in self.uses if u.where == f"canary.steps[{i}].analysis")
+            use = next((u for u in self.uses if u.where == f"canary.steps[{i}].analysis"), None)
+            if use is None:  # `analysis:` with an empty value: no AnalysisRun, nothing gates the step
+                self.add(Phase(i, "inline analysis (empty: nothing runs)", "analysis", self.weight, 0.0, 0.0))
+                return
             phase = self.add(Phase(i, "inline analysis", "analysis", self.weight, 0.0, 0.0, gate=use.where))
             ms = self.measurements(use, phase)
             seconds = _blocking_seconds(ms)

@@ -7,6 +7,14 @@ kube-scheduler and etcd through the wrapper module in tools/kubernetes; rollouts
 Rollouts' own module. A go-install binary already on PATH is used when `go version -m` proves it is the
 pinned module version. promtool comes from Debian's `prometheus` package.
 
+Each cache entry holds an integrity manifest (.integrity.json: size, mtime and sha256 of every binary,
+written before the entry is published; see gitops_check.integrity). `locate()` checks the binary it
+returns against it (one stat, and a sha256 only when the mtime moved): a truncated, rewritten or missing
+binary is one ToolError naming the folder and `make tools` (exit 2), never a tool failure blamed on the
+manifests under check. `install` (make tools) rebuilds a damaged entry; an entry built before manifests
+existed is checked with `go version -m` (the pinned main package) and its manifest recorded, without a
+rebuild. `python3 -m gitops_check.toolchain verify` checks every pinned binary's sha256.
+
 Runs with the standard library only: `python3 -m gitops_check.toolchain install` works before the
 virtualenv exists.
 """
@@ -23,7 +31,8 @@ import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from .errors import ToolError
+from . import integrity
+from .errors import InputError, ToolError
 from .settings import Settings, Tool, load
 
 # Debian package -> the programs it must provide (the end-to-end tests run Prometheus itself, the
@@ -32,6 +41,8 @@ APT_PACKAGES = {"prometheus": ("promtool", "prometheus"), "openssl": ("openssl",
 APT_TOOLS = {tool: package for package, tools in APT_PACKAGES.items() for tool in tools}
 BUILD_TIMEOUT = 3600  # seconds; a cold build of the Kubernetes components takes about 7 minutes on 2 cores
 MODULE_TIMEOUT = 900  # seconds for `go mod download` / `go mod tidy`
+MANIFEST = ".integrity.json"  # in each tool's cache folder: {"tool", "version", "files": {binary: [size, mtime_ns, sha256]}}
+LEGACY = "it has no integrity manifest (built before gitops-check recorded one)"
 
 
 def _pinned_build(binary: str, module: str, version: str) -> bool:
@@ -45,6 +56,50 @@ def _pinned_build(binary: str, module: str, version: str) -> bool:
         if len(parts) >= 3 and parts[0] == "mod" and module.startswith(parts[1]) and parts[2] == version:
             return True
     return False
+
+
+def _main_package(binary: str, tool: Tool) -> str:
+    """The Go main package `binary` is built from, as `go version -m` shows it (its `path` line)."""
+    if tool.build == "wrapper":
+        return f"gitops-check.local/{tool.name}/cmd/{binary}"
+    if tool.build == "module":
+        return f"{tool.module}/cmd/{binary}"
+    return tool.module
+
+
+def _built_from(path: Path, binary: str, tool: Tool) -> bool:
+    """`go version -m` reads the binary's build info (ELF section headers sit at its end, so a truncated
+    file fails) and it names the pinned main package (and, for go install builds, the pinned version)."""
+    if tool.build == "install":
+        return _pinned_build(str(path), tool.module, tool.version)
+    try:
+        out = subprocess.run(["go", "version", "-m", str(path)], capture_output=True, text=True, timeout=60).stdout
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+    return any(l.split()[:2] == ["path", _main_package(binary, tool)] for l in out.splitlines())
+
+
+def damage(folder: Path, binaries: tuple[str, ...], full: bool = False) -> str | None:
+    """Why the cached tool in `folder` cannot be trusted (a phrase), or None when every binary in
+    `binaries` matches the manifest written when it was built."""
+    data = integrity.read_json(folder / MANIFEST)
+    if data is None:
+        return LEGACY if not (folder / MANIFEST).exists() else f"its manifest {MANIFEST} is unreadable"
+    files = data.get("files")
+    if not isinstance(files, dict) or any(b not in files for b in binaries):
+        return f"its manifest {MANIFEST} does not list {', '.join(b for b in binaries if b not in (files or {}))}"
+    problem, touched = integrity.check(folder, {b: files[b] for b in binaries}, full=full)
+    if problem is None:
+        not_executable = [b for b in binaries if not os.access(folder / b, os.X_OK)]
+        if not_executable:
+            return f"{not_executable[0]} is not executable"
+        integrity.refresh(folder, folder / MANIFEST, data, touched)
+    return problem
+
+
+def _write_manifest(folder: Path, tool: Tool) -> None:
+    integrity.write_json(folder / MANIFEST, {"tool": tool.name, "version": tool.version,
+                                             "files": integrity.record(folder, list(tool.binaries))})
 
 
 def provider(name: str, settings: Settings) -> Tool:
@@ -63,8 +118,14 @@ def locate(name: str, settings: Settings | None = None) -> str:
             raise ToolError(f"{name} not found: run `make tools` (installs Debian package {APT_TOOLS[name]})")
         return found
     tool = provider(name, settings)
-    cached = settings.tool_dir(tool.name) / name
-    if cached.is_file() and os.access(cached, os.X_OK):
+    folder = settings.tool_dir(tool.name)
+    cached = folder / name
+    if cached.exists() or (folder / MANIFEST).exists():
+        problem = damage(folder, (name,))
+        if problem == LEGACY:
+            raise ToolError(f"tool cache unverified: {folder}: {problem}: run `make tools` (it checks and records it)")
+        if problem:
+            raise ToolError(f"tool cache damaged: {folder}: {problem}: {integrity.FIX}")
         return str(cached)
     on_path = shutil.which(name) if tool.build == "install" else None
     if on_path and _pinned_build(on_path, tool.module, tool.version):
@@ -154,16 +215,30 @@ def _build(settings: Settings, tool: Tool, staging: Path, env: dict) -> None:
     shutil.rmtree(src)
 
 
+def _adopt(target: Path, tool: Tool) -> bool:
+    """An entry built before manifests existed: record its manifest when `go version -m` shows every
+    binary is the pinned main package, so it is verified from now on without a rebuild."""
+    if (target / MANIFEST).exists() or not all((target / b).is_file() for b in tool.binaries):
+        return False
+    if not all(_built_from(target / b, b, tool) for b in tool.binaries):
+        return False
+    _write_manifest(target, tool)
+    return True
+
+
 def _go_build(settings: Settings, name: str) -> str:
     tool = settings.tools[name]
+    target = settings.tool_dir(name)
+    adopted = _adopt(target, tool)
     try:
         found = [locate(b, settings) for b in tool.binaries]
+        how = " (checked, manifest recorded)" if adopted else ""
         if len(found) == 1:
-            return f"{name} {tool.version}: {found[0]}"
-        return f"{name} {tool.version}: {', '.join(tool.binaries)} in {os.path.dirname(found[0])}"
+            return f"{name} {tool.version}: {found[0]}{how}"
+        return f"{name} {tool.version}: {', '.join(tool.binaries)} in {os.path.dirname(found[0])}{how}"
     except ToolError:
         pass
-    target = settings.tool_dir(name)
+    problem = damage(target, tool.binaries) if target.is_dir() else None  # rebuilt below; said in the result line
     target.parent.mkdir(parents=True, exist_ok=True)
     # A staging folder of this build's own: two clones building the same tool at once never touch each
     # other's work, and the first to finish publishes (rename); the other keeps that one.
@@ -174,16 +249,17 @@ def _go_build(settings: Settings, name: str) -> str:
         missing = [b for b in tool.binaries if not (staging / b).is_file()]
         if missing:
             raise ToolError(f"{name} {tool.version}: the build made no {', '.join(missing)}")
-        if all((target / b).is_file() for b in tool.binaries):
+        _write_manifest(staging, tool)  # before publishing: an entry is never without its manifest
+        if all((target / b).is_file() for b in tool.binaries) and damage(target, tool.binaries) is None:
             return f"{name} {tool.version}: built by another run into {target}"
-        shutil.rmtree(target, ignore_errors=True)  # an incomplete leftover
+        shutil.rmtree(target, ignore_errors=True)  # an incomplete leftover or a damaged entry
         try:
             staging.rename(target)  # atomic: a half-built tool is never found by locate()
         except OSError as exc:
             raise ToolError(f"cannot publish {name} {tool.version} into {target}: {exc.strerror}") from None
     finally:
         shutil.rmtree(staging, ignore_errors=True)
-    return f"{name} {tool.version}: built into {target}"
+    return f"{name} {tool.version}: built into {target}" + (f" (the cached build was damaged: {problem})" if problem else "")
 
 
 def _apt_install(package: str) -> str:
@@ -215,6 +291,21 @@ def install(settings: Settings | None = None) -> list[str]:
         return list(pool.map(lambda job: job(), jobs))
 
 
+def verify_all(settings: Settings) -> int:
+    """Every cached pinned binary against its manifest's sha256 (not only size and mtime): 0 when all
+    match, 2 naming each damaged entry (`make tools` rebuilds them)."""
+    bad = 0
+    for name, tool in settings.tools.items():
+        folder = settings.tool_dir(name)
+        if not folder.is_dir():
+            print(f"{name} {tool.version}: not in the cache ({folder})")
+            continue
+        problem = damage(folder, tool.binaries, full=True)
+        bad += problem is not None
+        print(f"{name} {tool.version}: " + (f"DAMAGED: {problem}: {integrity.FIX}" if problem else f"sha256 verified ({folder})"))
+    return 2 if bad else 0
+
+
 def main(argv: list[str]) -> int:
     if argv[:1] == ["install"]:
         try:
@@ -227,6 +318,12 @@ def main(argv: list[str]) -> int:
             print(f"make tools: {exc}", file=sys.stderr)
             return 2
         return 0
+    if argv[:1] == ["verify"]:
+        try:
+            return verify_all(load())
+        except InputError as exc:  # settings that cannot be read
+            print(f"verify: {exc}", file=sys.stderr)
+            return 2
     if argv[:1] == ["path"] and len(argv) == 2:
         try:
             print(locate(argv[1]))
@@ -234,7 +331,7 @@ def main(argv: list[str]) -> int:
             print(exc, file=sys.stderr)
             return 2
         return 0
-    print("usage: python3 -m gitops_check.toolchain install | path TOOL", file=sys.stderr)
+    print("usage: python3 -m gitops_check.toolchain install | verify | path TOOL", file=sys.stderr)
     return 2
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.machinery
 import importlib.util
+import shutil
 import subprocess
 import sys
 
@@ -71,3 +72,85 @@ def test_rollout_script_rejects_unknown_actions_before_touching_a_cluster():
     proc = subprocess.run(["bash", str(REPO / "scripts" / "rollout"), "explode"], capture_output=True, text=True)
     assert proc.returncode == 2
     assert proc.stderr.strip() == "rollout: unknown action: explode (status, watch, promote, abort, retry, verify)"
+
+
+# scripts/promote takes only the plain name of an overlay of its own repository: it is run from a scratch
+# repository (a copy of the script, two overlays) beside a "victim" kustomization it must never write.
+def scratch_repository(tmp_path):
+    work = tmp_path / "work"
+    (work / "repo" / "scripts").mkdir(parents=True)
+    shutil.copy2(REPO / "scripts" / "promote", work / "repo" / "scripts" / "promote")
+    for folder in (work / "repo" / "overlays" / "staging", work / "repo" / "overlays" / "production", work / "victim"):
+        folder.mkdir(parents=True)
+        (folder / "kustomization.yaml").write_text(KUSTOMIZATION.format(old="a" * 64))
+    return work
+
+
+def fingerprint(folder):
+    return {p: (p.read_bytes(), p.stat().st_mtime_ns) for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def promote_in(work, *args):
+    return subprocess.run([sys.executable, str(work / "repo" / "scripts" / "promote"), *args], capture_output=True,
+                          text=True, timeout=60, cwd=work / "repo")
+
+
+@pytest.mark.parametrize(
+    "env, ref",
+    [
+        ("../../victim", DIGEST),
+        ("./production", "1.9.0"),  # a path to production must not dodge its digest rule
+        ("./production", DIGEST),
+        ("VICTIM_ABSOLUTE", DIGEST),
+        ("", DIGEST),
+        ("staging/", "1.9.0"),
+        ("staging/../../../victim", "1.9.0"),
+        ("..", "1.9.0"),
+        ("staging\n", "1.9.0"),
+    ],
+    ids=["parent-path", "dot-production-tag", "dot-production-digest", "absolute", "empty", "trailing-slash",
+         "traversal", "dotdot", "newline"],
+)
+def test_promote_takes_only_the_plain_name_of_an_overlay(tmp_path, env, ref):
+    work = scratch_repository(tmp_path)
+    env = str(work / "victim") if env == "VICTIM_ABSOLUTE" else env
+    before = fingerprint(work)
+    proc = promote_in(work, env, ref)
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1
+    assert "is not an environment name: give the plain name of an overlay (production or staging)" in lines[0]
+    assert fingerprint(work) == before, "promote wrote a file"
+
+
+def test_promote_refuses_an_overlay_a_symlink_leads_out_of_the_repository(tmp_path):
+    work = scratch_repository(tmp_path)
+    (work / "repo" / "overlays" / "escape").symlink_to(work / "victim")
+    before = fingerprint(work)
+    proc = promote_in(work, "escape", "1.9.0")
+    assert proc.returncode == 2
+    assert proc.stderr.strip() == ("promote: overlays/escape/kustomization.yaml: "
+                                   "a symlink leads out of the repository: refused")
+    assert fingerprint(work) == before
+
+
+def test_promote_keeps_the_digest_rule_for_production_under_another_name(tmp_path):
+    work = scratch_repository(tmp_path)
+    (work / "repo" / "overlays" / "prod").symlink_to("production")
+    before = fingerprint(work)
+    proc = promote_in(work, "prod", "1.9.0")
+    assert proc.returncode == 2 and "production is pinned by digest" in proc.stderr
+    assert fingerprint(work) == before
+
+
+def test_promote_writes_only_the_named_overlay(tmp_path):
+    work = scratch_repository(tmp_path)
+    before = fingerprint(work)
+    proc = promote_in(work, "staging", "1.9.0")
+    # The scratch repository has no .venv: the pin is written, then validation cannot run (exit 2, one line).
+    assert proc.returncode == 2
+    assert proc.stderr.strip().endswith("run `make tools` first, then validate with `.venv/bin/gitops-check validate`")
+    after = fingerprint(work)
+    changed = [p for p in after if after[p] != before.get(p)]
+    assert changed == [work / "repo" / "overlays" / "staging" / "kustomization.yaml"]
+    assert "    newTag: 1.9.0\n" in changed[0].read_text()

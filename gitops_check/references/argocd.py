@@ -65,7 +65,13 @@ def _unresolved(text: str) -> bool:
 
 
 def _overlay_dir(inputs: Inputs, path: str) -> Path | None:
-    return overlay_dir(inputs.ctx.settings.repo_root, path)
+    """The overlay folder a source path names; None when it names none (outside the repository, or a path no
+    file system takes: a NUL byte, a name too long, a symbolic link loop)."""
+    try:
+        target = overlay_dir(inputs.ctx.settings.repo_root, str(path))
+        return target if target is not None and is_overlay(target) else None
+    except (OSError, ValueError, RuntimeError):
+        return None
 
 
 def app_paths(idx: Index, inputs: Inputs) -> Iterator[Violation]:
@@ -74,7 +80,7 @@ def app_paths(idx: Index, inputs: Inputs) -> Iterator[Violation]:
     for app in apps(idx):
         for path, _ in local_sources(app):
             target = _overlay_dir(inputs, path)
-            if target is None or not is_overlay(target):
+            if target is None:
                 yield APP_PATH.violation(
                     app.doc, f"{app.label}source path {path!r} is not an overlay of this repository (no directory "
                     "with a kustomization.yaml there); fix the path",
@@ -89,7 +95,7 @@ def app_paths(idx: Index, inputs: Inputs) -> Iterator[Violation]:
 def _rendered_docs(inputs: Inputs, path: str) -> list[Document]:
     """The objects an overlay path renders; [] when it is not an overlay or does not build (app_paths reports it)."""
     target = _overlay_dir(inputs, path)
-    if target is None or not is_overlay(target):
+    if target is None:
         return []
     try:
         return inputs.rendered(target, path)

@@ -121,7 +121,7 @@ def canary_is_measured(idx: Index, inputs: Inputs) -> Iterator[Violation]:
     if not jobs:
         return
     queries = {str(n): job[4] for n, job in enumerate(jobs)}
-    parsed = promql_ast.parse(queries, inputs.ctx.tool("promql-ast"))
+    parsed = promql_ast.parse(queries, inputs.ctx.tool("promql-ast"), settings=inputs.ctx.settings)
     for n, (rollout, use, doc, metric, _query, new, old) in enumerate(jobs):
         tree = parsed[str(n)].tree
         if tree is None:

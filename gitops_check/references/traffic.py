@@ -33,9 +33,8 @@ from dataclasses import dataclass
 from typing import Any, Iterator
 from urllib.parse import urlsplit
 
-import yaml
-
-from .. import analysis
+from .. import analysis, loader
+from ..errors import InputError
 from ..model import Document, Violation
 from ..rules import rule
 from . import netpolicy as np
@@ -173,9 +172,9 @@ def config_endpoints(idx: Index, template: PodTemplate) -> list[Endpoint]:
                 continue
             seen.add((cm.name, key))
             text = data[key]
-            try:
-                parsed = yaml.safe_load(text)
-            except yaml.YAMLError:
+            try:  # the loader's limits: a value can hold an alias bomb or nesting 100,000 deep
+                parsed = loader.safe_load(text, f"ConfigMap {cm.name} key {key}")
+            except InputError:
                 parsed = text
             structured = isinstance(parsed, (dict, list))
             where = f"ConfigMap {cm.name} key {key}" if structured else f"ConfigMap {cm.name}"
@@ -320,7 +319,7 @@ def _container_port(template: PodTemplate, target: Any) -> tuple[int | None, str
     except (TypeError, ValueError):
         return None
     name = next((p.get("name") for p in declared if str(p.get("containerPort")) == str(number)), None)
-    return number, name
+    return number, name if isinstance(name, str) else None  # a malformed name is the schema stage's finding
 
 
 def _service_port(svc: Document, wanted: Any) -> dict | None:

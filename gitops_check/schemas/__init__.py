@@ -63,10 +63,12 @@ def verify_crds(settings: Settings) -> list[Path]:
     return crds.verify(settings.repo_root, settings.crds_dir)
 
 
-def prepare(settings: Settings) -> SchemaSet:
-    """Verify the CRDs and build (first use) or reuse the cached schema folders."""
-    crd_dir = crds.prepare(settings.repo_root, settings.crds_dir, settings.kubernetes_minor, settings.cache_dir)
-    k8s_dir = kubernetes.prepare(settings.kubernetes_minor, settings.cache_dir)
+def prepare(settings: Settings, repair: bool = False) -> SchemaSet:
+    """Verify the CRDs and build (first use) or reuse the cached schema folders, each checked against its
+    integrity manifest: a damaged folder is a ToolError naming it and `make tools` (exit 2, never a finding
+    about the manifests), or with `repair` (`gitops-check prepare`, run by `make tools`) rebuilt."""
+    crd_dir = crds.prepare(settings.repo_root, settings.crds_dir, settings.kubernetes_minor, settings.cache_dir, repair=repair)
+    k8s_dir = kubernetes.prepare(settings.kubernetes_minor, settings.cache_dir, repair=repair)
     files, versions = crds.summary(crd_dir)
     return SchemaSet(settings.kubernetes_minor, k8s_dir, crd_dir, tuple(files), tuple(versions))
 
@@ -85,7 +87,8 @@ def check(sources: list[Source], ctx: Context) -> list[Violation]:
             if not (status and status.removed):
                 to_validate.append(doc)
     _ensure_files(to_validate, ctx.workdir)
-    outcomes = kubeconform.run(ctx.tool("kubeconform"), schemas.locations, target, [d.file for d in to_validate])
+    outcomes = kubeconform.run(ctx.tool("kubeconform"), schemas.locations, target, [d.file for d in to_validate],
+                              settings=ctx.settings)
     for doc in to_validate:
         found += _judge(doc, outcomes[str(doc.file)], schemas, crd_index)
     return found

@@ -28,7 +28,7 @@ import yaml
 from ..errors import ToolError
 from . import cache, kubernetes
 
-FORMAT = 1  # bump when the generated files change shape: it is part of the cache folder name
+FORMAT = 2  # bump when the generated files change shape: it is part of the cache folder name (2: integrity manifest)
 LOCK_FILE = "crds.lock"
 TEMPLATE = "{{ .Group }}/{{ .ResourceKind }}_{{ .ResourceAPIVersion }}.json"
 _JUNCTORS = ("allOf", "anyOf", "oneOf", "not")
@@ -218,12 +218,12 @@ def _build(files: list[Path], kubernetes_version: str):
     return build
 
 
-def prepare(repo_root: Path, crds_dir: Path, kubernetes_version: str, cache_dir: Path) -> Path:
+def prepare(repo_root: Path, crds_dir: Path, kubernetes_version: str, cache_dir: Path, repair: bool = False) -> Path:
     """The folder of converted CRD schemas for TEMPLATE (verified first, built on first use). The
     folder name holds the lock hash and the ObjectMeta source, so any change regenerates it."""
     files = verify(repo_root, crds_dir)
     name = f"crds-{lock_hash(repo_root)}-k{kubernetes_version}-kv{kubernetes.package_version()}-f{FORMAT}"
-    return cache.publish(cache_dir / "schemas" / name, _build(files, kubernetes_version))
+    return cache.publish(cache_dir / "schemas" / name, _build(files, kubernetes_version), repair=repair)
 
 
 def summary(folder: Path) -> tuple[list[str], list[Version]]:

@@ -1,4 +1,5 @@
-"""Run kubeconform once over every document and turn its JSON output into findings.
+"""Run kubeconform over every document (one process, or one per batch when the fleet does not fit one
+command line; gitops_check.runner bounds each) and turn its JSON output into findings.
 
 kubeconform gets local schema locations only (no URL, no `-ignore-missing-schemas`, no download
 cache), `-strict` (unknown fields and duplicate keys are errors) and `-verbose`, so that every
@@ -10,11 +11,15 @@ from __future__ import annotations
 import json
 import os
 import re
-import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
+from .. import runner
 from ..errors import ToolError
+
+if TYPE_CHECKING:
+    from ..settings import Settings
 
 VALID, INVALID, ERROR, SKIPPED, EMPTY = "statusValid", "statusInvalid", "statusError", "statusSkipped", "statusEmpty"
 _MISSING = re.compile(r"^could not find schema for ")
@@ -56,18 +61,22 @@ def _full(version: str) -> str:
     return ".".join((parts + ["0", "0"])[:3])
 
 
-def run(binary: str, locations: list[str], kubernetes_version: str, files: list[Path]) -> dict[str, Outcome]:
+def run(binary: str, locations: list[str], kubernetes_version: str, files: list[Path],
+        settings: Settings | None = None) -> dict[str, Outcome]:
     """Outcome per file name; ToolError when kubeconform fails to run or leaves a file unreported."""
     if not files:
         return {}
-    proc = subprocess.run(command(binary, locations, kubernetes_version, files), capture_output=True, text=True)
-    try:
-        report = json.loads(proc.stdout)
-        resources = report["resources"]
-    except (ValueError, KeyError, TypeError):
-        detail = " ".join((proc.stderr or proc.stdout).split())[:300] or f"exit code {proc.returncode}"
-        raise ToolError(f"kubeconform produced no JSON report: {detail}") from None
-    outcomes = {r["filename"]: _outcome(r) for r in resources}
+    fixed = command(binary, locations, kubernetes_version, [])
+    outcomes: dict[str, Outcome] = {}
+    for batch in runner.batches(fixed, [str(f) for f in files]):  # a fleet too big for one command line
+        proc = runner.run(fixed + batch, tool="kubeconform", settings=settings)
+        try:
+            report = json.loads(proc.stdout)
+            resources = report["resources"]
+            outcomes.update({r["filename"]: _outcome(r) for r in resources})
+        except (ValueError, KeyError, TypeError, AttributeError):
+            detail = runner.one_line(proc.stderr or proc.stdout, default=f"exit code {proc.returncode}")
+            raise ToolError(f"kubeconform produced no JSON report (exit {proc.returncode}): {detail}") from None
     unreported = [str(f) for f in files if str(f) not in outcomes]
     if unreported:
         raise ToolError(f"kubeconform reported nothing for {len(unreported)} document(s), e.g. {unreported[0]}")

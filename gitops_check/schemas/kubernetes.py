@@ -26,7 +26,7 @@ from ..errors import ToolError
 from . import cache
 
 SCHEMA_DRAFT = "https://json-schema.org/draft/2020-12/schema"
-FORMAT = 1  # bump when the prepared files change shape: it is part of the cache folder name
+FORMAT = 2  # bump when the prepared files change shape: it is part of the cache folder name (2: integrity manifest)
 OBJECT_META = "io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta"
 TEMPLATE = "{{ .Group }}/{{ .ResourceKind }}{{ .KindSuffix }}.json"
 _FOLDER = re.compile(r"^v(\d+)\.(\d+)\.0-local-strict$")
@@ -180,12 +180,13 @@ def _build(version: str):
     return build
 
 
-def prepare(version: str, cache_dir: Path) -> Path:
-    """The folder of prepared schemas for `version` (built on first use), for TEMPLATE."""
+def prepare(version: str, cache_dir: Path, repair: bool = False) -> Path:
+    """The folder of prepared schemas for `version` (built on first use, verified on every use; `repair`
+    rebuilds a damaged one), for TEMPLATE."""
     minor = _minor(version)
     definitions(minor)  # fail early, naming the available versions
     folder = cache_dir / "schemas" / f"kubernetes-{minor}-kv{package_version()}-f{FORMAT}"
-    return cache.publish(folder, _build(minor))
+    return cache.publish(folder, _build(minor), repair=repair)
 
 
 def object_meta(version: str) -> dict[str, dict]:

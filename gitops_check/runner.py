@@ -1,0 +1,482 @@
+"""One way to run every tool the harness calls while it validates, renders or plans.
+
+kustomize, kubeconform, conftest, promtool, promql-ast and rollouts-validate all go through `run()`, which
+guarantees, whatever the input under check does to the tool:
+
+- a time bound: the whole process group is killed after `tool-timeout-seconds` (wall clock), and on every
+  other way out of `run()` (an exception, Ctrl-C, SystemExit), or when `stop_all()` is called (by the main
+  thread of an interrupted run, for the tools its worker threads wait on); leftovers of a tool that exited (a
+  background child still holding its pipes) are killed too. The child starts in a session of its own,
+  is tied to the harness with PR_SET_PDEATHSIG and gets an RLIMIT_CPU of `tool-cpu-seconds`, so even a
+  harness killed with SIGKILL leaves nothing running for long;
+- a memory cap of `tool-memory-mib` as RLIMIT_DATA, not RLIMIT_AS. Every pinned tool is a Go program (built
+  with cgo), and Go reserves address space it never touches: measured on this repository, 760 to 830 MiB
+  of RLIMIT_AS just to start, and a VmPeak of 1.5 GiB at 25 MiB resident while building an overlay, growing
+  with the number of threads (2.4 GiB with GOMAXPROCS=64). An address-space cap would depend on the
+  machine's core count rather than on what the tool uses. RLIMIT_DATA (Linux 4.7 and later) counts the
+  private writable memory a process maps (heap, anonymous mappings, thread stacks), not reservations: a Go
+  tool needs about 100 to 130 MiB of it to start and then what it really uses. GOMEMLIMIT is set to three
+  quarters of the cap so Go's collector works harder before the cap is reached;
+- an output cap of `tool-output-mib` per stream: a tool printing more is killed and reported;
+- a sane, hermetic environment: a private empty HOME (removed afterwards; conftest panics without one and
+  user-level plugin folders must not change a verdict), no XDG_* folders, no proxy variables (nothing is
+  fetched while judging), GOTRACEBACK=none (a Go panic prints its message, not every goroutine);
+- one line: a timeout, a limit, a missing binary or a tool killed by a signal is a ToolError of one line,
+  and `one_line()` turns any tool's error text into one short, redacted line for the user.
+
+What a tool's exit code means is left to its caller, which also checks that the tool accounted for every
+document it was sent: exit 0 without a parseable report is a tool error for every tool, never a pass.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import re
+import resource
+import selectors
+import shutil
+import signal
+import subprocess
+import tempfile
+import threading
+import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Mapping
+
+from .errors import ToolError
+
+if TYPE_CHECKING:
+    from .settings import Settings
+
+_CHUNK = 1 << 16
+# Variables a tool must not see while it judges a pull request: proxies (nothing is fetched) and the user's
+# own configuration folders (HOME is replaced by an empty one).
+_DROPPED = re.compile(r"^(?:(?:http|https|ftp|all|no|socks)_proxy|XDG_[A-Z_]+)$", re.IGNORECASE)
+# How a program says it could not get memory: Go, Python, C/C++ and glibc's thread creation.
+_OUT_OF_MEMORY = re.compile(
+    r"^(?:(?:fatal error|runtime): .*(?:out of memory|cannot allocate memory|cannot map pages|cannot reserve arena).*"
+    r"|MemoryError\b.*|terminate called after throwing an instance of 'std::bad_alloc'"
+    r"|runtime/cgo: pthread_create failed.*|runtime: failed to create new OS thread.*)$",
+    re.MULTILINE,
+)
+
+try:
+    _LIBC = ctypes.CDLL(None, use_errno=True)
+except OSError:  # not Linux: no PR_SET_PDEATHSIG
+    _LIBC = None
+
+
+@dataclass(frozen=True)
+class Limits:
+    """The bounds every tool runs within (settings tool-timeout-seconds, tool-memory-mib, tool-cpu-seconds,
+    tool-output-mib)."""
+
+    timeout: float
+    memory_mib: int
+    cpu_seconds: int
+    output_mib: int
+
+    @classmethod
+    def of(cls, settings: Settings | None = None) -> Limits:
+        if settings is None:
+            settings = _current_settings()
+        if settings is None:
+            from .settings import Settings
+
+            fields = Settings.__dataclass_fields__
+            return cls(*(fields[f].default for f in ("tool_timeout_seconds", "tool_memory_mib",
+                                                      "tool_cpu_seconds", "tool_output_mib")))
+        return cls(settings.tool_timeout_seconds, settings.tool_memory_mib, settings.tool_cpu_seconds,
+                   settings.tool_output_mib)
+
+
+def _current_settings() -> Settings | None:
+    """The settings of the repository the working directory is in (for callers given only a binary);
+    None outside one, where the defaults apply."""
+    from . import settings as settings_mod
+
+    try:
+        return settings_mod.load()
+    except Exception:  # no repository here, or one whose settings do not load: the defaults bound the tool
+        return None
+
+
+@dataclass(frozen=True)
+class Completed:
+    """What a tool did: its exit code and what it printed (UTF-8, undecodable bytes replaced)."""
+
+    args: list[str]
+    returncode: int
+    stdout: str
+    stderr: str  # "" when stderr was merged into stdout
+
+
+class _Stop(Exception):
+    """Internal: the tool must be stopped (timeout or output cap); the message is the ToolError's."""
+
+
+_LIVE: dict[int, subprocess.Popen] = {}  # pid -> every tool running now, from any thread
+_STOPPED: set[int] = set()  # pids stop_all() killed
+_LOCK = threading.Lock()
+
+
+def stop_all() -> None:
+    """Kill every tool running now (their runs raise ToolError). For the main thread when a run is
+    interrupted (Ctrl-C, SIGTERM) while other threads wait on tools: without it, leaving a thread pool
+    would wait for each tool to finish or reach its timeout."""
+    with _LOCK:
+        for pid, proc in _LIVE.items():
+            _STOPPED.add(pid)
+            _kill_group(proc, reap=False)
+
+
+def run(
+    cmd: list[str],
+    *,
+    tool: str,
+    settings: Settings | None = None,
+    input: str | bytes | None = None,
+    cwd: str | os.PathLike | None = None,
+    env: Mapping[str, str] | None = None,
+    timeout: float | None = None,
+    max_output: int | None = None,
+    merge_stderr: bool = False,
+) -> Completed:
+    """Run CMD (the tool named TOOL in messages) within the limits of SETTINGS and return what it did.
+
+    ENV adds to (or overrides) the sanitized environment. TIMEOUT (seconds) and MAX_OUTPUT (bytes per
+    stream) override the settings for one call. MERGE_STDERR sends stderr into stdout, keeping the order
+    the tool wrote them in. ToolError (one line) when the tool cannot start, runs out of time, memory,
+    CPU time or output size, or is killed by a signal; any other exit code is the caller's to judge."""
+    limits = Limits.of(settings)
+    timeout = limits.timeout if timeout is None else timeout
+    cap = (limits.output_mib << 20) if max_output is None else max_output
+    cmd = [str(c) for c in cmd]
+    data = input.encode() if isinstance(input, str) else input
+    home = tempfile.mkdtemp(prefix="gitops-check-home-")
+    try:
+        try:
+            proc = subprocess.Popen(
+                cmd, stdin=subprocess.PIPE if data is not None else subprocess.DEVNULL, stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT if merge_stderr else subprocess.PIPE, cwd=cwd,
+                env=_environment(env, home, limits), start_new_session=True, preexec_fn=_child_setup(limits),
+            )
+        except FileNotFoundError:
+            raise ToolError(f"{tool} could not run: {cmd[0]} not found: run `make tools`") from None
+        except PermissionError:
+            raise ToolError(f"{tool} could not run: {cmd[0]} is not executable: run `make tools`") from None
+        except (OSError, subprocess.SubprocessError) as exc:
+            raise ToolError(f"{tool} could not run: {one_line(str(exc))}") from None
+        return _supervise(proc, cmd, tool, data, timeout, cap, limits)
+    finally:
+        shutil.rmtree(home, ignore_errors=True)
+
+
+def _supervise(proc: subprocess.Popen, cmd: list[str], tool: str, data: bytes | None, timeout: float, cap: int,
+               limits: Limits) -> Completed:
+    deadline = time.monotonic() + timeout
+    with _LOCK:
+        _LIVE[proc.pid] = proc
+    try:
+        try:
+            try:
+                out, err = _exchange(proc, data, deadline, cap, tool, timeout)
+                rusage = _reap(proc, deadline, tool, timeout)
+            except _Stop as stop:
+                raise ToolError(str(stop)) from None
+        except BaseException:
+            _kill_group(proc)
+            _close(proc)
+            raise
+    finally:
+        with _LOCK:
+            _LIVE.pop(proc.pid, None)
+            stopped = proc.pid in _STOPPED
+            _STOPPED.discard(proc.pid)
+    _close(proc)
+    if stopped:
+        raise ToolError(f"{tool} was stopped: the run was interrupted")
+    stdout, stderr = out.decode(errors="replace"), err.decode(errors="replace")
+    _judge_end(tool, proc.returncode, stdout + stderr, rusage, limits)
+    return Completed(cmd, proc.returncode, stdout, stderr)
+
+
+def _exchange(proc: subprocess.Popen, data: bytes | None, deadline: float, cap: int, tool: str,
+              timeout: float) -> tuple[bytes, bytes]:
+    """Feed DATA to stdin and read stdout/stderr until both close, within the deadline and the output cap.
+    When the tool itself exits, whatever it left in its process group is killed so the pipes close."""
+    chunks: dict[int, list[bytes]] = {}
+    sizes: dict[int, int] = {}
+    names: dict[int, str] = {}
+    pipes: set[int] = set()  # the pipes still open
+    try:
+        pidfd = os.pidfd_open(proc.pid)
+    except (AttributeError, OSError):  # before Linux 5.3: leftovers holding a pipe run into the deadline
+        pidfd = None
+    view = memoryview(data or b"")
+    with selectors.DefaultSelector() as sel:
+        for stream, name in ((proc.stdout, "stdout"), (proc.stderr, "stderr")):
+            if stream is not None:
+                sel.register(stream.fileno(), selectors.EVENT_READ)
+                chunks[stream.fileno()], sizes[stream.fileno()], names[stream.fileno()] = [], 0, name
+                pipes.add(stream.fileno())
+        stdin = proc.stdin.fileno() if proc.stdin is not None else None
+        if stdin is not None:
+            if view:
+                os.set_blocking(stdin, False)
+                sel.register(stdin, selectors.EVENT_WRITE)
+                pipes.add(stdin)
+            else:
+                proc.stdin.close()
+        if pidfd is not None:
+            sel.register(pidfd, selectors.EVENT_READ)
+        try:
+            while pipes:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise _Stop(f"{tool} gave no answer within {timeout:g}s (setting tool-timeout-seconds): stopped it")
+                for key, _ in sel.select(remaining):
+                    fd = key.fd
+                    if fd == pidfd:  # the tool exited: stop what it left behind, then drain its pipes
+                        sel.unregister(fd)
+                        _kill_group(proc, reap=False)
+                    elif fd == stdin:
+                        try:
+                            view = view[os.write(fd, view[:_CHUNK * 4]):]
+                        except BlockingIOError:
+                            continue
+                        except BrokenPipeError:  # the tool stopped reading: its exit code says why
+                            view = view[:0]
+                        if not view:
+                            sel.unregister(fd)
+                            pipes.discard(fd)
+                            proc.stdin.close()
+                    else:
+                        block = os.read(fd, _CHUNK)
+                        if not block:
+                            sel.unregister(fd)
+                            pipes.discard(fd)
+                            continue
+                        sizes[fd] += len(block)
+                        if sizes[fd] > cap:
+                            raise _Stop(f"{tool} printed more than {_size(cap)} on {names[fd]} "
+                                        "(setting tool-output-mib): its output was too large, stopped it")
+                        chunks[fd].append(block)
+        finally:
+            if pidfd is not None:
+                os.close(pidfd)
+    streams = [b"".join(chunks[s.fileno()]) if s is not None else b"" for s in (proc.stdout, proc.stderr)]
+    return streams[0], streams[1]
+
+
+def _reap(proc: subprocess.Popen, deadline: float, tool: str, timeout: float):
+    """Wait (until the deadline) for the tool to exit, kill what is left of its process group while its
+    pid cannot be reused (the tool is a zombie until reaped), then reap it. Its resource usage."""
+    delay = 0.001
+    while True:
+        try:
+            if os.waitid(os.P_PID, proc.pid, os.WEXITED | os.WNOHANG | os.WNOWAIT) is not None:
+                break
+        except ChildProcessError:
+            break
+        if time.monotonic() >= deadline:
+            raise _Stop(f"{tool} gave no answer within {timeout:g}s (setting tool-timeout-seconds): stopped it")
+        time.sleep(delay)
+        delay = min(delay * 2, 0.05)
+    _kill_group(proc, reap=False)
+    with _LOCK:  # from here on its pid may be reused: stop_all() must not signal it
+        _LIVE.pop(proc.pid, None)
+    try:
+        _, status, rusage = os.wait4(proc.pid, 0)
+    except ChildProcessError:  # reaped elsewhere: no usage to tell
+        proc.wait()
+        return None
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    return rusage
+
+
+def _kill_group(proc: subprocess.Popen, reap: bool = True) -> None:
+    """SIGKILL the tool's process group (its session: start_new_session made the tool its leader)."""
+    if proc.returncode is None:
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+    if reap:
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:  # uninterruptible sleep: the kernel delivers SIGKILL later
+            pass
+
+
+def _close(proc: subprocess.Popen) -> None:
+    for stream in (proc.stdin, proc.stdout, proc.stderr):
+        if stream is not None:
+            try:
+                stream.close()
+            except OSError:
+                pass
+
+
+def _judge_end(tool: str, returncode: int, output: str, rusage, limits: Limits) -> None:
+    """ToolError when the tool died of a limit or a signal: no report it printed can be trusted then."""
+    if returncode < 0:
+        sig = -returncode
+        cpu = (rusage.ru_utime + rusage.ru_stime) if rusage is not None else 0.0
+        if sig in (signal.SIGXCPU, signal.SIGKILL) and cpu >= limits.cpu_seconds - 1:
+            raise ToolError(f"{tool} used more than {limits.cpu_seconds}s of CPU time (setting tool-cpu-seconds): stopped it")
+        detail = one_line(output, default="")
+        hint = " (it may have run out of memory: setting tool-memory-mib)" if sig in (signal.SIGSEGV, signal.SIGABRT, signal.SIGBUS) else ""
+        raise ToolError(f"{tool} was killed by {_signal_name(sig)}{hint}" + (f": {detail}" if detail else ""))
+    if returncode != 0 and _OUT_OF_MEMORY.search(output):
+        raise ToolError(f"{tool} ran out of memory: a tool may use {limits.memory_mib} MiB (setting tool-memory-mib): "
+                        f"{one_line(_OUT_OF_MEMORY.search(output).group(0))}")
+
+
+def _signal_name(sig: int) -> str:
+    try:
+        return signal.Signals(sig).name
+    except ValueError:
+        return f"signal {sig}"
+
+
+def _size(nbytes: int) -> str:
+    return f"{nbytes >> 20} MiB" if nbytes >= 1 << 20 and nbytes % (1 << 20) == 0 else f"{nbytes} bytes"
+
+
+def _environment(extra: Mapping[str, str] | None, home: str, limits: Limits) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not _DROPPED.match(k)}
+    env["HOME"] = home
+    env.setdefault("PATH", os.defpath)
+    env.setdefault("GOTRACEBACK", "none")
+    env.setdefault("GOMEMLIMIT", f"{max(64, limits.memory_mib * 3 // 4)}MiB")
+    env.update(extra or {})
+    return env
+
+
+def _child_setup(limits: Limits):
+    """What the child does between fork and exec: limits, and dying with the harness. Only calls that take
+    no lock (setrlimit, prctl): the harness runs tools from several threads."""
+    memory = limits.memory_mib << 20
+    wanted = {resource.RLIMIT_DATA: memory, resource.RLIMIT_CPU: limits.cpu_seconds, resource.RLIMIT_CORE: 0}
+    plan = []
+    for which, soft in wanted.items():  # never above a hard limit the harness was given
+        _, hard = resource.getrlimit(which)
+        soft = soft if hard == resource.RLIM_INFINITY else min(soft, hard)
+        # CPU: SIGXCPU at the soft limit (Go ignores it), SIGKILL one second later at the hard limit
+        new_hard = soft + 1 if which == resource.RLIMIT_CPU else soft
+        new_hard = new_hard if hard == resource.RLIM_INFINITY else min(new_hard, hard)
+        plan.append((which, (soft, new_hard)))
+    parent = os.getpid()
+    libc = _LIBC
+
+    def setup() -> None:
+        for which, values in plan:
+            resource.setrlimit(which, values)
+        if libc is not None:
+            libc.prctl(1, signal.SIGKILL, 0, 0, 0)  # PR_SET_PDEATHSIG: die with the thread that started it
+            if os.getppid() != parent:  # the harness died before prctl took effect
+                os._exit(1)
+
+    return setup
+
+
+# --------------------------------------------------------------------------- tool error text for users
+
+_ANSI = re.compile(r"\x1b(?:\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(?:\x07|\x1b\\)?|[@-Z\\-_])")
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029\u200b-\u200f\u202a-\u202e\u2066-\u2069]")
+_STACK = re.compile(
+    r"^(?:goroutine \d+ \[|runtime stack:|\[signal |\s*\S+\.go:\d+|\S+\(.*\)$|created by |exit status \d+$"
+    r"|\s+at |\s*File \"|\[goroutine stacks? omitted\]|(?:rax|rbx|rcx|rdx|rdi|rsi|rbp|rsp|r\d+|rip|rflags|cs|fs|gs)\s+0x)"
+)
+_SECRET_KEY = (r"(?:[A-Za-z0-9_.-]{0,40}(?:password|passwd|passphrase|pwd|secret|token|api[_-]?key|access[_-]?key"
+               r"|private[_-]?key|credentials?|auth)[A-Za-z0-9_.-]{0,40})")
+_REDACTIONS = (
+    # -----BEGIN ... PRIVATE KEY----- and what follows it on the line
+    (re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----.*?(?:-----END [A-Z ]*PRIVATE KEY-----|$)", re.S), "-----PRIVATE KEY ***-----"),
+    # Authorization / Proxy-Authorization headers: the scheme and its credentials
+    (re.compile(r"\b((?:proxy-)?authorization\s*[:=]\s*)(?:(?:bearer|basic|digest|token|negotiate)\s+)?[^\s,;'\"]+", re.I), r"\1***"),
+    # URLs with user:password@ (or a token as the user)
+    (re.compile(r"\b([A-Za-z][A-Za-z0-9+.-]*://)[^/\s:@'\"]*(?::[^/\s@'\"]*)?@"), r"\1***@"),
+    # key=value, key: value, "key": "value" for credential-like keys
+    (re.compile(r"(" + _SECRET_KEY + r"[\"']?\s*[:=]\s*[\"']?)(?:[^\s\"',;&)}\]:]|:(?!\s|$))+", re.I), r"\1***"),
+    # long hex runs: keys, tokens (and digests, which are no secret but cannot be told apart)
+    (re.compile(r"(?<![A-Za-z0-9])[0-9a-fA-F]{32,}(?![A-Za-z0-9])"), "***"),
+)
+# base64/base64url runs of 24+ characters (JWTs: up to three of them joined by dots)
+_BASE64 = re.compile(r"(?<![A-Za-z0-9+/_-])[A-Za-z0-9+/_-]{8,}(?:\.[A-Za-z0-9+/_-]{8,}){0,2}=*(?![A-Za-z0-9+/_-])")
+# What such a run is when it is no secret: a path or field path of identifiers (camelCase words, numbers)
+_WORD = re.compile(r"^(?:[A-Za-z][a-z0-9]*(?:[A-Z][a-z0-9]+)*[A-Z]?|[0-9]+|)$")
+
+
+def _opaque(match: re.Match) -> str:
+    run = match.group(0)
+    if len(run) < 24:
+        return run
+    mixed = any(c.isdigit() for c in run) and any(c.islower() for c in run) and any(c.isupper() for c in run)
+    if not mixed or all(_WORD.match(part) for part in re.split(r"[/._+=-]", run)):
+        return run  # spec/strategy/canary/trafficRouting/0, ValidateRolloutReferencedResources
+    return "***"
+
+
+def redact(text: str) -> str:
+    """TEXT with anything that looks like a credential replaced by ***: `password=...`, `token: ...`,
+    `Authorization:` headers, URLs with user:password@, private key blocks, long hex runs, and long base64
+    runs mixing digits and both cases (unless they read as a path of identifiers)."""
+    for pattern, replacement in _REDACTIONS:
+        text = pattern.sub(replacement, text)
+    return _BASE64.sub(_opaque, text)
+
+
+def clean(text: str) -> str:
+    """TEXT without terminal escape sequences and control characters (tabs and newlines become spaces)."""
+    text = _ANSI.sub("", text)
+    return " ".join(_CONTROL.sub(" ", text.replace("\t", " ")).split())
+
+
+def one_line(text: str, limit: int = 300, default: str = "no output") -> str:
+    """A tool's error text as one safe line for the user: its first meaningful line (a Go panic's message,
+    not its goroutine stack; a Python traceback's last line), control characters and escape sequences
+    removed, credentials redacted, and cut to about LIMIT characters. A long line keeps its start and its
+    end, where a wrapped Go error names the root cause."""
+    lines = [clean(line) for line in _ANSI.sub("", text).splitlines()]
+    lines = [line for line in lines if line]
+    if not lines:
+        return default
+    if lines[0].startswith("Traceback (most recent call last)"):
+        chosen = lines[-1]
+    else:
+        chosen = next((line for line in lines if not _STACK.match(line)), lines[0])
+    if len(chosen) > 8 * limit:  # bound the work of redact(); what it cuts here is never shown
+        chosen = f"{chosen[:4 * limit]} … {chosen[-4 * limit:]}"
+    chosen = redact(chosen)
+    if len(chosen) > limit:
+        head = limit // 3
+        chosen = f"{chosen[:head].rstrip()} … {chosen[-(limit - head - 3):].lstrip()}"
+    return chosen
+
+
+# --------------------------------------------------------------------------- many documents, several runs
+
+ARG_BYTES = 512 * 1024  # per command line: a quarter of Linux's usual ARG_MAX (2 MiB), the rest for the environment
+
+
+def batches(fixed: list[str], items: list[str], max_items: int | None = None, max_bytes: int = ARG_BYTES) -> list[list[str]]:
+    """ITEMS (file arguments) split into batches so that FIXED + a batch fits a command line of MAX_BYTES
+    (and has at most MAX_ITEMS): a fleet of any size runs in several processes instead of failing to start
+    ("Argument list too long"). Order is kept; every item is in exactly one batch."""
+    budget = max_bytes - sum(len(os.fsencode(a)) + 9 for a in fixed)  # + NUL and the argv pointer
+    out: list[list[str]] = []
+    current: list[str] = []
+    used = 0
+    for item in items:
+        size = len(os.fsencode(item)) + 9
+        if current and (used + size > budget or (max_items and len(current) >= max_items)):
+            out.append(current)
+            current, used = [], 0
+        current.append(item)
+        used += size
+    if current:
+        out.append(current)
+    return out

@@ -1,0 +1,257 @@
+"""Untrusted and malformed input: one test per input class of issue 11. Each bad input ends in exit 2 with one
+line on stderr naming the file (and line), `{"error": ...}` on stdout under --format json, within a time
+bound; nothing crashes, hangs or is skipped silently. The loader's meaning of a document is what kubectl and
+Argo CD see (sigs.k8s.io/yaml): dates stay strings, merge keys follow YAML's override rule."""
+
+from __future__ import annotations
+
+import ctypes
+import dataclasses
+import json
+import os
+import subprocess
+import sys
+import time
+
+import pytest
+
+from conftest import FIXTURES, REPO
+from gitops_check import loader, pipeline
+from gitops_check import settings as gc_settings
+
+INPUT = FIXTURES / "input"
+
+
+def run_cli(*args: str, timeout: float = 120, **kwargs) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "gitops_check", *args], capture_output=True, text=True, cwd=REPO,
+                          timeout=timeout, **kwargs)
+
+
+def assert_bad_input(path, expected: str, seconds: float = 20, **kwargs) -> str:
+    """Exit 2, one stderr line naming the file and saying `expected`, the same as JSON under --format json,
+    each run within `seconds`. Returns the line."""
+    started = time.monotonic()
+    proc = run_cli("validate", "--offline", str(path), **kwargs)
+    took = time.monotonic() - started
+    assert proc.returncode == 2, proc.stderr + proc.stdout[-2000:]
+    lines = proc.stderr.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("gitops-check: error: "), proc.stderr
+    assert "internal error" not in lines[0] and "Traceback" not in proc.stderr
+    assert os.path.basename(str(path)) in lines[0] and expected in lines[0], lines[0]
+    assert took < seconds, f"{took:.1f}s"
+    as_json = run_cli("validate", "--offline", str(path), "--format", "json", **kwargs)
+    assert as_json.returncode == 2
+    error = json.loads(as_json.stdout)["error"]
+    assert os.path.basename(str(path)) in error and expected in error
+    return lines[0]
+
+
+# --------------------------------------------------------------------------- the loader's limits
+
+
+def test_alias_bomb_is_refused_in_seconds():
+    line = assert_bad_input(INPUT / "alias-bomb.yaml", "refused as a YAML alias bomb", seconds=10)
+    assert "alias-bomb.yaml:12:" in line  # the alias that crossed the budget
+
+
+def test_an_alias_inside_its_own_anchor_is_refused():
+    assert_bad_input(INPUT / "recursive-alias.yaml", "recursive-alias.yaml:6: invalid YAML: alias *self refers to the node that contains it")
+
+
+@pytest.mark.parametrize("depth", [1_000, 200_000])
+def test_deep_nesting_is_refused(tmp_path, depth):
+    # 200,000 levels overflow the C stack of libyaml's own (recursive) composer: the process would die
+    path = tmp_path / f"deep-{depth}.yaml"
+    path.write_text("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: deep\ndata:\n  x: " + "[" * depth + "]" * depth + "\n")
+    assert_bad_input(path, f"deep-{depth}.yaml:6: nesting deeper than {loader.MAX_DEPTH} levels: refused", seconds=10)
+
+
+def test_a_deep_waivers_file_is_refused_too(tmp_path):
+    """waivers.yaml goes through PyYAML (its dates and lines) after the same checks: its recursive C composer
+    killed the process with SIGSEGV at this depth."""
+    waivers = tmp_path / "waivers.yaml"
+    waivers.write_text("waivers: " + "[" * 200_000 + "]" * 200_000 + "\n")
+    proc = run_cli("validate", "--offline", str(INPUT / "valid-configmap.yaml"), "--waivers", str(waivers))
+    assert proc.returncode == 2, proc.stderr
+    assert proc.stderr.strip() == f"gitops-check: error: {waivers}:1: invalid YAML: nesting deeper than {loader.MAX_DEPTH} levels: refused"
+
+
+def test_nesting_within_the_limit_loads():
+    text = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: deep\nx: " + "[" * 90 + "]" * 90 + "\n"
+    value = loader.parse(text, "deep.yaml")[0].obj["x"]
+    for _ in range(89):
+        value = value[0]
+    assert value == []
+
+
+def test_a_file_over_the_size_limit_is_refused_before_it_is_read(tmp_path):
+    path = tmp_path / "huge.yaml"
+    with path.open("wb") as f:
+        f.truncate(loader.MAX_FILE_BYTES + 1)  # sparse: nothing is written, and nothing needs reading
+    assert_bad_input(path, "larger than 64 MiB: refused", seconds=10)
+
+
+# --------------------------------------------------------------------------- what a document means
+
+
+def test_an_unquoted_date_is_the_string_kubectl_sees():
+    proc = run_cli("validate", "--offline", str(INPUT / "timestamp.yaml"))
+    assert proc.returncode == 0, proc.stderr + proc.stdout
+    data = loader.read_file(INPUT / "timestamp.yaml")[0].obj["data"]
+    assert data == {"released": "2024-01-01", "at": "2001-12-14t21:59:43.10-05:00", "spaced": "2001-12-14 21:59:43.10 -5"}
+
+
+@pytest.mark.parametrize(
+    "text, value",
+    [
+        ("3", 3), ("true", True), ("yes", True), ("off", False), ("~", None), ("0x1F", 31), ("0o17", 15), ("010", 8),
+        ("1_000", 1000), ("3.0", 3), ("1e3", 1000), ("0.5", 0.5), (".5", 0.5), ("-1", -1), ("'3'", "3"),
+        ("1:30", "1:30"), ("2024-01-01", "2024-01-01"), ("1e400", "1e400"), ("0x", "0x"), ("!!str 3", "3"),
+        ("!!float 3", 3), ("!custom 3", "3"), ("99999999999999999999", 10**20), ("1e21", 1e21), ("18446744073709551615", 2**64 - 1),
+    ],
+)
+def test_scalars_mean_what_sigs_k8s_io_yaml_reads(text, value):
+    """Go's yaml.v2 resolution (kubectl, Argo CD), not PyYAML's: `1:30` is no sexagesimal 90, `1e3` a number,
+    a whole float the integer JSON carries, a date a string."""
+    got = loader.parse(f"apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: x\nv: {text}\n", "s.yaml")[0].obj["v"]
+    assert got == value and type(got) is type(value)
+
+
+def test_digits_beyond_any_integer_stay_text():
+    """Go's ParseInt fails on them (Python's int() refuses 4,300 digits with a ValueError)."""
+    for text in ("9" * 5000, "-0x" + "f" * 5000):
+        assert loader.parse(f"apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: x\nv: {text}\n", "s.yaml")[0].obj["v"] == text
+
+
+def test_an_alias_of_the_merge_key_is_its_text():
+    obj = loader.parse("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: x\ndata:\n  &m <<: {a: b}\n  c: *m\n", "m.yaml")[0].obj
+    assert obj["data"] == {"a": "b", "c": "<<"}
+
+
+def test_keys_are_the_strings_json_carries():
+    obj = loader.parse("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: x\ndata:\n  1: a\n  true: b\n  0.5: c\n", "k.yaml")[0].obj
+    assert obj["data"] == {"1": "a", "true": "b", "0.5": "c"}
+
+
+@pytest.mark.parametrize("value", [".inf", "-.Inf", ".nan"])
+def test_a_number_json_cannot_carry_is_refused(value):
+    with pytest.raises(loader.InputError, match=r"^n\.yaml:1: .*not a JSON number"):
+        loader.parse(f"apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: x\nv: {value}\n", "n.yaml")
+
+
+def test_a_merge_key_overridden_by_an_explicit_key_is_no_duplicate():
+    proc = run_cli("validate", "--offline", str(INPUT / "merge-override.yaml"))
+    assert proc.returncode == 0, proc.stderr + proc.stdout
+    assert loader.read_file(INPUT / "merge-override.yaml")[0].obj["data"] == {"tier": "override", "team": "webhooks"}
+
+
+def test_merge_keys_take_the_first_merged_mapping_and_refuse_non_mappings():
+    head = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: x\na: &a {k: 1, a: 1}\nb: &b {k: 2, b: 2}\n"
+    assert loader.parse(head + "m:\n  <<: [*a, *b]\n", "m.yaml")[0].obj["m"] == {"k": 1, "a": 1, "b": 2}
+    with pytest.raises(loader.InputError, match=r"^m\.yaml:9: invalid YAML: a merge key"):
+        loader.parse(head + "s: &s text\nm:\n  <<: *s\n", "m.yaml")
+
+
+def test_a_genuine_duplicate_key_next_to_a_merge_key_is_still_one():
+    assert_bad_input(INPUT / "merge-duplicate.yaml", "merge-duplicate.yaml:11: invalid YAML: duplicate key 'tier' (first at line 10)")
+
+
+def test_a_complex_mapping_key_is_an_input_error():
+    assert_bad_input(INPUT / "complex-key.yaml", "complex-key.yaml:6: invalid YAML: a sequence as a mapping key")
+
+
+def test_an_unhashable_mapping_key_is_an_input_error():
+    assert_bad_input(INPUT / "unhashable-key.yaml", "unhashable-key.yaml:6: invalid YAML: a mapping as a mapping key")
+
+
+def test_a_null_mapping_key_is_an_input_error():
+    with pytest.raises(loader.InputError, match=r"^k\.yaml:6: invalid YAML: a mapping key is null"):
+        loader.parse("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: x\ndata:\n  ~: x\n", "k.yaml")
+
+
+# --------------------------------------------------------------------------- shapes the stages read
+
+
+def test_an_analysis_template_whose_spec_is_true():
+    assert_bad_input(INPUT / "analysis-spec-true.yaml", "analysis-spec-true.yaml:1: AnalysisTemplate success-rate: spec is a boolean, not a mapping")
+
+
+def test_a_prometheus_rule_whose_spec_is_a_list():
+    assert_bad_input(INPUT / "prometheusrule-spec-list.yaml", "prometheusrule-spec-list.yaml:1: PrometheusRule alerts: spec is a sequence, not a mapping")
+
+
+# --------------------------------------------------------------------------- files and folders
+
+
+def test_a_folder_takes_json_and_any_case_of_yaml():
+    """evil.json and nested/Upper.YAML are checked like fine.yaml: their privileged Pods are violations."""
+    proc = run_cli("validate", "--offline", str(INPUT / "manifest-folder"), "--format", "json")
+    assert proc.returncode == 1, proc.stderr
+    privileged = {v["source"] for v in json.loads(proc.stdout)["violations"] if v["rule"] == "WH-POD-005"}
+    assert privileged == {"tests/fixtures/input/manifest-folder/evil.json", "tests/fixtures/input/manifest-folder/nested/Upper.YAML"}
+
+
+def test_a_broken_symbolic_link_in_a_folder_is_not_skipped(tmp_path):
+    (tmp_path / "fine.yaml").write_text((INPUT / "valid-configmap.yaml").read_text())
+    (tmp_path / "gone.yaml").symlink_to(tmp_path / "nowhere.yaml")
+    assert_bad_input(tmp_path, "gone.yaml: a broken symbolic link")
+
+
+def test_a_fifo_is_refused_not_read(tmp_path):
+    """Reading a FIFO nobody writes to blocks forever: it is refused from its type, at once."""
+    fifo = tmp_path / "pipe.yaml"
+    os.mkfifo(fifo)
+    assert_bad_input(fifo, "pipe.yaml: not a regular file", seconds=10)
+    folder = tmp_path / "folder"
+    folder.mkdir()
+    os.mkfifo(folder / "pipe.yaml")
+    assert_bad_input(folder, "pipe.yaml: not a regular file", seconds=10)
+
+
+def _without_dac_override():
+    """In the child: drop CAP_DAC_OVERRIDE and CAP_DAC_READ_SEARCH from the bounding set, so that root, as CI
+    runs, is refused a mode-000 folder like any user (the capabilities go at exec)."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    for capability in (1, 2):  # CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH
+        if libc.prctl(24, capability, 0, 0, 0) != 0:  # PR_CAPBSET_DROP
+            raise OSError(ctypes.get_errno(), "prctl(PR_CAPBSET_DROP)")
+
+
+def _can_drop_dac() -> bool:
+    try:
+        return subprocess.run(["true"], preexec_fn=_without_dac_override, timeout=10).returncode == 0
+    except (OSError, subprocess.SubprocessError):
+        return False
+
+
+def test_an_unreadable_folder_is_an_input_error_not_a_skip(tmp_path):
+    assert _can_drop_dac(), "prctl(PR_CAPBSET_DROP): the test drops root's read-anything capability to make a folder unreadable"
+    folder = tmp_path / "manifests"
+    (folder / "locked").mkdir(parents=True)
+    (folder / "fine.yaml").write_text((INPUT / "valid-configmap.yaml").read_text())
+    (folder / "locked" / "evil.yaml").write_text((INPUT / "manifest-folder" / "nested" / "Upper.YAML").read_text())
+    (folder / "locked").chmod(0)
+    try:
+        # the folder as a whole (unreadable subfolder), and the locked folder itself
+        assert_bad_input(folder, "locked: cannot read directory: Permission denied", preexec_fn=_without_dac_override)
+        assert_bad_input(folder / "locked", "locked", preexec_fn=_without_dac_override)
+    finally:
+        (folder / "locked").chmod(0o755)
+
+
+# --------------------------------------------------------------------------- size has no cliff
+
+
+def test_a_large_stream_of_small_documents(tmp_path):
+    """50,000 small documents in one file (the issue's 50 MB file had 51,870): each becomes an object of the
+    run, and no tool's command line overflows. In-process and without the policies stage, which needs about
+    4 ms per document (conftest; 3.5 minutes for all of these, measured): the CLI's contract is the same path."""
+    path = tmp_path / "many.yaml"
+    doc = "---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cm-{n}\ndata:\n  key: value-{n}\n"
+    path.write_text("".join(doc.format(n=n) for n in range(50_000)))
+    settings = dataclasses.replace(gc_settings.load(), offline=True)
+    started = time.monotonic()
+    result = pipeline.run([str(path)], settings, stages=("lint", "schemas", "references", "promql", "rollouts"))
+    took = time.monotonic() - started
+    assert len(result.sources[0].documents) == 50_000 and result.exit_code in (0, 1)
+    assert took < 60, f"{took:.0f}s"
