@@ -1,0 +1,399 @@
+"""What a change touches: the targets whose inputs changed between two git refs (`validate --changed REF`), and
+the rendered change of each, object by object (`gitops-check diff`).
+
+A target's inputs are the files its kustomize build reads, found by walking its kustomization graph
+transitively (kustomgraph.files: resources, components, bases, patches, generator files and envs,
+configurations, replacements, crds, openapi, plugin configs). A change to what judges every target (the
+policies, the harness, the tool pins, crds.lock, waivers, the SLO file, .yamllint, the Argo CD Applications
+that say how each overlay syncs) affects every target. Changed files are `git diff --name-only BASE HEAD`
+(two trees compared, renames as a deletion and an addition), or BASE against the working tree plus untracked
+files when there is no HEAD. Refs are resolved to commits first; nothing here touches the network or the
+repository's state: a ref is materialized with `git archive` into a temporary folder. Both trees are walked and
+rendered with the invoking checkout's settings (targets, tool pins and limits): what a ref holds is data.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import hashlib
+import html
+import io
+import os
+import re
+import secrets
+import subprocess
+import tarfile
+import tempfile
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+from . import kustomgraph, pipeline, render
+from .errors import InputError
+from .settings import Settings
+
+GIT_TIMEOUT = 120  # seconds, for every git process
+MARKER = "<!-- gitops-check-diff -->"
+MARKDOWN_LIMIT = 60_000  # characters: a pull-request comment holds 65,536
+# Paths (relative to the repository) whose change affects every target: a folder ends in "/".
+EVERYTHING = ("policies/", "gitops_check/", "tools/", "pyproject.toml", "crds.lock", "waivers.yaml", ".yamllint")
+
+
+# -- git ---------------------------------------------------------------------------------------------------------
+def _git(root: Path, *args: str, binary: bool = False) -> str | bytes:
+    try:
+        proc = subprocess.run(["git", "-c", "core.quotepath=off", "-C", str(root), *args], capture_output=True,
+                              timeout=GIT_TIMEOUT, stdin=subprocess.DEVNULL,
+                              env={**os.environ, "GIT_TERMINAL_PROMPT": "0", "GIT_OPTIONAL_LOCKS": "0"})
+    except FileNotFoundError:
+        raise InputError("git is not installed: the changed targets cannot be found") from None
+    except subprocess.TimeoutExpired:
+        raise InputError(f"git {args[0]} took longer than {GIT_TIMEOUT} s") from None
+    if proc.returncode != 0:
+        message = " ".join(proc.stderr.decode("utf-8", "replace").split())[:300] or f"exit code {proc.returncode}"
+        raise InputError(f"{root}: git {args[0]} failed: {message}")
+    return proc.stdout if binary else proc.stdout.decode("utf-8", "replace")
+
+
+def resolve(root: Path, ref: str) -> str:
+    """REF as a commit id; InputError (one line) when it names none."""
+    if not ref or ref.startswith("-"):
+        raise InputError(f"{ref!r}: not a git revision")
+    try:
+        return str(_git(root, "rev-parse", "--verify", "--quiet", "--end-of-options", f"{ref}^{{commit}}")).strip()
+    except InputError:
+        raise InputError(f"{ref}: not a commit in {root} (fetch it first: git fetch origin)") from None
+
+
+def _prefix(root: Path) -> str:
+    """Where the repository under check sits inside its git work tree ("" at the top, else "sub/dir/")."""
+    return str(_git(root, "rev-parse", "--show-prefix")).strip()
+
+
+def changed_files(root: Path, base: str, head: str | None) -> set[str]:
+    """Paths (relative to ROOT, POSIX) that differ between commit BASE and commit HEAD, or the working tree
+    (tracked changes and untracked, not ignored, files) when HEAD is None."""
+    args = ["diff", "--name-only", "--no-renames", "-z", "--relative", base] + ([head] if head else []) + ["--"]
+    names = set(filter(None, str(_git(root, *args)).split("\0")))
+    if head is None:
+        names |= set(filter(None, str(_git(root, "ls-files", "-z", "--others", "--exclude-standard")).split("\0")))
+    return names
+
+
+def materialize(root: Path, commit: str, into: Path) -> Path:
+    """The tree of COMMIT (the part under the repository's folder) extracted into INTO; returns INTO."""
+    prefix = _prefix(root)
+    data = _git(root, "archive", "--format=tar", f"{commit}:{prefix}" if prefix else commit, binary=True)
+    try:
+        with tarfile.open(fileobj=io.BytesIO(data)) as tar:
+            tar.extractall(into, filter="data")
+    except (tarfile.TarError, OSError) as exc:
+        raise InputError(f"{commit[:12]}: cannot extract the tree: {' '.join(str(exc).split())[:200]}") from None
+    return into
+
+
+# -- the dependency walk -------------------------------------------------------------------------------------------
+def for_tree(settings: Settings, tree: Path) -> Settings:
+    """SETTINGS moved onto another tree of the same repository (a ref extracted with git archive): the targets,
+    tool pins and limits stay those of the invoking checkout (a pull request's pyproject.toml is data), paths
+    inside the repository follow to TREE."""
+    old, new = settings.repo_root, Path(tree).resolve()
+
+    def moved(p: Path) -> Path:
+        rel = _relative(p, old)
+        return new / rel if rel is not None else p
+
+    return dataclasses.replace(settings, repo_root=new, applications=moved(settings.applications),
+                               slo_file=moved(settings.slo_file), policies_dir=moved(settings.policies_dir),
+                               waivers_file=moved(settings.waivers_file))
+
+
+def _relative(path: Path, root: Path) -> str | None:
+    for p in (os.path.abspath(path), os.path.realpath(path)):
+        for r in (os.path.abspath(root), os.path.realpath(root)):
+            rel = os.path.relpath(p, r)
+            if rel != os.pardir and not rel.startswith(os.pardir + os.sep):
+                return Path(rel).as_posix()
+    return None
+
+
+def global_inputs(settings: Settings) -> tuple[str, ...]:
+    """What every target is judged by (relative paths; a folder ends in "/")."""
+    root = settings.repo_root
+    found = list(EVERYTHING)
+    for p, folder in ((settings.policies_dir, True), (settings.waivers_file, False), (settings.slo_file, False)):
+        rel = _relative(p, root)
+        if rel and rel != ".":
+            found.append(rel.rstrip("/") + "/" if folder else rel)
+    try:  # how each overlay syncs (the server stage applies every overlay the way its Application says)
+        if render.is_overlay(settings.applications):
+            found += sorted(r for f in kustomgraph.files(settings.applications, settings)
+                            if not f.is_dir() and (r := _relative(f, root)) and r != ".")
+    except InputError:
+        rel = _relative(settings.applications, root)
+        if rel and rel != ".":
+            found.append(rel + "/")
+    return tuple(dict.fromkeys(found))
+
+
+def _touches(changed: set[str], inputs: tuple[str, ...] | set[str]) -> bool:
+    for name in changed:
+        for i in inputs:
+            if name == i or name.startswith(i if i.endswith("/") else i + "/"):
+                return True
+    return False
+
+
+def inputs(target: Path, settings: Settings) -> set[str] | None:
+    """The repository files TARGET's build reads (relative, POSIX); None when its graph cannot be walked (a
+    remote reference, YAML that does not parse): then it is affected by anything, and validate says why."""
+    try:
+        found = kustomgraph.files(target, settings)
+    except InputError:
+        return None
+    # A folder that exists stands for its kustomization files (listed too); a missing one (deleted) for all under it.
+    return {r for f in found if not f.is_dir() and (r := _relative(f, settings.repo_root)) and r != "."}
+
+
+def targets(settings: Settings) -> list[Path]:
+    """The default targets (settings.targets globs), as validate resolves them; [] when none match."""
+    try:
+        return [p for p, _, _ in pipeline.resolve_targets([], settings)]
+    except InputError:
+        return []
+
+
+def affected_in(settings: Settings, changed: set[str]) -> list[Path]:
+    """The default targets of the tree SETTINGS describes that CHANGED touches."""
+    if not changed:
+        return []
+    everything = _touches(changed, global_inputs(settings))
+    found = []
+    for target in targets(settings):
+        deps = inputs(target, settings)
+        if everything or deps is None or _touches(changed, deps):
+            found.append(target)
+    return found
+
+
+def affected(repo: Path, base_ref: str, head_ref: str | None, settings: Settings) -> list[Path]:
+    """The default targets (of the working tree, or of HEAD_REF's tree) affected by the changes between
+    BASE_REF and HEAD_REF (None: the working tree)."""
+    root = Path(repo)
+    base = resolve(root, base_ref)
+    head = resolve(root, head_ref) if head_ref else None
+    changed = changed_files(root, base, head)
+    if head is None:
+        return affected_in(settings, changed)
+    with tempfile.TemporaryDirectory(prefix="gitops-check-head-") as tmp:
+        tree = materialize(root, head, Path(tmp))
+        found = affected_in(for_tree(settings, tree), changed)
+        return [settings.repo_root / p.relative_to(tree) for p in found]
+
+
+# -- redaction -------------------------------------------------------------------------------------------------------
+_SECRET_KEY = re.compile(r"passw(or)?d|passphrase|token|secret|api[-_]?key|private[-_]?key|access[-_]?key|credential"
+                         r"|auth[-_]?key|[-_.]key$", re.I)
+# Keys that name a secret rather than hold one (secretKeyRef, secretName, an ExternalSecret's secretKey).
+_NOT_SECRET_KEY = re.compile(r"(name|ref|refs|keyref|selector|path|file|namespace|kind|store|storeref|template)$"
+                             r"|^secretkey$", re.I)
+_SECRET_VALUE = re.compile(
+    r"-----BEGIN [A-Z ]*PRIVATE KEY-----|\bAKIA[0-9A-Z]{16}\b|\bgh[pousr]_[A-Za-z0-9]{20,}|\bxox[abpors]-[A-Za-z0-9-]{10,}"
+    r"|\beyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.|\bglpat-[A-Za-z0-9_-]{16,}|\bsk_(live|test)_[A-Za-z0-9]{16,}"
+    r"|://[^/\s:@]+:[^/\s@]+@")
+_SALT = secrets.token_bytes(16)  # per run: base and head compare, no digest outlives the run to be guessed at
+
+
+def redacted(value: object) -> str:
+    digest = hashlib.sha256(_SALT + str(value).encode("utf-8", "replace")).hexdigest()[:8]
+    return f"<redacted sha256:{digest}>"
+
+
+def _secret_key(key: object) -> bool:
+    return isinstance(key, str) and bool(_SECRET_KEY.search(key)) and not _NOT_SECRET_KEY.search(key)
+
+
+def redact(obj: object, in_secret: bool = False) -> object:
+    """A copy of a rendered object with secret values replaced (a change still shows as a changed digest):
+    a Secret's data/stringData values, values under secret-looking keys, `value` next to a secret-looking
+    `name` (env entries), and strings that look like credentials wherever they are."""
+    if isinstance(obj, dict):
+        out = {}
+        named_secret = _secret_key(obj.get("name"))
+        for key, value in obj.items():
+            if (in_secret and key in ("data", "stringData") and isinstance(value, dict)):
+                out[key] = {k: redacted(v) for k, v in value.items()}
+            elif isinstance(value, (str, int, float, bytes)) and not isinstance(value, bool) and (
+                    _secret_key(key) or (named_secret and key == "value")):
+                out[key] = redacted(value)
+            else:
+                out[key] = redact(value)
+        return out
+    if isinstance(obj, list):
+        return [redact(v) for v in obj]
+    if isinstance(obj, str) and _SECRET_VALUE.search(obj):
+        return redacted(obj)
+    return obj
+
+
+# -- rendering and diffing ------------------------------------------------------------------------------------------
+@dataclass
+class Side:
+    objects: dict[str, str] = field(default_factory=dict)  # "apiVersion kind namespace/name" -> YAML
+    error: str | None = None
+    present: bool = True
+
+
+@dataclass
+class TargetDiff:
+    name: str
+    base: Side
+    head: Side
+    added: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    changed: list[str] = field(default_factory=list)
+    patches: dict[str, str] = field(default_factory=dict)  # object -> unified diff
+
+
+def _objects(text: str) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for doc in yaml.safe_load_all(text):
+        if not isinstance(doc, dict):
+            continue
+        meta = doc.get("metadata") if isinstance(doc.get("metadata"), dict) else {}
+        ns = meta.get("namespace") or ""
+        key = f"{doc.get('apiVersion', '')} {doc.get('kind', '')} {ns + '/' if ns else ''}{meta.get('name', '')}"
+        clean = redact(doc, in_secret=doc.get("kind") == "Secret")
+        body = yaml.safe_dump(clean, sort_keys=False, default_flow_style=False, width=1000, allow_unicode=True)
+        n, unique = 2, key
+        while unique in out:
+            unique, n = f"{key} #{n}", n + 1
+        out[unique] = body
+    return out
+
+
+def _render(settings: Settings, rel: str) -> Side:
+    overlay = settings.repo_root / rel
+    if not render.is_overlay(overlay):
+        return Side(present=False)
+    try:
+        return Side(_objects(render.build(overlay, rel, settings)))
+    except InputError as exc:
+        return Side(error=" ".join(str(exc).split())[:500])
+    except yaml.YAMLError as exc:
+        return Side(error=f"{rel}: rendered YAML does not parse: {' '.join(str(exc).split())[:300]}")
+
+
+def compare(name: str, base: Side, head: Side) -> TargetDiff:
+    d = TargetDiff(name, base, head)
+    if base.error or head.error:
+        return d
+    for key in sorted(set(base.objects) | set(head.objects)):
+        old, new = base.objects.get(key), head.objects.get(key)
+        if old == new:
+            continue
+        (d.added if old is None else d.removed if new is None else d.changed).append(key)
+        d.patches[key] = "".join(difflib.unified_diff(
+            (old or "").splitlines(True), (new or "").splitlines(True),
+            f"base/{name}: {key}" if old is not None else "/dev/null",
+            f"head/{name}: {key}" if new is not None else "/dev/null"))
+    return d
+
+
+def diff(repo: Path, base_ref: str, head_ref: str | None, settings: Settings) -> list[TargetDiff]:
+    """Every target affected between BASE_REF and HEAD_REF (None: the working tree), rendered on both sides."""
+    root = Path(repo)
+    base = resolve(root, base_ref)
+    head = resolve(root, head_ref) if head_ref else None
+    changed = changed_files(root, base, head)
+    with tempfile.TemporaryDirectory(prefix="gitops-check-diff-") as tmp:
+        base_tree = materialize(root, base, Path(tmp, "base"))
+        head_tree = materialize(root, head, Path(tmp, "head")) if head else settings.repo_root
+        sides = [for_tree(settings, base_tree), for_tree(settings, head_tree)]
+        names: dict[str, None] = {}
+        for side in sides:  # a target only one side has (added or removed) is shown too
+            for t in affected_in(side, changed):
+                names[Path(os.path.relpath(t, side.repo_root)).as_posix()] = None
+        ordered = sorted(names)
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            bases = list(pool.map(lambda n: _render(sides[0], n), ordered))
+            heads = list(pool.map(lambda n: _render(sides[1], n), ordered))
+    return [compare(n, b, h) for n, b, h in zip(ordered, bases, heads)]
+
+
+# -- reports ----------------------------------------------------------------------------------------------------------
+def _counts(diffs: list[TargetDiff]) -> tuple[int, int, int]:
+    return (sum(len(d.added) for d in diffs), sum(len(d.removed) for d in diffs), sum(len(d.changed) for d in diffs))
+
+
+def _target_line(d: TargetDiff) -> str:
+    if not d.base.present and d.head.present:
+        state = "new target; "
+    elif d.base.present and not d.head.present:
+        state = "target removed; "
+    else:
+        state = ""
+    if d.base.error or d.head.error:
+        return f"{d.name}: {state}does not render"
+    if not d.patches:
+        return f"{d.name}: {state}no rendered change"
+    return f"{d.name}: {state}{len(d.added)} added, {len(d.removed)} removed, {len(d.changed)} changed"
+
+
+def _errors(d: TargetDiff) -> list[str]:
+    return [f"{side}: {s.error}" for side, s in (("base", d.base), ("head", d.head)) if s.error]
+
+
+def summary(diffs: list[TargetDiff], base_ref: str, head_ref: str | None) -> str:
+    head = head_ref or "the working tree"
+    if not diffs:
+        return f"gitops-check diff: nothing to diff: no target is affected between {base_ref} and {head}"
+    added, removed, changed = _counts(diffs)
+    return (f"gitops-check diff {base_ref} -> {head}: {len(diffs)} target(s) affected; "
+            f"{added} added, {removed} removed, {changed} changed")
+
+
+def text(diffs: list[TargetDiff], base_ref: str, head_ref: str | None) -> str:
+    out = []
+    for d in diffs:
+        out.append(f"=== {_target_line(d)}")
+        out += [f"  {e}" for e in _errors(d)]
+        for key, patch in d.patches.items():
+            out.append(f"--- {'added' if key in d.added else 'removed' if key in d.removed else 'changed'}: {key}")
+            out.append(patch.rstrip("\n"))
+        out.append("")
+    out.append(summary(diffs, base_ref, head_ref))
+    return "\n".join(out) + "\n"
+
+
+def _fence(body: str) -> str:
+    longest = max((len(m) for m in re.findall(r"`+", body)), default=0)
+    return "`" * max(3, longest + 1)
+
+
+def markdown(diffs: list[TargetDiff], base_ref: str, head_ref: str | None, limit: int = MARKDOWN_LIMIT) -> str:
+    """One collapsible block per target, after the hidden marker a bot finds its comment by; at most LIMIT
+    characters (whole blocks are left off, with a note saying how many and how to see them)."""
+    head = MARKER + "\n### Rendered change\n\n" + html.escape(summary(diffs, base_ref, head_ref)) + "\n\n"
+    blocks = []
+    for d in diffs:
+        body = "\n".join(html.escape(e) for e in _errors(d))
+        patches = "\n".join(d.patches.values())
+        if patches:
+            fence = _fence(patches)
+            body += f"\n\n{fence}diff\n{patches.rstrip()}\n{fence}"
+        blocks.append(f"<details><summary>{html.escape(_target_line(d))}</summary>\n\n{body.strip()}\n\n</details>\n")
+    out, kept = head, 0
+    note = ("\n**Truncated**: {n} more target(s) left off to stay under {limit:,} characters; run "
+            "`make diff BASE=<base>` in a checkout to see everything.\n")
+    for block in blocks:
+        if len(out) + len(block) + len(note) + 40 > limit:
+            break
+        out += block
+        kept += 1
+    if kept < len(blocks):
+        out += note.format(n=len(blocks) - kept, limit=limit)
+    return out

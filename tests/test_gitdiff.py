@@ -1,0 +1,201 @@
+"""`gitops-check validate --changed REF` and `gitops-check diff`, on a real temporary git repository made from this
+one's committed files (plus the working tree's Makefile, which holds `make diff`): the targets a change affects are
+found by walking each kustomization graph, the rendered diff shows exactly the changed objects, and a Secret's
+values never appear in it."""
+
+from __future__ import annotations
+
+import base64
+import shutil
+import subprocess
+import sys
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+
+from conftest import REPO
+from gitops_check import gitdiff, settings
+
+PLANTED = ("planted-Sup3rS3cret-value", "planted-T0ken-value", "planted-R0tated-value")
+GIT = ("git", "-c", "user.name=test", "-c", "user.email=test@example.com", "-c", "commit.gpgsign=false")
+HPA = "autoscaling/v2 HorizontalPodAutoscaler webhook-service/webhook-service"
+SECRET = """apiVersion: v1
+kind: Secret
+metadata:
+  name: planted
+type: Opaque
+stringData:
+  password: {password}
+data:
+  api-token: {token}
+"""
+
+
+def _run(cmd, cwd, timeout=120, **kw):
+    return subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, timeout=timeout, **kw)
+
+
+def _commit(root: Path, message: str) -> str:
+    assert _run([*GIT, "add", "-A"], root).returncode == 0
+    proc = _run([*GIT, "commit", "-q", "-m", message], root)
+    assert proc.returncode == 0, proc.stderr
+    return _run(["git", "rev-parse", "HEAD"], root).stdout.strip()
+
+
+def _edit(path: Path, old: str, new: str) -> None:
+    text = path.read_text()
+    assert old in text, f"{path}: {old!r} not found"
+    path.write_text(text.replace(old, new, 1))
+
+
+@pytest.fixture(scope="module")
+def repo(tmp_path_factory):
+    """commits: base, (a) base HPA minReplicas, (b) a staging-only patch, (c) a policy, (d) a staging Secret
+    added, (e) its value rotated."""
+    root = tmp_path_factory.mktemp("gitdiff") / "repo"
+    root.mkdir()
+    archive = subprocess.run(["git", "-C", str(REPO), "archive", "HEAD"], capture_output=True, timeout=120, check=True)
+    subprocess.run(["tar", "-x", "-C", str(root)], input=archive.stdout, timeout=120, check=True)
+    shutil.copy(REPO / "Makefile", root / "Makefile")
+    assert _run(["git", "init", "-q", "-b", "main"], root).returncode == 0
+    c = {"base": _commit(root, "base")}
+    _edit(root / "base/hpa.yaml", "minReplicas: 3", "minReplicas: 4")
+    c["hpa"] = _commit(root, "base: minReplicas 4")
+    _edit(root / "overlays/staging/kustomization.yaml", "value: 5", "value: 6")
+    c["staging"] = _commit(root, "staging: maxReplicas 6")
+    with open(root / "policies/analysis.rego", "a") as f:
+        f.write("\n# a policy change\n")
+    c["policy"] = _commit(root, "policy")
+    token = base64.b64encode(PLANTED[1].encode()).decode()
+    (root / "overlays/staging/secret.yaml").write_text(SECRET.format(password=PLANTED[0], token=token))
+    _edit(root / "overlays/staging/kustomization.yaml", "  - ../../base\n", "  - ../../base\n  - secret.yaml\n")
+    c["secret"] = _commit(root, "staging: a Secret")
+    _edit(root / "overlays/staging/secret.yaml", PLANTED[0], PLANTED[2])
+    c["rotated"] = _commit(root, "staging: the Secret rotated")
+    return root, c
+
+
+def _names(root: Path, targets) -> set[str]:
+    return {Path(t).resolve().relative_to(root.resolve()).as_posix() for t in targets}
+
+
+def _all_targets(root: Path) -> set[str]:
+    return _names(root, gitdiff.targets(settings.load(root)))
+
+
+def _env() -> dict:
+    import os
+
+    return {**os.environ, "GITOPS_CHECK_CRDS_DIR": str(settings.load(REPO).crds_dir)}
+
+
+def _cli(root: Path, *args: str, prefix: tuple[str, ...] = ()) -> subprocess.CompletedProcess:
+    # -P: the harness under test (this checkout's, installed editable), not the copy committed in the repository
+    return _run([*prefix, sys.executable, "-P", "-m", "gitops_check", "--repo", str(root), *args], root,
+                timeout=300, env=_env())
+
+
+def test_base_change_affects_every_overlay(repo):
+    root, c = repo
+    overlays = {t for t in _all_targets(root) if t != "argocd"}
+    assert "overlays/staging" in overlays and "overlays/production" in overlays
+    assert _names(root, gitdiff.affected(root, c["base"], c["hpa"], settings.load(root))) == overlays
+
+
+def test_staging_patch_affects_only_staging(repo):
+    root, c = repo
+    assert _names(root, gitdiff.affected(root, c["hpa"], c["staging"], settings.load(root))) == {"overlays/staging"}
+
+
+def test_policy_change_affects_everything(repo):
+    root, c = repo
+    found = _names(root, gitdiff.affected(root, c["staging"], c["policy"], settings.load(root)))
+    assert found == _all_targets(root) and "argocd" in found
+
+
+def test_changed_nothing_to_check(repo):
+    root, _ = repo
+    proc = _cli(root, "validate", "--changed", "HEAD", "--offline")
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip().startswith("gitops-check: nothing to check"), proc.stdout
+
+
+def test_changed_validates_only_affected(repo):
+    root, _ = repo
+    proc = _cli(root, "validate", "--changed", "HEAD~1", "--offline", "--format", "junit")
+    assert proc.returncode in (0, 1), proc.stderr
+    suites = {s.get("name") for s in ET.fromstring(proc.stdout).iter("testsuite")}
+    assert "overlays/staging" in suites
+    assert not suites & (_all_targets(root) - {"overlays/staging"}), suites
+
+
+def test_bad_ref_is_bad_input(repo):
+    root, _ = repo
+    proc = _cli(root, "diff", "--base", "no-such-ref")
+    assert proc.returncode == 2 and "no-such-ref" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_diff_shows_exactly_the_changed_objects(repo):
+    root, c = repo
+    diffs = gitdiff.diff(root, c["base"], c["hpa"], settings.load(root))
+    assert {d.name for d in diffs} == {t for t in _all_targets(root) if t != "argocd"}
+    assert all(not d.base.error and not d.head.error for d in diffs)
+    # region-eu renames and moves it (nameSuffix, namespace): the same HPA, under its own name
+    assert all(not d.added and not d.removed and all(" HorizontalPodAutoscaler " in k for k in d.changed) for d in diffs)
+    assert sum(len(d.changed) for d in diffs) == len(diffs) - 1
+    production = next(d for d in diffs if d.name == "overlays/production")
+    assert production.changed == [HPA]
+    assert "-  minReplicas: 3\n+  minReplicas: 4" in production.patches[HPA]
+    staging = next(d for d in diffs if d.name == "overlays/staging")
+    assert not staging.patches  # staging sets its own minReplicas: affected, but the rendered HPA is the same
+
+    proc = _cli(root, "diff", "--base", c["hpa"], "--head", c["staging"])
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.count("+  maxReplicas: 6") == 1 and "=== overlays/staging: 0 added, 0 removed, 1 changed" in proc.stdout
+    assert proc.stdout.rstrip().endswith("1 target(s) affected; 0 added, 0 removed, 1 changed")
+
+
+@pytest.mark.parametrize("fmt", ["text", "markdown"])
+def test_diff_redacts_secrets(repo, fmt):
+    root, c = repo
+    added = _cli(root, "diff", "--base", c["policy"], "--head", c["secret"], "--format", fmt)
+    rotated = _cli(root, "diff", "--base", c["secret"], "--head", c["rotated"], "--format", fmt)
+    for proc in (added, rotated):
+        assert proc.returncode == 0, proc.stderr
+        assert "<redacted sha256:" in proc.stdout
+        assert "v1 Secret" in proc.stdout
+        for value in PLANTED + (base64.b64encode(PLANTED[1].encode()).decode(),):
+            assert value not in proc.stdout and value not in proc.stderr
+    assert "1 added, 0 removed, 0 changed" in added.stdout
+    assert "0 added, 0 removed, 1 changed" in rotated.stdout  # the rotation shows, as a changed digest
+    if fmt == "markdown":
+        assert rotated.stdout.startswith(gitdiff.MARKER) and "<details><summary>overlays/staging" in rotated.stdout
+
+
+def test_markdown_is_size_capped():
+    big = gitdiff.Side({"v1 ConfigMap x/big": "data:\n" + "".join(f"  k{i}: {'v' * 80}\n" for i in range(2000))})
+    diffs = [gitdiff.compare(f"overlays/t{i}", gitdiff.Side(), big) for i in range(3)]
+    out = gitdiff.markdown(diffs, "main", None)
+    assert len(out) <= gitdiff.MARKDOWN_LIMIT and out.startswith(gitdiff.MARKER) and "Truncated" in out
+
+
+def test_redaction_of_secret_looking_values():
+    obj = {"kind": "Deployment", "spec": {"env": [{"name": "DB_PASSWORD", "value": "pw1"}, {"name": "LOG", "value": "info"}],
+                                          "url": "https://user:pw2@example.com/x", "apiKey": "pw3",
+                                          "secretKeyRef": {"name": "creds", "key": "password"}}}
+    out = str(gitdiff.redact(obj))
+    assert not any(v in out for v in ("pw1", "pw2", "pw3"))
+    assert "info" in out and "creds" in out and "'key': 'password'" in out
+
+
+def test_make_diff_offline(repo):
+    """`make diff BASE=HEAD~1` with the network unplugged (a network namespace of its own)."""
+    root, _ = repo
+    assert _run(["unshare", "-rn", "true"], root, timeout=10).returncode == 0, "unshare -rn (make e2e needs it too)"
+    venv = Path(sys.executable).parent.parent
+    proc = _run(["unshare", "-rn", "make", "diff", "BASE=HEAD~1", f"VENV={venv}", f"PYTHON={sys.executable}"], root,
+                timeout=600, env=_env())
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    assert "=== overlays/staging: 0 added, 0 removed, 1 changed" in proc.stdout
+    assert not any(v in proc.stdout for v in PLANTED)
