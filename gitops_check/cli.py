@@ -40,6 +40,13 @@ def _parser() -> argparse.ArgumentParser:
                    help="skip the server stage (no local kube-apiserver): kubeconform judges the schemas instead")
     v.add_argument("--changed", metavar="REF",
                    help="only the targets whose inputs changed between REF and the working tree (when no PATH is given)")
+    v.add_argument("--shard", metavar="K/N",
+                   help="only shard K of N: a stable partition of the targets (by a hash of each path), for CI runners")
+
+    m = sub.add_parser("merge", help="combine JSON reports of validate (e.g. one per --shard) into one report", epilog=EPILOG)
+    m.add_argument("reports", nargs="+", metavar="REPORT.json", help="a report of `validate --format json`")
+    m.add_argument("--format", choices=("text", "json", "junit", "sarif"), default="text")
+    m.add_argument("--output", metavar="FILE", help="write the report to FILE instead of stdout")
 
     d = sub.add_parser("diff", help="the rendered change of every affected target between two git refs, object by object",
                        epilog="Exit code 0 (a target that does not render is shown), 2 bad input (a ref that names no commit).")
@@ -74,9 +81,27 @@ def _write(text: str, output: str | None) -> None:
         sys.stdout.write(text)
 
 
-def _validate(args: argparse.Namespace, settings) -> int:
-    from . import pipeline, report, ruletable
+def _report(result, fmt: str, output: str | None, settings) -> int:
+    from . import report, ruletable
 
+    if fmt == "text":
+        out = report.text(result)
+    elif fmt == "json":
+        out = report.as_json(result)
+    elif fmt == "junit":
+        out = report.junit(result)
+    else:
+        out = report.sarif(result, ruletable.rows(settings), ruletable.docs_url(settings), settings.repo_root)
+    _write(out, output)
+    if output and fmt != "text":
+        sys.stderr.write(report.text(result).splitlines()[-1] + "\n")
+    return result.exit_code
+
+
+def _validate(args: argparse.Namespace, settings) -> int:
+    from . import pipeline
+
+    shard = pipeline.parse_shard(args.shard) if args.shard else None
     waivers_file = Path(args.waivers) if args.waivers else None
     if waivers_file and not waivers_file.exists():
         raise InputError(f"{args.waivers}: no such file or directory")
@@ -90,19 +115,21 @@ def _validate(args: argparse.Namespace, settings) -> int:
             print(f"gitops-check: nothing to check: no target is affected by the changes since {args.changed}",
                   file=sys.stdout if args.format == "text" and not args.output else sys.stderr)
             return 0
+    if shard:
+        targets = pipeline.select_shard(pipeline.resolve_targets(args.paths, settings), *shard)
+        if not targets:
+            print(f"gitops-check: nothing in shard {shard[0]}/{shard[1]}",
+                  file=sys.stdout if args.format == "text" and not args.output else sys.stderr)
+            return 0
+        args.paths = [str(path) for path, _, _ in targets]
     result = pipeline.run(args.paths, settings, waivers_file=waivers_file)
-    if args.format == "text":
-        out = report.text(result)
-    elif args.format == "json":
-        out = report.as_json(result)
-    elif args.format == "junit":
-        out = report.junit(result)
-    else:
-        out = report.sarif(result, ruletable.rows(settings), ruletable.docs_url(settings), settings.repo_root)
-    _write(out, args.output)
-    if args.output and args.format != "text":
-        sys.stderr.write(report.text(result).splitlines()[-1] + "\n")
-    return result.exit_code
+    return _report(result, args.format, args.output, settings)
+
+
+def _merge(args: argparse.Namespace, settings) -> int:
+    from . import merge
+
+    return _report(merge.merge([Path(r) for r in args.reports]), args.format, args.output, settings)
 
 
 def _plan(args: argparse.Namespace, settings) -> int:
@@ -165,6 +192,8 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         if args.command == "plan":
             return _plan(args, settings)
+        if args.command == "merge":
+            return _merge(args, settings)
         if args.command == "cluster":
             return _cluster(args.action, settings)
         if args.command == "prepare":
@@ -178,7 +207,7 @@ def main(argv: list[str] | None = None) -> int:
         from .report import escape  # the message may carry file names and tool output: one visible line
 
         print(f"gitops-check: error: {escape(exc)}", file=sys.stderr)
-        if args.command == "validate" and args.format == "json" and not args.output:
+        if args.command in ("validate", "merge") and args.format == "json" and not args.output:
             sys.stdout.write(json.dumps({"error": str(exc)}).replace("##[", "##\\u005b") + "\n")  # scripts reading stdout get JSON too
         return 2
     except KeyboardInterrupt:

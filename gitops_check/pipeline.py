@@ -3,6 +3,7 @@ documents, apply waivers. The report module turns the Result into text, JSON, JU
 
 from __future__ import annotations
 
+import hashlib
 import importlib
 import json
 import os
@@ -89,6 +90,26 @@ def resolve_targets(paths: list[str], settings: Settings) -> list[tuple[Path, st
         except OSError as exc:
             raise InputError(f"{exc.filename or raw}: cannot read: {exc.strerror or exc}") from None
     return targets
+
+
+def parse_shard(raw: str) -> tuple[int, int]:
+    """(K, N) of `--shard K/N`, 1 <= K <= N; anything else is an InputError."""
+    k, sep, n = raw.partition("/")
+    if not (sep and k.isascii() and k.isdigit() and n.isascii() and n.isdigit() and 1 <= int(k) <= int(n)):
+        raise InputError(f"--shard {raw}: expected K/N with 1 <= K <= N (for example 2/4)")
+    return int(k), int(n)
+
+
+def shard_of(shown: str, n: int) -> int:
+    """The shard (1..N) of a target: sha256 of its path as shown (relative to the repository when inside
+    it), so every runner of a CI matrix computes the same partition."""
+    digest = hashlib.sha256(Path(shown).as_posix().encode("utf-8", "surrogateescape")).digest()
+    return int.from_bytes(digest[:8], "big") % n + 1
+
+
+def select_shard(targets: list[tuple[Path, str, str]], k: int, n: int) -> list[tuple[Path, str, str]]:
+    """The targets of shard K of N: every target is in exactly one shard."""
+    return [t for t in targets if shard_of(t[1], n) == k]
 
 
 def _manifest_files(folder: Path, raw: str) -> list[Path]:

@@ -1,0 +1,133 @@
+"""`gitops-check merge`: combine the JSON reports of several runs (the shards of `validate --shard K/N`) into
+one Result, which the report module writes as text, JSON, JUnit or SARIF like any other run.
+
+Each shard validates its own targets, so a violation located at a target belongs to one report. What is
+located elsewhere (a line of a shared base file that lint reads for every overlay, a line of the waivers
+file) can be reported by every shard: identical findings of that kind are kept once. A waiver that one
+shard reports unused (WH-WAIVER-001) may cover a violation of another shard: it is kept only when no report
+has a violation it waives, as one run over every target would decide.
+
+The JSON report names each source's objects only through its violations, so the merged sources carry the
+objects with violations by name and the rest as unnamed objects (counted; a JUnit testcase named after the
+source). Stage and total seconds are summed: the time spent across all runners.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from pathlib import Path
+
+from .errors import InputError
+from .model import Document, Source, Violation
+from .pipeline import Result
+
+_VIOLATION_FIELDS = ("rule", "severity", "kind", "namespace", "name", "source", "message")
+_UNUSED_WAIVER = "WH-WAIVER-001"
+_WAIVER_OF = re.compile(r"waiver of (\S+) for ")
+
+
+class _Unnamed(Document):
+    """An object the report counted but did not name (it has no violation): no ref of its own."""
+
+    @property
+    def ref(self) -> str | None:  # type: ignore[override]
+        return None
+
+
+def _number(value: object) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _read(path: Path) -> dict:
+    """The parsed report, or InputError naming the file and what is wrong with it."""
+    shown = str(path)
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise InputError(f"{shown}: cannot read: {exc.strerror or exc}") from None
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        raise InputError(f"{shown}: not a gitops-check JSON report (not JSON)") from None
+    if isinstance(data, dict) and set(data) == {"error"} and isinstance(data["error"], str):
+        raise InputError(f"{shown}: the run did not validate: {data['error']}")
+
+    def bad(what: str) -> InputError:
+        return InputError(f"{shown}: not a gitops-check JSON report ({what})")
+
+    if not isinstance(data, dict) or not isinstance(data.get("violations"), list) or not isinstance(data.get("summary"), dict):
+        raise bad("expected an object with violations and summary")
+    for v in data["violations"]:
+        if not (isinstance(v, dict) and all(isinstance(v.get(k), str) for k in _VIOLATION_FIELDS)
+                and isinstance(v.get("waived", ""), str)):
+            raise bad("a violation without rule, severity, kind, namespace, name, source and message")
+    summary = data["summary"]
+    sources = summary.get("sources")
+    stages = summary.get("stages")
+    if not isinstance(sources, list) or not isinstance(stages, dict) or not _number(summary.get("seconds")):
+        raise bad("summary without sources, stages and seconds")
+    for s in sources:
+        if not (isinstance(s, dict) and isinstance(s.get("name"), str) and isinstance(s.get("kind"), str)
+                and isinstance(s.get("resources"), int) and s["resources"] >= 0 and _number(s.get("render_seconds"))):
+            raise bad("a source without name, kind, resources and render_seconds")
+    if not all(isinstance(k, str) and _number(sec) for k, sec in stages.items()):
+        raise bad("a stage without seconds")
+    return data
+
+
+def _source(entry: dict, violations: list[Violation]) -> Source:
+    name, count = entry["name"], entry["resources"]
+    docs: list[Document] = []
+    for v in dict.fromkeys((v.kind, v.namespace, v.name) for v in violations if v.source == name and v.ref):
+        if len(docs) < count:
+            kind, namespace, obj_name = v
+            docs.append(Document({"kind": kind, "metadata": {"name": obj_name, "namespace": namespace}}, name))
+    docs += [_Unnamed({}, name) for _ in range(count - len(docs))]
+    return Source(name, entry["kind"], docs, float(entry["render_seconds"]))
+
+
+def merge(paths: list[Path]) -> Result:
+    """One Result of every report; InputError (exit 2) for a file that is not a report, or reports that
+    validated the same source twice."""
+    reports = [(path, _read(path)) for path in paths]
+    owner: dict[str, Path] = {}
+    for path, data in reports:
+        for s in data["summary"]["sources"]:
+            if s["name"] in owner:
+                raise InputError(f"{path}: source {s['name']} is also in {owner[s['name']]}: the reports overlap")
+            owner[s["name"]] = path
+
+    violations: list[Violation] = []
+    seen: set[tuple[Violation, str]] = set()
+    for _, data in reports:
+        for d in data["violations"]:
+            v = Violation(*(d[k] for k in _VIOLATION_FIELDS), waived=d.get("waived", ""))
+            if v.source not in owner:  # located elsewhere: every shard may report it
+                key = (v, v.waived)
+                if key in seen:
+                    continue
+                seen.add(key)
+            violations.append(v)
+
+    def waives(finding: Violation) -> bool:
+        m = _WAIVER_OF.match(finding.message)
+        return bool(m) and any(
+            v.waived and v.rule == m.group(1) and v.kind == finding.kind and v.name == finding.name
+            and (not finding.namespace or v.namespace == finding.namespace)
+            for v in violations
+        )
+
+    violations = [v for v in violations if not (v.rule == _UNUSED_WAIVER and waives(v))]
+
+    sources = sorted((_source(s, violations) for _, data in reports for s in data["summary"]["sources"]), key=lambda s: s.name)
+    stage_seconds: dict[str, float] = {}
+    for _, data in reports:
+        for name, sec in data["summary"]["stages"].items():
+            stage_seconds[name] = stage_seconds.get(name, 0.0) + sec
+    return Result(
+        sources=sources,
+        violations=violations,
+        stage_seconds=stage_seconds,
+        render_seconds=sum(s.seconds for s in sources),
+        total_seconds=sum(data["summary"]["seconds"] for _, data in reports),
+    )
