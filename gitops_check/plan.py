@@ -106,6 +106,12 @@ def _plan_text(p: timeline.Plan, report: Report) -> list[str]:
         detection = p.detection()
         out.append(f"  Bad canary: aborted at worst {_t(detection)} after it turns bad (one scrape + (failureLimit + 1) "
                    f"x interval); bad from its first request: aborted at worst {_t(p.first_abort_most())} after sync")
+    if p.rollback_window:
+        rollback = (f"worst {_t(p.rollback_most)} (rollbackWindow: one of the last {p.rollback_window} revisions "
+                    f"skips the steps and analysis; one readiness wait, progressDeadlineSeconds)")
+    else:
+        rollback = f"worst {_t(p.rollback_most)} (no rollbackWindow: a full release)"
+    out.append(f"  Rollback to a recent revision: {rollback}")
     stuck = f"aborted after {_t(p.progress_deadline)} without progress" if p.deadline_aborts else \
         f"marked Degraded after {_t(p.progress_deadline)} and left half-deployed (progressDeadlineAbort is not true)"
     out.append(f"  Stuck new pods: {stuck}")
@@ -129,6 +135,7 @@ def as_json(report: Report) -> str:
             "name": p.rollout.name, "strategy": p.strategy, "scrape_seconds": p.scrape,
             "to_full_seconds": {"best": num(p.to_full_least), "worst": num(p.to_full_most)},
             "parts": {k: num(v) for k, v in p.parts().items()},
+            "rollback_seconds": num(p.rollback_most),
             "detection_seconds": num(p.detection()), "first_abort_seconds": num(p.first_abort_most()),
             "phases": [{"step": ph.step, "what": ph.what, "kind": ph.kind, "weight": ph.weight,
                         "start": {"best": num(ph.start_least), "worst": num(ph.start_most)},

@@ -8,7 +8,11 @@ their initialDelay, interval, count and failureLimit). From that it answers:
 
 - the worst case from sync to 100 % of traffic on the new version (the deployment budget), and the best case;
 - how fast a bad or stuck canary is aborted (detection latency of each metric, progressDeadlineSeconds);
-- which stretches of canary traffic no measurement can fail in time (the analysis coverage).
+- which stretches of canary traffic no measurement can fail in time (the analysis coverage);
+- how long a rollback to a recent revision takes at worst: with spec.rollbackWindow.revisions set, a return to
+  one of the last N revisions skips the steps and the analysis (that version already ran), so the worst case
+  is one readiness wait (progressDeadlineSeconds) for the old pods to be fully available; without it, a
+  rollback is a full release.
 
 Readiness: a step that scales canary pods (setWeight, setCanaryScale) waits until they are available; the
 controller aborts (progressDeadlineAbort) or stalls when that takes longer than progressDeadlineSeconds, so
@@ -144,6 +148,7 @@ class Plan:
     progress_deadline: float = DEFAULT_PROGRESS_DEADLINE
     deadline_aborts: bool = False
     scrape: float = 0.0
+    rollback_window: int = 0  # spec.rollbackWindow.revisions; 0 when not set
 
     # ------------------------------------------------------------------ answers
 
@@ -155,6 +160,13 @@ class Plan:
     @property
     def to_full_least(self) -> float:
         return self._until_full("least")
+
+    @property
+    def rollback_most(self) -> float:
+        """Worst case of a rollback to a recent revision (within rollbackWindow): the controller skips the steps
+        and the analysis and only waits for the old pods to be fully available, a wait progressDeadlineSeconds
+        bounds; without rollbackWindow a rollback is a full release (to_full_most)."""
+        return float(self.progress_deadline) if self.rollback_window > 0 else self.to_full_most
 
     def _until_full(self, which: str) -> float:
         for p in self.phases:
@@ -368,6 +380,9 @@ class _Builder:
         if isinstance(deadline, int) and not isinstance(deadline, bool) and deadline > 0:
             self.plan.progress_deadline = deadline
         self.plan.deadline_aborts = spec.get("progressDeadlineAbort") is True
+        revisions = as_dict(spec.get("rollbackWindow")).get("revisions")
+        if isinstance(revisions, int) and not isinstance(revisions, bool) and revisions > 0:
+            self.plan.rollback_window = revisions
         self.weight = 0.0
         self.uses = analysis_uses(rollout)
 

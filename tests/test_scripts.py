@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.machinery
 import importlib.util
+import os
 import shutil
 import subprocess
 import sys
@@ -154,3 +155,86 @@ def test_promote_writes_only_the_named_overlay(tmp_path):
     changed = [p for p in after if after[p] != before.get(p)]
     assert changed == [work / "repo" / "overlays" / "staging" / "kustomization.yaml"]
     assert "    newTag: 1.9.0\n" in changed[0].read_text()
+
+
+# Production gets only what staging runs: the digest overlays/staging pins (and, with --context, the digest the
+# stable pods of staging's Rollout run), unless --force-not-from-staging.
+STAGED = "sha256:" + "a" * 64  # what scratch_repository pins in both overlays
+
+
+def with_validator(work):
+    """A stand-in gitops-check in the scratch repository: validation passes."""
+    check = work / "repo" / ".venv" / "bin" / "gitops-check"
+    check.parent.mkdir(parents=True)
+    check.write_text("#!/bin/sh\nexit 0\n")
+    check.chmod(0o755)
+
+
+def test_promote_refuses_a_digest_staging_does_not_run(tmp_path):
+    work = scratch_repository(tmp_path)
+    with_validator(work)
+    before = fingerprint(work)
+    proc = promote_in(work, "production", DIGEST)
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and DIGEST in lines[0] and STAGED in lines[0], lines
+    assert "--force-not-from-staging" in lines[0]
+    assert fingerprint(work) == before, "promote wrote a file"
+
+
+def test_promote_refuses_production_when_staging_pins_a_tag(tmp_path):
+    work = scratch_repository(tmp_path)
+    (work / "repo" / "overlays" / "staging" / "kustomization.yaml").write_text(
+        load_promote().rewrite(KUSTOMIZATION.format(old="a" * 64), "1.8.0"))
+    before = fingerprint(work)
+    proc = promote_in(work, "production", STAGED)
+    assert proc.returncode == 2
+    assert "pins tag 1.8.0" in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
+    assert fingerprint(work) == before
+
+
+def test_promote_pins_the_digest_staging_runs(tmp_path):
+    work = scratch_repository(tmp_path)
+    production = work / "repo" / "overlays" / "production" / "kustomization.yaml"
+    production.write_text(KUSTOMIZATION.format(old="c" * 64))
+    with_validator(work)
+    proc = promote_in(work, "production", STAGED)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert f"    digest: {STAGED}\n" in production.read_text()
+    assert proc.stderr == ""
+
+
+def test_promote_force_not_from_staging_warns_and_pins(tmp_path):
+    work = scratch_repository(tmp_path)
+    with_validator(work)
+    proc = promote_in(work, "production", DIGEST, "--force-not-from-staging")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "WARNING: --force-not-from-staging" in proc.stderr and STAGED in proc.stderr
+    assert f"    digest: {DIGEST}\n" in (work / "repo" / "overlays" / "production" / "kustomization.yaml").read_text()
+
+
+FAKE_KUBECTL = """#!/bin/sh
+case "$*" in
+  *rollouts.argoproj.io*) echo '{"status": {"stableRS": "abc123"}}' ;;
+  *rollouts-pod-template-hash=abc123*) echo '{"items": [{"status": {"containerStatuses": [
+      {"name": "webhook-service", "imageID": "ghcr.io/company/webhook-service@RUNNING"}]}}]}' ;;
+  *) echo "unexpected: $*" >&2; exit 1 ;;
+esac
+"""
+
+
+@pytest.mark.parametrize("running, code", [(STAGED, 0), (DIGEST, 2)], ids=["runs-it", "runs-another"])
+def test_promote_asks_the_staging_cluster_with_context(tmp_path, running, code):
+    work = scratch_repository(tmp_path)
+    with_validator(work)
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "kubectl").write_text(FAKE_KUBECTL.replace("RUNNING", running))
+    (bin_dir / "kubectl").chmod(0o755)
+    env = {**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}"}
+    proc = subprocess.run([sys.executable, str(work / "repo" / "scripts" / "promote"), "production", STAGED,
+                           "--context", "staging"], capture_output=True, text=True, timeout=60, cwd=work / "repo", env=env)
+    assert proc.returncode == code, proc.stdout + proc.stderr
+    if code:
+        assert f"its stable pods (context staging) run {DIGEST}" in proc.stderr
+        assert len(proc.stderr.strip().splitlines()) == 1

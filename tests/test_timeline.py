@@ -312,3 +312,27 @@ def test_the_docs_carry_the_generated_plan():
     block, picture = plan.docs_block(settings.load())
     assert block in (REPO / "docs" / "architecture.md").read_text(encoding="utf-8"), "run make docs"
     assert (REPO / "docs" / "plan-production.svg").read_text(encoding="utf-8") == picture, "run make docs"
+
+
+# --------------------------------------------------------------------------- rollback
+
+
+def _no_rollback_window(o):
+    del o[("Rollout", "webhook-service")]["spec"]["rollbackWindow"]
+
+
+def test_rollback_to_a_recent_revision_skips_the_steps_only_with_rollback_window(production):
+    """With rollbackWindow (base/rollout.yaml: 3 revisions) a rollback is one readiness wait bounded by
+    progressDeadlineSeconds; without it, the controller walks the whole canary again."""
+    p = the_plan(production)
+    assert p.rollback_window == 3
+    assert p.rollback_most == p.progress_deadline == 60
+    without = the_plan(edited(production, _no_rollback_window))
+    assert without.rollback_window == 0
+    assert without.rollback_most == without.to_full_most == 600
+    report = plan.Report(PRODUCTION, 900.0, "base/slo.yaml", [p])
+    assert "  Rollback to a recent revision: worst 1m (rollbackWindow: one of the last 3 revisions" in plan.text(report)
+    assert json.loads(plan.as_json(report))["rollouts"][0]["rollback_seconds"] == 60
+    report = plan.Report(PRODUCTION, 900.0, "base/slo.yaml", [without])
+    assert "  Rollback to a recent revision: worst 10m (no rollbackWindow: a full release)" in plan.text(report)
+    assert json.loads(plan.as_json(report))["rollouts"][0]["rollback_seconds"] == 600
