@@ -161,14 +161,32 @@ class Terminated(BaseException):
     """SIGTERM, turned into an exception so that every `finally` runs (and stops what the run started)."""
 
 
+_SIGNALLED: list[int] = []  # the signals that ended this run: a tool error they cause is not the run's verdict
+
+
 def _terminate(signum, frame):
+    _SIGNALLED.append(signum)
     raise Terminated()
+
+
+def _interrupt(signum, frame):
+    _SIGNALLED.append(signum)
+    raise KeyboardInterrupt()
+
+
+def _signalled_code() -> int | None:
+    """130 or 143 when SIGINT or SIGTERM ended the run (whatever error the interrupted work raised then)."""
+    if not _SIGNALLED:
+        return None
+    return 130 if _SIGNALLED[0] == signal.SIGINT else 143
 
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if hasattr(signal, "SIGTERM"):
         signal.signal(signal.SIGTERM, _terminate)
+    if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
+        signal.signal(signal.SIGINT, _interrupt)
     try:
         from . import settings as settings_mod
 
@@ -204,6 +222,8 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         return _validate(args, settings)
     except InputError as exc:
+        if _signalled_code():  # a tool killed because the run was interrupted
+            return _signalled_code()
         from .report import escape  # the message may carry file names and tool output: one visible line
 
         print(f"gitops-check: error: {escape(exc)}", file=sys.stderr)
@@ -215,6 +235,8 @@ def main(argv: list[str] | None = None) -> int:
     except Terminated:
         return 143
     except Exception as exc:  # a bug in the harness: one line, and the traceback on request
+        if _signalled_code():
+            return _signalled_code()
         if os.environ.get("GITOPS_CHECK_DEBUG"):
             raise
         from .report import escape
