@@ -218,6 +218,10 @@ def main(argv: list[str] | None = None) -> int:
             from . import controlplane, schemas
 
             schemas.prepare(settings, repair=True)  # a damaged cache entry is rebuilt here (make tools)
+            if settings.flagd_schema:
+                from .schemas import flagd
+
+                print(f"flagd schema: {flagd.prepare(settings, repair=True)}")  # npm pack of the pinned tarball
             print(f"control plane seed: {controlplane.prepare_seed(settings)}")
             return 0
         return _validate(args, settings)

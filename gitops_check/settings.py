@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import tomllib
 from dataclasses import dataclass
 from functools import lru_cache
@@ -42,6 +43,16 @@ class Tool:
 
 
 @dataclass(frozen=True)
+class NpmPackage:
+    """A pinned npm package the harness reads data from and never runs: `npm pack NAME@VERSION` fetches its
+    registry tarball, whose sha256 must be `sha256` (gitops_check.schemas.flagd)."""
+
+    name: str
+    version: str
+    sha256: str
+
+
+@dataclass(frozen=True)
 class Settings:
     repo_root: Path
     kubernetes_version: str
@@ -60,6 +71,8 @@ class Settings:
     tool_memory_mib: int = 4096
     tool_cpu_seconds: int = 600
     tool_output_mib: int = 256
+    # Where flagd's flag-definition schema comes from ([tool.gitops-check.flagd-schema]); None when unset.
+    flagd_schema: NpmPackage | None = None
 
     def display(self, path: Path) -> str:
         """A path as users should read it: relative to the repository when inside it, else as given."""
@@ -173,7 +186,25 @@ def _load(root: Path) -> Settings:
         tools=tools,
         cache_dir=_cache_home(),
         **{key.replace("-", "_"): _positive(cfg, key, pyproject) for key in TOOL_LIMITS},
+        flagd_schema=_npm_package(cfg, "flagd-schema", pyproject),
     )
+
+
+def _npm_package(cfg: dict, key: str, pyproject: Path) -> NpmPackage | None:
+    """[tool.gitops-check.KEY] as an NpmPackage (package, version, sha256 of the registry tarball), or None."""
+    table = cfg.get(key)
+    if table is None:
+        return None
+    where = f"{pyproject}: [tool.gitops-check.{key}]"
+    if not isinstance(table, dict):
+        raise InputError(f"{where} must be a table with package, version and sha256")
+    values = {k: table.get(k) for k in ("package", "version", "sha256")}
+    missing = [k for k, v in values.items() if not isinstance(v, str) or not v]
+    if missing:
+        raise InputError(f"{where} has no {', '.join(missing)}")
+    if not re.fullmatch(r"[0-9a-f]{64}", values["sha256"]):
+        raise InputError(f"{where} sha256 must be 64 lowercase hex digits (the sha256 of the tarball `npm pack` writes)")
+    return NpmPackage(values["package"], values["version"], values["sha256"])
 
 
 TOOL_LIMITS = ("tool-timeout-seconds", "tool-memory-mib", "tool-cpu-seconds", "tool-output-mib")

@@ -36,8 +36,9 @@ from .errors import InputError, ToolError
 from .settings import Settings, Tool, load
 
 # Debian package -> the programs it must provide (the end-to-end tests run Prometheus itself, the
-# control plane needs openssl for its signing key).
-APT_PACKAGES = {"prometheus": ("promtool", "prometheus"), "openssl": ("openssl",)}
+# control plane needs openssl for its signing key, `gitops-check prepare` fetches the pinned flagd schema
+# package with npm: gitops_check/schemas/flagd.py).
+APT_PACKAGES = {"prometheus": ("promtool", "prometheus"), "openssl": ("openssl",), "npm": ("npm",)}
 APT_TOOLS = {tool: package for package, tools in APT_PACKAGES.items() for tool in tools}
 BUILD_TIMEOUT = 3600  # seconds; a cold build of the Kubernetes components takes about 7 minutes on 2 cores
 MODULE_TIMEOUT = 900  # seconds for `go mod download` / `go mod tidy`

@@ -22,7 +22,7 @@ import pytest
 from conftest import FIXTURES, REPO
 from gitops_check import schemas, settings, toolchain
 from gitops_check.errors import ToolError
-from gitops_check.schemas import cache
+from gitops_check.schemas import cache, flagd
 
 VALID = str(FIXTURES / "input" / "valid-configmap.yaml")
 
@@ -33,7 +33,7 @@ def cache_copy(tmp_path):
     real = settings.load()
     prepared = schemas.prepare(real)  # built (or verified) in the real cache first
     copy = tmp_path / "cache"
-    for folder in (prepared.kubernetes_dir, prepared.crds_dir):
+    for folder in (prepared.kubernetes_dir, prepared.crds_dir, flagd.load(real).folder):
         shutil.copytree(folder, copy / "schemas" / folder.name)  # copy2: sizes and mtimes kept
     for name, tool in real.tools.items():
         source, target = real.tool_dir(name), copy / real.tool_dir(name).relative_to(real.cache_dir)

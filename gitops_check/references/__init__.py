@@ -4,7 +4,8 @@ A source (one overlay or one manifest file) is a set of objects Argo CD syncs to
 reference must resolve inside it: each object is rendered once, selectors select pods, Services and
 ports exist, the VirtualService routes Argo Rollouts manages route nowhere else, experiment analyses
 find their AnalysisTemplates with the right args, the rollout fits its time budget, ConfigMaps and
-Secrets (or what produces them) exist with their keys, Argo CD Applications point at real overlays.
+Secrets (or what produces them) exist with their keys, Argo CD Applications point at real overlays, feature-flag
+definitions match flagd's schema and reach the container that reads them.
 Schemas and single-object policies cannot see any of this; a broken reference only shows after merge,
 as a stuck or Degraded rollout. What Argo Rollouts' own validation checks across a Rollout's objects
 (the rollouts stage) is not repeated here.
@@ -18,15 +19,15 @@ from __future__ import annotations
 
 from ..context import Context
 from ..model import Source, Violation
-from . import (argocd, budget, config, duplicates, ingress, measured, network, required, rollouts, scaling, templates,
-               traffic, workloads)
+from . import (argocd, budget, config, duplicates, flags, ingress, measured, network, required, rollouts, scaling,
+               templates, traffic, workloads)
 from .index import Index
 from .inputs import Inputs
 
 CHECKS = (
     duplicates.CHECKS + workloads.CHECKS + scaling.CHECKS + rollouts.CHECKS + templates.CHECKS + budget.CHECKS
     + measured.CHECKS + config.CHECKS + network.CHECKS + argocd.CHECKS + required.CHECKS + traffic.CHECKS
-    + ingress.CHECKS
+    + ingress.CHECKS + flags.CHECKS
 )
 
 

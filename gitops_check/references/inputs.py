@@ -180,6 +180,13 @@ class Inputs:
         return STRICTEST_ENVIRONMENT, required.get(STRICTEST_ENVIRONMENT, REQUIRED_OBJECTS)
 
     @cached_property
+    def flagd_schemas(self):
+        """flagd's flag-definition schema as `make tools` prepared it (a ToolError, exit 2, when missing or damaged)."""
+        from ..schemas import flagd
+
+        return flagd.load(self.ctx.settings)
+
+    @cached_property
     def deployment_budget(self) -> float:
         return load_deployment_budget(self.ctx.settings.slo_file)
 
