@@ -59,8 +59,8 @@ test: tools ## Run the test suite (pytest, Rego unit tests, promtool rule tests)
 e2e: tools ## End-to-end: the real controllers on a simulated cluster, every scenario (reports/e2e.json)
 	@$(BIN)/python -m gitops_check.e2e
 
-lab: tools ## Training lab (docs/training.md): a healthy release, a bad one aborted, a completed one rolled back
-	@rc=0; $(BIN)/python -m gitops_check.e2e healthy-release bad-release rollback --report reports/lab/e2e.json || rc=$$?; \
+lab: tools ## Training lab (docs/training.md): a healthy release, a bad one aborted, a completed one rolled back (at once, later)
+	@rc=0; $(BIN)/python -m gitops_check.e2e healthy-release bad-release rollback rollback-after-scale-down --report reports/lab/e2e.json || rc=$$?; \
 	if [ -f reports/lab/e2e.json ]; then $(BIN)/python -c 'from pathlib import Path; from gitops_check.e2e import report; \
 	  report.docs(Path("reports/lab/e2e.json"), Path("reports/lab/weights.svg"))'; fi; \
 	echo "make lab: where to look (docs/training.md explains each):"; \

@@ -102,7 +102,8 @@ def test_scenario(run, name):
 def test_the_seeds_targets_are_met(run):
     by_name = run[2]
     assert by_name["healthy-release"]["time_to_full_seconds"] < TARGETS["deploy"]
-    assert by_name["rollback"]["rollback_seconds"] < TARGETS["rollback"]
+    for name in ("rollback", "rollback-after-scale-down"):  # right after the release, and once v1 was scaled down
+        assert by_name[name]["rollback_seconds"] < TARGETS["rollback"], name
     for name in ("bad-release", "slow-release", "stuck-release"):  # back on the stable version: recovered
         assert by_name[name]["rollback_seconds"] < TARGETS["recovery"], name
 
@@ -125,16 +126,20 @@ def _cmdline(proc: Path) -> str:
         return ""
 
 
+def _plan() -> timeline.Plan:
+    """The timeline model of the Rollout the scenarios release (the scaled overlay)."""
+    s = settings.load()
+    docs = render.documents(REPO / scenarios.OVERLAY, scenarios.OVERLAY, s)
+    rollout = next(d for d in docs if d.kind == "Rollout")
+    return timeline.plan(Index(Source(scenarios.OVERLAY, "overlay", docs)), rollout, timeline.scrape_seconds(docs, s.policies_dir))
+
+
 def test_the_timeline_model_and_the_controller_agree(run):
     """One model, two witnesses: the timeline gitops-check plan computes for the scaled overlay brackets the
     time the real controller took to reach 100 % (best case: pauses only; worst case: every readiness wait
     up to progressDeadlineSeconds), and since the model finds no unguarded stretch, the bad release is
     aborted at its first weight, within the model's worst case to abort."""
-    s = settings.load()
-    docs = render.documents(REPO / scenarios.OVERLAY, scenarios.OVERLAY, s)
-    rollout = next(d for d in docs if d.kind == "Rollout")
-    idx = Index(Source(scenarios.OVERLAY, "overlay", docs))
-    plan = timeline.plan(idx, rollout, timeline.scrape_seconds(docs, s.policies_dir))
+    plan = _plan()
     scale = run[1]["scale"]
     measured = run[2]["healthy-release"]["time_to_full_seconds"]
     assert plan.to_full_least * scale <= measured <= plan.to_full_most * scale, (plan.parts(), measured)
@@ -145,6 +150,25 @@ def test_the_timeline_model_and_the_controller_agree(run):
     weights = {e["weights"].get("canary") for e in bad if synced <= e["t"] <= aborted} - {None, 0}
     assert weights == {10}, weights
     assert aborted - synced <= plan.first_abort_most() * scale, (aborted - synced, plan.first_abort_most())
+
+
+@pytest.mark.parametrize("name, v1_scaled_up", [("rollback", True), ("rollback-after-scale-down", False)])
+def test_a_rollback_of_a_completed_release_skips_the_steps_within_the_models_worst_case(run, name, v1_scaled_up):
+    """rollbackWindow, measured twice: a revert right after the release (v1's ReplicaSet still scaled up, within
+    scaleDownDelaySeconds) and the usual one, later, once the controller scaled v1's ReplicaSet down to 0 and its
+    pods must start again. Neither walks the canary (no pause, no step's weight, no AnalysisRun), and both are back
+    on v1 within the timeline model's worst case for a rollback (one readiness wait, progressDeadlineSeconds)."""
+    entry, scale, plan = run[2][name], run[1]["scale"], _plan()
+    d = entry["details"]
+    assert (d["v1_replicas_at_rollback"] > 0) is v1_scaled_up, d
+    assert d["steps_skipped"] and not d["paused"] and not d["analysis_runs_started"], d
+    steps = len(plan.rollout.obj["spec"]["strategy"]["canary"]["steps"])
+    assert set(d["canary_weights"]) <= {0, 100} and max(d["steps_walked"]) == steps, d
+    assert plan.rollback_window > 0
+    assert entry["rollback_seconds"] <= plan.rollback_most * scale, (entry["rollback_seconds"], plan.rollback_most * scale)
+    if not v1_scaled_up:  # the wait was the controller's scale-down delay, scaled like every other duration
+        delay = plan.rollout.obj["spec"]["strategy"]["canary"]["scaleDownDelaySeconds"] * scale
+        assert d["v1_scaled_down_seconds_after_promotion"] >= 0.9 * delay, (d, delay)
 
 
 @pytest.mark.parametrize(

@@ -1,5 +1,6 @@
-"""What the controllers did, read from the API: a recorder samples the Rollout, its VirtualService and its
-AnalysisRuns a few times a second and keeps a timeline of the changes, in scaled (measured) seconds."""
+"""What the controllers did, read from the API: a recorder samples the Rollout, its VirtualService, its
+AnalysisRuns and its ReplicaSets a few times a second and keeps a timeline of the changes, in scaled (measured)
+seconds."""
 
 from __future__ import annotations
 
@@ -49,6 +50,10 @@ class Sample:
     failed_measurements: int
     replicas: int = 0
     available: int = 0
+    # the Rollout's ReplicaSets by pod-template hash: spec.replicas (what the controller asks for) and
+    # status.availableReplicas
+    rs_replicas: dict[str, int] = field(default_factory=dict)
+    rs_available: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass
@@ -90,6 +95,9 @@ class Recorder:
         ro = get(f"/apis/argoproj.io/v1alpha1/namespaces/{ns}/rollouts/{ROLLOUT}")
         vs = get(f"/apis/networking.istio.io/v1/namespaces/{ns}/virtualservices/{ROLLOUT}")
         runs = get(f"/apis/argoproj.io/v1alpha1/namespaces/{ns}/analysisruns").get("items", [])
+        sets = [rs for rs in get(f"/apis/apps/v1/namespaces/{ns}/replicasets").get("items", [])
+                if any(o.get("kind") == "Rollout" and o.get("name") == ROLLOUT
+                       for o in rs["metadata"].get("ownerReferences") or [])]
         status = ro.get("status") or {}
         failed = sum(
             1 for r in runs for m in (r.get("status") or {}).get("metricResults") or []
@@ -103,6 +111,8 @@ class Recorder:
             analysis={r["metadata"]["name"]: (r.get("status") or {}).get("phase", "") for r in runs},
             failed_measurements=failed, replicas=int(status.get("replicas") or 0),
             available=int(status.get("availableReplicas") or 0),
+            rs_replicas={_hash(rs): int(rs["spec"].get("replicas") or 0) for rs in sets},
+            rs_available={_hash(rs): int((rs.get("status") or {}).get("availableReplicas") or 0) for rs in sets},
         )
 
     def _run(self) -> None:
@@ -141,9 +151,14 @@ class Recorder:
                              f"{_state(last) if last else 'nothing was read'}")
 
 
+def _hash(rs: dict) -> str:
+    return (rs["metadata"].get("labels") or {}).get("rollouts-pod-template-hash", rs["metadata"]["name"])
+
+
 def _state(s: Sample) -> str:
     message = f", message: {s.message}" if s.message else ""
-    return f"phase {s.phase or '-'}, step {s.step}, abort {s.abort}, weights {s.weights}, analysis {s.analysis}{message}"
+    sets = f", replicasets {s.rs_replicas}" if s.rs_replicas else ""
+    return f"phase {s.phase or '-'}, step {s.step}, abort {s.abort}, weights {s.weights}, analysis {s.analysis}{sets}{message}"
 
 
 def _changes(old: Sample | None, new: Sample) -> list[str]:
@@ -161,6 +176,9 @@ def _changes(old: Sample | None, new: Sample) -> list[str]:
     for name, phase in new.analysis.items():
         if old is None or old.analysis.get(name) != phase:
             out.append(f"analysis {name}: {phase or 'created'}")
+    for h, n in new.rs_replicas.items():
+        if old is not None and old.rs_replicas.get(h) != n:
+            out.append(f"replicaset {h}: {n} replicas")
     if old is not None and new.failed_measurements > old.failed_measurements:
         out.append(f"failed measurement ({new.failed_measurements} so far)")
     return out

@@ -272,18 +272,66 @@ def stuck_release(w: World, rec: Recorder) -> Outcome:
                                                   "message": aborted.message})
 
 
-def rollback(w: World, rec: Recorder) -> Outcome:
-    """A completed release rolled back to the previous digest (a revert of the promotion commit): time until
-    all traffic is on the old version."""
+def _rollback_of_a_completed_release(w: World, rec: Recorder, after_scale_down: bool) -> Outcome:
+    """Release v2 to 100 %, then apply v1 again (a revert of the promotion commit, synced): the time from that sync
+    until v1 is the stable version with all traffic and the Rollout Healthy. With `after_scale_down` the revert
+    comes once the controller has scaled v1's ReplicaSet to 0 (scaleDownDelaySeconds after the promotion), so v1's
+    pods must be started and become ready again. Within rollbackWindow the canary steps and the analysis must be
+    skipped."""
     before = first_sync(w, rec)
     old_hash = before.stable_hash
-    steps = rollout_spec(w, OVERLAY)["strategy"]["canary"]["steps"]
+    steps = len(rollout_spec(w, OVERLAY)["strategy"]["canary"]["steps"])
     t1 = release_to(w, rec, V2, "v2 (good)", Behaviour())
-    rec.wait(promoted(rec, len(steps), t1), w.timeout, "full promotion of v2")
+    full = rec.wait(promoted(rec, steps, t1), w.timeout, "full promotion of v2")
+    details: dict = {}
+    if after_scale_down:
+        down = rec.wait(lambda s: s.rs_replicas.get(old_hash) == 0, w.timeout,
+                        f"v1's ReplicaSet ({old_hash}) scaled down to 0 replicas (scaleDownDelaySeconds)")
+        details["v1_scaled_down_seconds_after_promotion"] = w.real(down.t - full.t)
+    last = rec.samples[-1]
+    details["v1_replicas_at_rollback"] = last.rs_replicas.get(old_hash)
+    runs_before = set(last.analysis)
     t0 = release(w, rec, OVERLAY, V1, "v1 again (rollback)")
-    done = rec.wait(lambda s: healthy_on(len(steps))(s) and s.stable_hash == old_hash, w.timeout * 2,
-                    "all traffic back on v1")
-    return Outcome(rollback=done.t - t0, details={"steps_walked": sorted({s.step for s in rec.samples if s.t >= t0 and s.step is not None})})
+    done = rec.wait(lambda s: healthy_on(steps)(s) and s.stable_hash == old_hash, w.timeout * 2, "all traffic back on v1")
+    after = [s for s in rec.samples if t0 <= s.t <= done.t]
+    walked = sorted({s.step for s in after if s.step is not None})
+    # all traffic on v1's pods: v1 the canary at 100 % (before the promotion), or the stable version
+    on_v1 = next((s for s in after if (s.current_hash == old_hash and s.weights.get("canary") == 100)
+                  or (s.stable_hash == old_hash and s.weights.get("stable") == 100)), done)
+    weights = sorted({s.weights["canary"] for s in after if "canary" in s.weights})
+    started = sorted(set(done.analysis) - runs_before)
+    paused = any(s.phase == "Paused" for s in after)
+    details.update({
+        # currentStepIndex values seen: the last (== the step count) means "every step done"; a new revision's status
+        # starts at 0, and when v1's ReplicaSet has to be scaled up again the controller shows that 0 for one
+        # reconcile before rollbackWindow moves it to the end (no weight is set at 0)
+        "steps_walked": walked,
+        "canary_weights": weights,
+        "paused": paused,
+        "analysis_runs_started": started,
+        # skipped: no pause, no step's weight (only 0 and 100), no AnalysisRun, no step index between 0 and the last
+        "steps_skipped": not paused and set(weights) <= {0, 100} and not started and set(walked) <= {0, steps},
+        "traffic_on_v1_seconds": w.real(on_v1.t - t0),
+        # issue argoproj/argo-rollouts#3941: the weight may move to 100 % before every v1 pod is available
+        "v1_available_when_traffic_moved": on_v1.rs_available.get(old_hash),
+        "v1_replicas_when_traffic_moved": on_v1.rs_replicas.get(old_hash),
+    })
+    assert details["steps_skipped"], f"the rollback walked the canary: {details}"
+    return Outcome(rollback=done.t - t0, details=details)
+
+
+def rollback(w: World, rec: Recorder) -> Outcome:
+    """A completed release rolled back to the previous digest (a revert of the promotion commit) right after it
+    completed, while the previous ReplicaSet is still scaled up (scaleDownDelaySeconds): time until all traffic
+    is on the old version."""
+    return _rollback_of_a_completed_release(w, rec, after_scale_down=False)
+
+
+def rollback_after_scale_down(w: World, rec: Recorder) -> Outcome:
+    """The usual rollback: long after the release completed, when the previous ReplicaSet has been scaled down to
+    0. rollbackWindow still skips the steps and the analysis, but v1's pods must start and become ready again (one
+    readiness wait, the timeline model's worst case)."""
+    return _rollback_of_a_completed_release(w, rec, after_scale_down=True)
 
 
 def header_routing(w: World, rec: Recorder) -> Outcome:
@@ -422,6 +470,7 @@ SCENARIOS: dict[str, Callable[[World, Recorder], Outcome]] = {
     "no-traffic": no_traffic,
     "stuck-release": stuck_release,
     "rollback": rollback,
+    "rollback-after-scale-down": rollback_after_scale_down,
     "header-routing": header_routing,
     "blue-green": blue_green,
     "disruption": disruption,
