@@ -1,13 +1,13 @@
-"""The policies stage: the Rego library in policies/ evaluated by conftest over every rendered document.
+"""The policies stage: the Rego library in policies/ evaluated over every rendered document.
 
-One conftest process checks the documents (each in its own file, Document.file) against every
-`webhook.*` package; results map back to documents by filename. A fleet too big for one command line, or
-for one process's memory (conftest holds about 75 KiB per document), is checked in batches. conftest
-reports every file once per package: a document missing from the report of any `webhook.*` package is a
-ToolError, never a pass (conftest printing `[]` and exiting 0 would otherwise pass everything). The SLO numbers reach the policies as
-`data.slo`, converted from base/slo.yaml on every run, so the policies never hard-code a threshold.
-Rule ids, titles and severities live next to each rule in an OPA METADATA block; rule_table() reads
-them for docs/policies.md.
+One rego-eval process (tools/conftest/cmd/rego-eval: conftest's own policy loader and the rules and exceptions
+`conftest test --all-namespaces` queries, each query prepared once) judges every document, sent as one JSON
+line on stdin, by every package, and answers one JSON line per document. A fleet too big for one process is
+judged in batches. Every document must come back, judged by every `webhook.*` package: one missing is a
+ToolError, never a pass (a tool printing nothing and exiting 0 would otherwise pass everything). The SLO numbers
+reach the policies as `data.slo`, converted from base/slo.yaml on every run, so the policies never hard-code a
+threshold. `conftest verify` runs the policies' unit tests. Rule ids, titles and severities live next to each
+rule in an OPA METADATA block; rule_table() reads them for docs/policies.md.
 """
 
 from __future__ import annotations
@@ -30,8 +30,8 @@ UNNAMED_RULE = register(
     "WH-POLICY-001", "error", "policies", "Every policy result names its rule id",
     "A finding without a rule id cannot be documented, waived or traced to its policy; it is kept and shown, never dropped.",
 ).id
-SEVERITY = {"failures": "error", "warnings": "warning"}  # conftest JSON key -> our severity
-BATCH_DOCUMENTS = 5000  # documents per conftest process: about 500 MiB, far below tool-memory-mib
+SEVERITY = {"failures": "error", "warnings": "warning"}  # rego-eval's kind (conftest's JSON key) -> our severity
+BATCH_DOCUMENTS = 5000  # documents per rego-eval process: a few MiB of input and output, a few seconds
 _PACKAGE = re.compile(r"^package\s+([A-Za-z_][\w.]*)", re.MULTILINE)
 
 
@@ -69,66 +69,55 @@ def judged_packages(policies_dir: Path) -> set[str]:
     return {p for p in found if p.startswith("webhook.") and not p.endswith("_test")}
 
 
-def _files(docs: list[Document], ctx: Context) -> dict[str, Document]:
-    """Filename -> Document; documents the pipeline did not write yet get their own file here."""
-    by_file: dict[str, Document] = {}
-    for n, doc in enumerate(docs):
-        if doc.file is None:
-            folder = ctx.workdir / "policies-docs"
-            folder.mkdir(exist_ok=True)
-            doc.file = folder / f"{n:05d}.json"
-            doc.file.write_text(json.dumps(doc.obj))
-        by_file[str(doc.file)] = doc
-    return by_file
-
-
 def check(sources: list[Source], ctx: Context) -> list[Violation]:
-    """Every deny (error) and warn (warning) result of every webhook.* package, for every document."""
+    """Every deny (error) and warn (warning) result of every package, for every document."""
     docs = [d for s in sources for d in s.documents]
     if not docs:
         return []
-    by_file = _files(docs, ctx)
-    command = [ctx.tool("conftest"), "test", "--no-color", "--all-namespaces", "-o", "json", *_data_args(ctx)]
+    command = [ctx.tool("rego-eval"), *_data_args(ctx)]
     packages = judged_packages(ctx.settings.policies_dir)
     violations = []
-    for batch in runner.batches(command, list(by_file), BATCH_DOCUMENTS):
-        violations += _test(command + batch, {f: by_file[f] for f in batch}, packages, ctx)
+    for start in range(0, len(docs), BATCH_DOCUMENTS):
+        violations += _evaluate(command, docs[start:start + BATCH_DOCUMENTS], packages, ctx)
     return violations
 
 
-def _test(command: list[str], by_file: dict[str, Document], packages: set[str], ctx: Context) -> list[Violation]:
-    """One conftest run over the documents of BY_FILE; every one must come back from every judged package."""
-    proc = _run(command, ctx)
-    try:
-        results = json.loads(proc.stdout) if proc.returncode in (0, 1) else None
-    except json.JSONDecodeError:
-        results = None
-    if not isinstance(results, list) or not all(isinstance(e, dict) for e in results):
-        if proc.returncode in (0, 1):
-            detail = f"no JSON report: {runner.one_line(proc.stderr or proc.stdout)}"
-        else:
-            detail = runner.one_line(proc.stderr or proc.stdout)
-        raise ToolError(f"conftest test failed (exit {proc.returncode}): {detail}")
-    violations = []
-    reported: dict[str, set[str]] = {}  # package -> the files it reported
-    for entry in results:
-        filename = entry.get("filename")
-        doc = by_file.get(filename) if isinstance(filename, str) else None
-        if doc is None:
-            raise ToolError(f"conftest reported an unknown file {runner.one_line(str(filename))!r}")
-        namespace = str(entry.get("namespace", "?"))
-        reported.setdefault(namespace, set()).add(filename)
-        for key, severity in SEVERITY.items():
-            for result in entry.get(key) or []:
-                violations.append(_violation(result, severity, namespace, doc))
+def _evaluate(command: list[str], docs: list[Document], packages: set[str], ctx: Context) -> list[Violation]:
+    """One rego-eval run over DOCS; every one must come back, judged by every judged package."""
+    lines = "".join(json.dumps(doc.obj) + "\n" for doc in docs)
+    proc = runner.run(command, tool="rego-eval", settings=ctx.settings, input=lines)
+    if proc.returncode != 0:
+        detail = runner.one_line(proc.stderr or proc.stdout).removeprefix("rego-eval: ")
+        failed = re.match(r"document (\d+) ", detail)
+        if failed and int(failed[1]) < len(docs):
+            doc = docs[int(failed[1])]
+            detail += f" ({doc.ref} of {doc.source})"
+        raise ToolError(f"rego-eval failed (exit {proc.returncode}): {detail}")
+    answers: dict[int, dict] = {}
+    for line in proc.stdout.splitlines():
+        try:
+            answer = json.loads(line)
+            index, results, namespaces = answer["index"], answer["results"], answer["namespaces"]
+        except (ValueError, KeyError, TypeError):
+            raise ToolError(f"rego-eval printed something that is not an answer: {runner.one_line(line)}") from None
+        if (type(index) is not int or not 0 <= index < len(docs) or index in answers or not isinstance(results, list)
+                or not isinstance(namespaces, list)):
+            raise ToolError(f"rego-eval answered for document {runner.one_line(repr(index))} unexpectedly "
+                            f"(unknown, twice, or without results and namespaces; {len(docs)} were sent)")
+        answers[index] = answer
     for package in sorted(packages) or [None]:  # never fail open: every document judged by every package
-        seen = reported.get(package, set()) if package else {f for files in reported.values() for f in files}
-        missing = [f for f in by_file if f not in seen]
+        missing = [i for i in range(len(docs)) if i not in answers or (package and package not in answers[i]["namespaces"])]
         if missing:
             where = f"package {package}" if package else "any package"
-            raise ToolError(f"conftest exited {proc.returncode} without reporting {len(missing)} of {len(by_file)} "
-                            f"document(s) for {where}, e.g. {by_file[missing[0]].ref} of {by_file[missing[0]].source}: "
-                            "a harness or tool bug, nothing was judged")
+            doc = docs[missing[0]]
+            raise ToolError(f"rego-eval exited 0 without judging {len(missing)} of {len(docs)} document(s) by {where}, "
+                            f"e.g. {doc.ref} of {doc.source}: a harness or tool bug, nothing was judged")
+    violations = []
+    for index, doc in enumerate(docs):
+        for result in answers[index]["results"]:
+            if not isinstance(result, dict) or result.get("kind") not in SEVERITY:
+                raise ToolError(f"rego-eval returned a result that is not a failure or a warning: {runner.one_line(str(result))}")
+            violations.append(_violation(result, SEVERITY[result["kind"]], str(result.get("namespace", "?")), doc))
     return violations
 
 

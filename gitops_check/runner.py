@@ -1,6 +1,6 @@
 """One way to run every tool the harness calls while it validates, renders or plans.
 
-kustomize, kubeconform, conftest, promtool, promql-ast and rollouts-validate all go through `run()`, which
+kustomize, kubeconform, conftest, rego-eval, promtool, promql-ast and rollouts-validate all go through `run()`, which
 guarantees, whatever the input under check does to the tool:
 
 - a time bound: the whole process group is killed after `tool-timeout-seconds` (wall clock), and on every

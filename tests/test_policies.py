@@ -4,7 +4,6 @@ objects stay clean, and the rule table read from METADATA is complete and consis
 from __future__ import annotations
 
 import dataclasses
-import json
 from collections import defaultdict
 from pathlib import Path
 
@@ -20,23 +19,14 @@ POLICY_FIXTURES = FIXTURES / "policies"
 TABLE = policies.rule_table(settings.load().policies_dir)
 
 
-def sources_of(paths: list[Path], workdir: Path) -> list[Source]:
-    """Each file as a Source, every document in its own file as the pipeline writes them."""
-    docs_dir = workdir / "docs"
-    docs_dir.mkdir(exist_ok=True)
-    sources = []
-    for path in paths:
-        docs = loader.read_file(path, path.name)
-        for doc in docs:
-            doc.file = docs_dir / f"{len(list(docs_dir.iterdir())):05d}.json"
-            doc.file.write_text(json.dumps(doc.obj))
-        sources.append(Source(path.name, "file", docs))
-    return sources
+def sources_of(paths: list[Path]) -> list[Source]:
+    """Each file as a Source (no document written to a file: the stage sends them on stdin)."""
+    return [Source(path.name, "file", loader.read_file(path, path.name)) for path in paths]
 
 
 def run(paths: list[Path], workdir: Path, **overrides) -> list:
     ctx = Context(dataclasses.replace(settings.load(), **overrides), workdir)
-    return policies.check(sources_of(paths, workdir), ctx)
+    return policies.check(sources_of(paths), ctx)
 
 
 @pytest.fixture(scope="module")
@@ -114,13 +104,17 @@ def test_result_without_rule_id_is_reported_not_dropped(tmp_path):
     found = run([POLICY_FIXTURES / "clean" / "services.yaml"], tmp_path, policies_dir=folder)
     assert [v.rule for v in found] == [policies.UNNAMED_RULE] * 2
     assert "without a rule id" in found[0].message and "plain string" in found[0].message
+    (folder / "a.rego").write_text('package webhook.a\n\nwarn_x contains {"msg": "no id", "rule": "X-1"} if input.kind == "Service"\n')
+    found = run([POLICY_FIXTURES / "clean" / "services.yaml"], tmp_path, policies_dir=folder)
+    assert [(v.rule, v.severity) for v in found] == [(policies.UNNAMED_RULE, "warning")] * 2
+    assert found[0].message.startswith("policy data.webhook.a.warn_x returned a result without a rule id (no id)")
 
 
 def test_broken_policy_is_a_tool_error(tmp_path):
     folder = tmp_path / "policies"
     (folder / "data").mkdir(parents=True)
     (folder / "a.rego").write_text("package webhook.a\n\ndeny contains if {\n")
-    with pytest.raises(ToolError, match="conftest test failed") as err:
+    with pytest.raises(ToolError, match=r"^rego-eval failed \(exit 2\): load: .*rego_parse_error") as err:
         run([POLICY_FIXTURES / "clean" / "services.yaml"], tmp_path, policies_dir=folder)
     assert "\n" not in str(err.value)
 

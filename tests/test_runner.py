@@ -338,35 +338,35 @@ def validate_with(monkeypatch, capsys, fakes: dict[str, str], *paths: str) -> tu
     return code, err.splitlines(), out
 
 
-def test_conftest_printing_an_empty_report_is_a_tool_error(tmp_path, monkeypatch, capsys):
-    """conftest printing `[]` and exiting 0 for documents with real policy errors must not pass."""
+def test_rego_eval_printing_no_answer_is_a_tool_error(tmp_path, monkeypatch, capsys):
+    """rego-eval exiting 0 without an answer for documents with real policy errors must not pass."""
     fixture = str(FIXTURES / "policies" / "WH-POD-001.yaml")
-    conftest = fake_tool(tmp_path, "conftest", "echo '[]'")
-    code, err, out = validate_with(monkeypatch, capsys, {"conftest": conftest}, fixture)
+    silent = fake_tool(tmp_path, "rego-eval", "cat >/dev/null")
+    code, err, out = validate_with(monkeypatch, capsys, {"rego-eval": silent}, fixture)
     assert code == 2 and out == ""
     [line] = err
     docs = len(loader.read_file(Path(fixture)))
-    assert line.startswith(f"gitops-check: error: conftest exited 0 without reporting {docs} of {docs} document(s) for package webhook.")
+    assert line.startswith(f"gitops-check: error: rego-eval exited 0 without judging {docs} of {docs} document(s) by package webhook.")
     assert "tests/fixtures/policies/WH-POD-001.yaml" in line
 
 
-def test_conftest_printing_nothing_or_a_panic_is_a_tool_error(tmp_path, monkeypatch, capsys):
+def test_rego_eval_printing_garbage_or_a_panic_is_a_tool_error(tmp_path, monkeypatch, capsys):
     fixture = str(FIXTURES / "policies" / "WH-POD-001.yaml")
-    silent = fake_tool(tmp_path, "conftest", "exit 0")
-    code, err, _ = validate_with(monkeypatch, capsys, {"conftest": silent}, fixture)
-    assert code == 2 and err == ["gitops-check: error: conftest test failed (exit 0): no JSON report: no output"]
-    panic = fake_tool(tmp_path, "conftest", "printf 'panic: boom\\n\\ngoroutine 1 [running]:\\nmain.main()\\n\\t/x/main.go:11 +0x13\\n' >&2; exit 2")
-    code, err, _ = validate_with(monkeypatch, capsys, {"conftest": panic}, fixture)
-    assert code == 2 and err == ["gitops-check: error: conftest test failed (exit 2): panic: boom"]
+    garbage = fake_tool(tmp_path, "rego-eval", "cat >/dev/null; echo '[]'")
+    code, err, _ = validate_with(monkeypatch, capsys, {"rego-eval": garbage}, fixture)
+    assert code == 2 and err == ["gitops-check: error: rego-eval printed something that is not an answer: []"]
+    panic = fake_tool(tmp_path, "rego-eval", "printf 'panic: boom\\n\\ngoroutine 1 [running]:\\nmain.main()\\n\\t/x/main.go:11 +0x13\\n' >&2; exit 2")
+    code, err, _ = validate_with(monkeypatch, capsys, {"rego-eval": panic}, fixture)
+    assert code == 2 and err == ["gitops-check: error: rego-eval failed (exit 2): panic: boom"]
 
 
-def test_conftest_leaving_out_one_package_is_a_tool_error(tmp_path):
-    report = [{"filename": "FILE", "namespace": "webhook.pod", "successes": 1}]
-    conftest = fake_tool(tmp_path, "conftest", f"for last; do :; done; echo '{json.dumps(report)}' | sed \"s|FILE|$last|\"")
+def test_rego_eval_leaving_out_one_package_is_a_tool_error(tmp_path):
+    answer = {"index": 0, "results": [], "namespaces": ["webhook.pod"]}
+    rego_eval = fake_tool(tmp_path, "rego-eval", f"cat >/dev/null; echo '{json.dumps(answer)}'")
     docs = loader.read_file(FIXTURES / "policies" / "clean" / "services.yaml")[:1]
     ctx = Context(settings.load(), tmp_path)
-    ctx.tool = lambda name: conftest if name == "conftest" else toolchain.locate(name, ctx.settings)
-    with pytest.raises(ToolError, match=r"conftest exited 0 without reporting 1 of 1 document\(s\) for package webhook\.") as err:
+    ctx.tool = lambda name: rego_eval if name == "rego-eval" else toolchain.locate(name, ctx.settings)
+    with pytest.raises(ToolError, match=r"rego-eval exited 0 without judging 1 of 1 document\(s\) by package webhook\.") as err:
         policies.check([Source("x", "file", docs)], ctx)
     one_line_tool_error(err)
 
