@@ -1,7 +1,7 @@
 """One way to run every tool the harness calls while it validates, renders or plans.
 
-kustomize, kubeconform, conftest, rego-eval, promtool, promql-ast and rollouts-validate all go through `run()`, which
-guarantees, whatever the input under check does to the tool:
+kustomize, kustomize-batch, kubeconform, conftest, rego-eval, promtool, promql-ast and rollouts-validate all go
+through `run()`, which guarantees, whatever the input under check does to the tool:
 
 - a time bound: the whole process group is killed after `tool-timeout-seconds` (wall clock), and on every
   other way out of `run()` (an exception, Ctrl-C, SystemExit), or when `stop_all()` is called (by the main
