@@ -98,8 +98,11 @@ class _Batch:
         named = {f"{n:03d}.rules.yaml": f for n, f in enumerate(self.files.values())}
         for name, rule_file in named.items():
             groups = [{"name": f"g{i}", "rules": self.groups[i].rules} for i in rule_file.groups]
-            (folder / name).write_text(yaml.safe_dump({"groups": groups}, sort_keys=False, width=10_000))
+            (folder / name).write_text(yaml.dump({"groups": groups}, Dumper=_DUMPER, sort_keys=False, width=10_000))
         return named
+
+
+_DUMPER = getattr(yaml, "CSafeDumper", yaml.SafeDumper)  # libyaml's emitter: 20x faster, the same YAML
 
 
 def check(sources: list[Source], ctx: Context) -> list[Violation]:

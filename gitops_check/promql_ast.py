@@ -45,13 +45,25 @@ def parse(exprs: Mapping[str, str], binary: str, timeout: float | None = None,
           settings: Settings | None = None) -> dict[str, Parsed]:
     """id -> Parsed for every expression, from one run of the promql-ast binary (bounded by gitops_check.runner;
     TIMEOUT overrides the setting tool-timeout-seconds, for tests)."""
-    if not exprs:
-        return {}
-    request = json.dumps([{"id": i, "expr": e} for i, e in exprs.items()])
-    proc = runner.run([binary], tool="promql-ast", settings=settings, input=request, timeout=timeout)
-    if proc.returncode != 0:
-        raise ToolError(f"promql-ast failed (exit {proc.returncode}): {runner.one_line(proc.stderr)}")
-    return _results(exprs, proc.stdout)
+    new = {}  # each text once, and only texts this process has not parsed yet (a fleet repeats its queries)
+    for i, e in exprs.items():
+        if (binary, e) not in _PARSED:
+            new.setdefault(e, i)
+    if new:
+        request = json.dumps([{"id": i, "expr": e} for e, i in new.items()])
+        proc = runner.run([binary], tool="promql-ast", settings=settings, input=request, timeout=timeout)
+        if proc.returncode != 0:
+            raise ToolError(f"promql-ast failed (exit {proc.returncode}): {runner.one_line(proc.stderr)}")
+        answers = _results({i: e for e, i in new.items()}, proc.stdout)
+        if len(_PARSED) > _PARSED_MAX:
+            _PARSED.clear()
+        _PARSED.update(((binary, e), answers[i]) for e, i in new.items())
+    return {i: _PARSED[(binary, e)] for i, e in exprs.items()}
+
+
+# (binary, expression) -> what it parsed to, for the life of the process: trees are read, never modified.
+_PARSED: dict[tuple[str, str], Parsed] = {}
+_PARSED_MAX = 100_000
 
 
 def _results(exprs: Mapping[str, str], out: str) -> dict[str, Parsed]:
@@ -80,11 +92,25 @@ def children(node: Node) -> list[Node]:
     return kids + list(node.get("args", []))
 
 
-def walk(node: Node, ancestors: tuple[Node, ...] = ()) -> Iterator[tuple[Node, tuple[Node, ...]]]:
-    """Every node, depth first, with the nodes above it (outermost first)."""
-    yield node, ancestors
-    for child in children(node):
-        yield from walk(child, ancestors + (node,))
+def walk(node: Node) -> Iterator[tuple[Node, tuple[Node, ...]]]:
+    """Every node, depth first, with the nodes above it (outermost first). Trees are never modified, so each
+    is walked once per process: a fleet's dashboards and rules repeat the same expressions."""
+    key = id(node)
+    if key not in _WALKED:
+        if len(_WALKED) > _WALKED_MAX:
+            _WALKED.clear()
+        found: list[tuple[Node, tuple[Node, ...]]] = []
+        pending = [(node, ())]
+        while pending:
+            current, above = pending.pop()
+            found.append((current, above))
+            pending.extend((child, above + (current,)) for child in reversed(children(current)))
+        _WALKED[key] = (node, found)  # the node is kept alive with its walk, so its id is never reused
+    return iter(_WALKED[key][1])
+
+
+_WALKED: dict[int, tuple[Node, list[tuple[Node, tuple[Node, ...]]]]] = {}
+_WALKED_MAX = 50_000
 
 
 def unwrap(node: Node) -> Node:

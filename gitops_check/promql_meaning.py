@@ -130,6 +130,7 @@ def check(sources: list[Source], ctx: Context) -> list[Violation]:
         return violations
     ids = {expr: str(n) for n, expr in enumerate(dict.fromkeys(q.expr for q in queries))}  # each text parsed once
     parsed = promql_ast.parse({i: expr for expr, i in ids.items()}, ctx.tool("promql-ast"), settings=ctx.settings)
+    judged: dict[tuple, list[tuple[Rule, str]]] = {}  # a check reads the expression, its scrape and kind only
     for query in queries:
         result = parsed[ids[query.expr]]
         if result.tree is None:
@@ -141,8 +142,10 @@ def check(sources: list[Source], ctx: Context) -> list[Violation]:
                     )
                 )
             continue  # a rule or analysis query: promtool reports it (WH-PROM-001/002)
-        for check_ in CHECKS:
-            violations += [r.violation(query.doc, f"{query.where}: {message}") for r, message in check_(result, query)]
+        key = (query.expr, query.scrape, query.dashboard)  # a fleet repeats its queries: each judged once
+        if key not in judged:
+            judged[key] = [finding for check_ in CHECKS for finding in check_(result, query)]
+        violations += [r.violation(query.doc, f"{query.where}: {message}") for r, message in judged[key]]
     return violations
 
 

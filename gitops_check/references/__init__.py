@@ -33,9 +33,10 @@ CHECKS = (
 
 def check(sources: list[Source], ctx: Context) -> list[Violation]:
     inputs = Inputs(ctx, sources)
+    indexes = [Index(source) for source in sources]
+    measured.prefetch(indexes, inputs)
     found: list[Violation] = []
-    for source in sources:
-        idx = Index(source)
+    for idx in indexes:
         for check_fn in CHECKS:
             found.extend(check_fn(idx, inputs))
     return found

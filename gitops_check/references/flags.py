@@ -258,19 +258,43 @@ def schema_findings(inputs: Inputs, files: list[FlagFile]) -> Iterator[Violation
             yield SCHEMA.violation(f.doc, f"{f.where} is not {'YAML' if f.key.endswith(('.yaml', '.yml')) else 'JSON'} "
                                           f"({problem}); fix the syntax: flagd cannot load the file at all")
             continue
-        try:
-            errors = sorted(judge.iter_errors(data), key=lambda e: list(map(str, e.absolute_path)))
-        except RecursionError:
+        problems = _judged(judge, schemas.source, data)
+        if problems is None:
             yield SCHEMA.violation(f.doc, f"{f.where} is nested too deeply to validate; flatten its rules (shared "
                                           "parts can move to $evaluators)")
             continue
+        for problem in problems:
+            yield SCHEMA.violation(f.doc, f"{f.where} {problem}")
+
+
+# (schema source, the definition as canonical JSON) -> its problems: a fleet repeats the same flag files
+_JUDGED: dict[tuple[str, str], list[str] | None] = {}
+
+
+def _judged(judge: Any, source: str, data: Any) -> list[str] | None:
+    """What flagd's schema finds in DATA, one message tail per finding (None: nested too deeply to validate)."""
+    try:
+        key = (source, json.dumps(data, sort_keys=True, default=repr))
+    except (RecursionError, ValueError):
+        key = None
+    if key is not None and key in _JUDGED:
+        return _JUDGED[key]
+    try:
+        errors = sorted(judge.iter_errors(data), key=lambda e: list(map(str, e.absolute_path)))
+    except RecursionError:
+        problems = None
+    else:
+        problems = []
         for n, error in enumerate(errors[:MAX_FINDINGS], 1):
             best = explain(error)
             more = f" (and {len(errors) - n} more)" if n == MAX_FINDINGS < len(errors) else ""
-            yield SCHEMA.violation(
-                f.doc, f"{f.where} {_pointer(best.absolute_path)}: {_message(best)} (flagd schema from "
-                       f"{schemas.source}){more}; change it to what flagd's flag-definition schema allows",
-            )
+            problems.append(f"{_pointer(best.absolute_path)}: {_message(best)} (flagd schema from {source}){more}; "
+                            "change it to what flagd's flag-definition schema allows")
+    if key is not None:
+        if len(_JUDGED) > 10_000:
+            _JUDGED.clear()
+        _JUDGED[key] = problems
+    return problems
 
 
 def flag_schema(idx: Index, inputs: Inputs) -> Iterator[Violation]:

@@ -105,7 +105,16 @@ def _verdict(tree: promql_ast.Node, new: str, old: str, namespace: str) -> str |
     return f"selects nothing of {new!r} (its matchers: {shown})"
 
 
-def canary_is_measured(idx: Index, inputs: Inputs) -> Iterator[Violation]:
+def prefetch(indexes: list[Index], inputs: Inputs) -> None:
+    """Parse the queries of every source in one promql-ast run (its answers are kept for the run): one process
+    for a fleet, not one per overlay."""
+    queries = {f"{i}.{n}": job[4] for i, idx in enumerate(indexes) for n, job in enumerate(_jobs(idx))}
+    if queries:
+        promql_ast.parse(queries, inputs.ctx.tool("promql-ast"), settings=inputs.ctx.settings)
+
+
+def _jobs(idx: Index) -> list[tuple[Document, AnalysisUse, Document, str, str, str, str]]:
+    """(rollout, use, template, metric, query, new, old) for every Prometheus query a Rollout's analysis runs."""
     jobs: list[tuple[Document, AnalysisUse, Document, str, str, str, str]] = []
     for rollout in idx.of_kind("Rollout"):
         for use in analysis_uses(rollout):
@@ -118,6 +127,11 @@ def canary_is_measured(idx: Index, inputs: Inputs) -> Iterator[Violation]:
                 for metric in analysis.prometheus_metrics(doc, passed):
                     if metric.query is not None:
                         jobs.append((rollout, use, doc, metric.name, metric.query, *targets))
+    return jobs
+
+
+def canary_is_measured(idx: Index, inputs: Inputs) -> Iterator[Violation]:
+    jobs = _jobs(idx)
     if not jobs:
         return
     queries = {str(n): job[4] for n, job in enumerate(jobs)}
