@@ -42,6 +42,8 @@ def _parser() -> argparse.ArgumentParser:
                    help="only the targets whose inputs changed between REF and the working tree (when no PATH is given)")
     v.add_argument("--shard", metavar="K/N",
                    help="only shard K of N: a stable partition of the targets (by a hash of each path), for CI runners")
+    v.add_argument("--no-cache", action="store_true",
+                   help="check every target afresh: neither read nor write the result cache (see docs/performance.md)")
 
     m = sub.add_parser("merge", help="combine JSON reports of validate (e.g. one per --shard) into one report", epilog=EPILOG)
     m.add_argument("reports", nargs="+", metavar="REPORT.json", help="a report of `validate --format json`")
@@ -122,7 +124,10 @@ def _validate(args: argparse.Namespace, settings) -> int:
                   file=sys.stdout if args.format == "text" and not args.output else sys.stderr)
             return 0
         args.paths = [str(path) for path, _, _ in targets]
-    result = pipeline.run(args.paths, settings, waivers_file=waivers_file)
+    from . import resultcache
+
+    result = pipeline.run(args.paths, settings, waivers_file=waivers_file,
+                          cache=resultcache.enabled() and not args.no_cache, cache_root=resultcache.root_from_env())
     return _report(result, args.format, args.output, settings)
 
 

@@ -83,7 +83,7 @@ def _source(entry: dict, violations: list[Violation]) -> Source:
             kind, namespace, obj_name = v
             docs.append(Document({"kind": kind, "metadata": {"name": obj_name, "namespace": namespace}}, name))
     docs += [_Unnamed({}, name) for _ in range(count - len(docs))]
-    return Source(name, entry["kind"], docs, float(entry["render_seconds"]))
+    return Source(name, entry["kind"], docs, float(entry["render_seconds"]), cached=entry.get("cached") is True)
 
 
 def merge(paths: list[Path]) -> Result:

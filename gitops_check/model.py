@@ -97,3 +97,4 @@ class Source:
     documents: list[Document] = field(default_factory=list)
     seconds: float = 0.0
     path: Path | None = None  # the overlay directory or file on disk
+    cached: bool = False  # documents and findings came from the result cache (nothing changed since they were made)

@@ -13,7 +13,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import controlplane, loader, render, waivers
+from . import kustomgraph, loader, render, resultcache, waivers
 from .context import Context
 from .errors import InputError
 from .model import Source, Violation
@@ -36,6 +36,7 @@ class Result:
     stage_seconds: dict[str, float] = field(default_factory=dict)
     render_seconds: float = 0.0
     total_seconds: float = 0.0
+    stages: tuple[str, ...] = ()  # the stages that judged the sources (stage_seconds: those that ran in this run)
 
     @property
     def errors(self) -> list[Violation]:
@@ -132,8 +133,12 @@ def _shown(path: Path, settings: Settings) -> str:
         return str(path)
 
 
-def _render_one(target: tuple[Path, str, str], settings: Settings) -> Source:
+def _render_one(target: tuple[Path, str, str], settings: Settings, rendered: render.Rendered | None = None) -> Source:
     path, shown, kind = target
+    if rendered is not None:  # an overlay render_many() built
+        if rendered.error:
+            raise rendered.error
+        return Source(shown, kind, rendered.documents, rendered.seconds, path)
     started = time.perf_counter()
     try:
         if kind == "overlay":
@@ -147,9 +152,14 @@ def _render_one(target: tuple[Path, str, str], settings: Settings) -> Source:
 
 
 def render_targets(targets: list[tuple[Path, str, str]], settings: Settings) -> list[Source]:
-    """Render overlays (one kustomize process each) and parse files, in parallel; first error wins."""
+    """Parse files (in parallel) while every overlay renders through kustomize-batch (render.render_many: a few
+    processes, not one per overlay); the error of the first target that fails, in order, wins. Every overlay
+    is walked before any kustomize runs: a refused one (a remote reference) is raised first."""
+    overlays = [(path, shown) for path, shown, kind in targets if kind == "overlay"]
     with ThreadPoolExecutor(max_workers=max(1, min(8, len(targets)))) as pool:
-        return list(pool.map(lambda t: _render_one(t, settings), targets))
+        files = [None if t[2] == "overlay" else pool.submit(_render_one, t, settings) for t in targets]
+        rendered = iter(render.render_many(overlays, settings))
+        return [_render_one(t, settings, next(rendered)) if f is None else f.result() for t, f in zip(targets, files)]
 
 
 def write_documents(sources: list[Source], workdir: Path) -> None:
@@ -166,14 +176,62 @@ def write_documents(sources: list[Source], workdir: Path) -> None:
             doc.file.write_text(json.dumps(doc.obj, ensure_ascii=False), encoding="utf-8")
 
 
-def run(paths: list[str], settings: Settings, stages: tuple[str, ...] | None = None, waivers_file: Path | None = None) -> Result:
+def run(paths: list[str], settings: Settings, stages: tuple[str, ...] | None = None, waivers_file: Path | None = None,
+        cache: bool = False, cache_root: Path | None = None) -> Result:
+    """Validate PATHS (no PATH: the repository's targets). With CACHE, a target whose inputs did not change since a
+    run stored it (resultcache) is taken from the cache; only the others are rendered and checked."""
+    with kustomgraph.one_run():  # every overlay walked once: for its cache key, before kustomize, for lint
+        return _run(paths, settings, stages, waivers_file, cache, cache_root)
+
+
+def _run(paths: list[str], settings: Settings, stages: tuple[str, ...] | None, waivers_file: Path | None,
+         cache: bool, cache_root: Path | None) -> Result:
     started = time.perf_counter()
     stages = stages or default_stages(settings)
     targets = resolve_targets(paths, settings)
     waiver_path = waivers_file or settings.waivers_file
     waiver_list = waivers.load(waiver_path, settings.display(waiver_path))
+    store = resultcache.Store(settings, stages, cache_root) if cache else None
+    hits = {t[1]: hit for t in targets if store and (hit := store.load(*t))}
+    todo = [t for t in targets if t[1] not in hits]
+    fresh, found, seconds = _check(todo, settings, stages) if todo else ([], {n: [] for n in stages}, {})
+    rendered_at = seconds.pop("render", 0.0)
+    if store and fresh:
+        from . import lint
+
+        lint_files = {s.name: lint.files_of(s, settings) for s in fresh} if "lint" in stages else {}
+        split = resultcache.attribute(found, fresh, lint_files)
+        if split is not None:
+            for source in fresh:
+                store.save(source, split[source.name])
+            store.prune()
+    by_name = {s.name: s for s in fresh}
+    sources = [hits[t[1]].source if t[1] in hits else by_name[t[1]] for t in targets]
+    violations = []
+    for name in stages:  # the same findings in the same order, however many came from the cache
+        merged = found[name] + [v for hit in hits.values() for v in hit.found.get(name, [])]
+        violations += sorted(dict.fromkeys(merged), key=lambda v: (v.source, v.rule, v.ref, v.message))
+    violations = waivers.apply(violations, waiver_list, settings.display(waiver_path), {s.name for s in sources})
+    return Result(
+        sources=sources,
+        violations=violations,
+        stage_seconds=seconds,
+        render_seconds=rendered_at,
+        total_seconds=time.perf_counter() - started,
+        stages=stages,
+    )
+
+
+def _check(targets: list[tuple[Path, str, str]], settings: Settings, stages: tuple[str, ...]
+           ) -> tuple[list[Source], dict[str, list[Violation]], dict[str, float]]:
+    """Render TARGETS and run every stage over them: (sources, stage -> findings, stage -> seconds and "render")."""
+    started = time.perf_counter()
     # The control plane boots while the overlays render; it is stopped on every way out of this block.
-    plane = controlplane.Session(settings) if "server" in stages else None
+    plane = None
+    if "server" in stages:
+        from . import controlplane  # its imports cost a few hundred milliseconds an offline run never needs
+
+        plane = controlplane.Session(settings)
     try:
         sources = render_targets(targets, settings)
         rendered_at = time.perf_counter()
@@ -194,12 +252,6 @@ def run(paths: list[str], settings: Settings, stages: tuple[str, ...] | None = N
     finally:
         if plane:
             plane.close()
-    violations = [v for name in stages for v in outcomes[name][0]]
-    violations = waivers.apply(violations, waiver_list, settings.display(waiver_path), {s.name for s in sources})
-    return Result(
-        sources=sources,
-        violations=violations,
-        stage_seconds={name: outcomes[name][1] for name in stages},
-        render_seconds=rendered_at - started,
-        total_seconds=time.perf_counter() - started,
-    )
+    seconds = {name: outcomes[name][1] for name in stages}
+    seconds["render"] = rendered_at - started
+    return sources, {name: outcomes[name][0] for name in stages}, seconds

@@ -83,6 +83,7 @@ def summary(result: Result) -> dict:
                 "resources": len(s.documents),
                 "violations": per_source.get(s.name, 0),
                 "render_seconds": round(s.seconds, 3),
+                "cached": s.cached,
             }
             for s in result.sources
         ],
@@ -117,15 +118,22 @@ def text(result: Result) -> str:
     out = [line(v) for v in ordered]
     if out:
         out.append("")
-    stages = ", ".join(result.stage_seconds)
+    judged = len(result.stages or result.stage_seconds)
     rows = [["resources", "stages", "errors", "warnings", "render s", "source"]]
     for src in result.sources:
         errs = sum(1 for v in result.errors if v.source == src.name)
         warns = sum(1 for v in result.warnings if v.source == src.name)
-        rows.append([str(len(src.documents)), str(len(result.stage_seconds)), str(errs), str(warns), f"{src.seconds:.2f}", escape(src.name)])
+        render_s = "cached" if src.cached else f"{src.seconds:.2f}"
+        rows.append([str(len(src.documents)), str(judged), str(errs), str(warns), render_s, escape(src.name)])
     out += _table(rows)
     out.append("")
-    out.append(f"stages: {stages} ({', '.join(f'{k} {v:.2f}s' for k, v in result.stage_seconds.items())})")
+    cached = sum(1 for src in result.sources if src.cached)
+    if result.stage_seconds:
+        ran = ", ".join(f"{k} {v:.2f}s" for k, v in result.stage_seconds.items())
+        out.append(f"stages: {', '.join(result.stage_seconds)} ({ran})"
+                   + (f"; {cached} unchanged target(s) from the cache" if cached else ""))
+    else:
+        out.append(f"stages: none ran: every target is unchanged since the cached run ({cached} from the cache; --no-cache checks afresh)")
     verdict = "FAIL" if result.exit_code else "PASS"
     out.append(
         f"{verdict}: {s['errors']} error(s), {s['warnings']} warning(s), {s['waived']} waived, "

@@ -11,6 +11,10 @@ import pytest
 from gitops_check import controlplane, render, settings
 from gitops_check.model import Document
 
+# The result cache stays off in tests (and the CLI processes they start): a test's stand-in tools and patched
+# stages must run, never a finding cached by another test. tests/test_result_cache.py turns it on, in a folder of its own.
+os.environ["GITOPS_CHECK_RESULT_CACHE"] = "off"
+
 REPO = Path(__file__).resolve().parent.parent
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 
