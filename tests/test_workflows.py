@@ -111,7 +111,15 @@ def test_pull_request_workflow_judges_with_the_base_branch():
     runs = "\n".join(s.get("run", "") for s in judge["steps"])
     assert "make -C trusted tools" in runs
     assert "check=(trusted/.venv/bin/gitops-check --repo pr)" in runs
-    assert "--format sarif" in runs and "diff --base" in runs
+    assert 'validate --shard "$SHARD/$SHARDS" --format json' in runs and "diff --base" in runs
+    assert judge["strategy"]["matrix"]["shard"] == list(range(1, int(judge["env"]["SHARDS"]) + 1))
+    # The verdict: every shard's JSON report merged by the base branch's package; the pull request is not checked out.
+    report = w["jobs"]["report"]
+    assert report["needs"] == "judge"
+    assert [s["with"]["path"] for s in report["steps"] if s.get("uses", "").startswith("actions/checkout@")] == ["trusted"]
+    merged = "\n".join(s.get("run", "") for s in report["steps"])
+    assert "pip install --quiet --disable-pip-version-check ./trusted" in merged
+    assert "gitops-check merge" in merged and "--format sarif" in merged
     # Every file setting the harness reads from the repository under check points into the base checkout...
     for var, where in [("POLICIES_DIR", "trusted/policies"), ("WAIVERS_FILE", "trusted/waivers.yaml"),
                        ("SLO_FILE", "trusted/base/slo.yaml"), ("CRDS_DIR", "shared/crds")]:
