@@ -136,6 +136,11 @@ def _port(value: Any) -> int | None:
     return None
 
 
+# JSON Schema's identifiers (a flagd flag file's "$schema": "https://flagd.dev/schema/v0/flags.json"): names, never
+# fetched by the service, so no connection it makes.
+SCHEMA_KEYWORDS = ("$schema", "$id", "$ref")
+
+
 def endpoints_in(value: Any, path: str, where: str) -> Iterator[Endpoint]:
     """Every (host, port) a parsed configuration value names, with the key that names it."""
     if isinstance(value, dict):
@@ -144,7 +149,7 @@ def endpoints_in(value: Any, path: str, where: str) -> Iterator[Endpoint]:
         if paired and _plausible_host(host) and not _local(host):
             yield Endpoint(host, port, f"{path}.port" if path else "port", f"{port} (host {host})", where)
         for k, v in value.items():
-            if paired and k in ("host", "port"):
+            if (paired and k in ("host", "port")) or k in SCHEMA_KEYWORDS:
                 continue
             yield from endpoints_in(v, f"{path}.{k}" if path else str(k), where)
     elif isinstance(value, list):
