@@ -24,6 +24,7 @@ from __future__ import annotations
 import base64
 import binascii
 import math
+from decimal import Decimal
 import os
 import re
 import stat
@@ -121,8 +122,12 @@ def _go_int(text: str) -> Any:
 
 
 def _number(value: float) -> Any:
-    """A float as JSON carries it after Go: a whole one (3.0, 1e3) is the integer it prints as."""
-    return int(value) if value.is_integer() and abs(value) < 1e21 else value
+    """A float as JSON carries it after Go: a whole one (3.0, 1e3) is the integer it prints as. Go prints the
+    shortest digits that read back as the same float, then zeros (1.8446744073709552e+19 is 18446744073709552000,
+    not the float's exact 18446744073709551616): what sigs.k8s.io/yaml, and so Argo CD, sends."""
+    if not value.is_integer() or abs(value) >= 1e21:
+        return value
+    return int(value) if abs(value) <= 2**53 else int(Decimal(repr(value)))
 
 
 def _plain(text: str) -> Any:

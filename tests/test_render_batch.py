@@ -191,7 +191,6 @@ def test_a_whole_float_beyond_2_53_is_the_integer_of_its_digits(tmp_path):
 
 # A known difference (the Go component is the truth): the loader makes such a float its exact binary value
 # (18446744073709551616, -9223372036854775808).
-@pytest.mark.xfail(strict=True, reason="the loader: a whole float beyond 2**53 is its exact value, not its digits")
 def test_a_whole_float_beyond_2_53_comes_out_as_the_loader_reads_it(tmp_path):
     s = settings.load()
     path = one(tmp_path / "huge", HUGE)
