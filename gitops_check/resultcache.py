@@ -9,7 +9,8 @@ A target's entry is found under a key made of
 A target holding Argo CD Applications also reads the overlays they name (their paths must build, their
 namespaces agree): those files are recorded in the entry and compared on every hit.
 
-An unchanged target costs its walk and a hash of the files it reads (each file hashed once per run). Findings
+An unchanged target costs its walk and a hash of the files it reads (each file hashed once per run). A target whose
+files changed while the run checked it stores nothing (its findings may be of either content). Findings
 are stored before waivers are applied: a waiver change re-runs nothing and is still honoured. An entry that
 cannot be read, or whose own digest does not match, is a miss; it never changes a verdict. A Secret's values are
 not kept (a hit is reported, never checked again). A run whose
@@ -128,11 +129,12 @@ class Store:
         self.harness_key = _hash(FORMAT, list(stages), settings.offline, harness, globals_, pins)
         self.folder = (root or settings.cache_dir / "results") / self.harness_key[:24]
         self._keys: dict[str, str | None] = {}
+        self._read: dict[str, set[Path]] = {}  # target -> the files its key was computed from
 
     # -- keys ------------------------------------------------------------------------------------------------------
-    def _files_digest(self, files: set[Path]) -> list[tuple[str, str]]:
-        root = self.settings.repo_root
-        return sorted((_relative(f, root), self.digests.of(f)) for f in files)
+    def _files_digest(self, files: set[Path], digests: Digests | None = None) -> list[tuple[str, str]]:
+        root, digests = self.settings.repo_root, digests or self.digests
+        return sorted((_relative(f, root), digests.of(f)) for f in files)
 
     def key(self, path: Path, shown: str, kind: str) -> str | None:
         """The target's key; None when its inputs cannot be walked (the run then says why)."""
@@ -143,7 +145,15 @@ class Store:
                 self._keys[shown] = None
             else:
                 self._keys[shown] = _hash(self.harness_key, kind, shown, self._files_digest(files))
+                self._read[shown] = files
         return self._keys[shown]
+
+    def unchanged_since_keyed(self, shown: str, kind: str) -> bool:
+        """Whether the files a target was keyed by still hold what they held then (a file edited while the run
+        rendered and checked it must not store its findings under the old content's key)."""
+        files = self._read.get(shown)
+        key = self._keys.get(shown)
+        return files is not None and key == _hash(self.harness_key, kind, shown, self._files_digest(files, Digests()))
 
     def _entry_path(self, key: str) -> Path:
         return self.folder / key[:2] / f"{key}.json"
@@ -174,7 +184,7 @@ class Store:
     def save(self, source: Source, found: dict[str, list[Violation]]) -> None:
         """Store SOURCE's documents and findings (stage -> violations, before waivers)."""
         key = self.key(source.path or Path(source.name), source.name, source.kind)
-        if key is None:
+        if key is None or not self.unchanged_since_keyed(source.name, source.kind):
             return
         body = {
             "key": key,

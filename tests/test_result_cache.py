@@ -180,3 +180,20 @@ def test_a_secrets_values_are_not_kept(repo, tmp_path):
     warm = _run(repo, cache)
     secret = next(d for s in warm.sources if s.name == "overlays/staging" for d in s.documents if d.kind == "Secret")
     assert secret.obj["stringData"] == {"token": resultcache.REDACTED}
+
+
+def test_a_file_edited_during_the_run_stores_nothing(repo, tmp_path, monkeypatch):
+    """The findings of a file that changed between the key and the end of the run are of either content: never
+    stored under the key of the old one."""
+    cache = tmp_path / "cache"
+    real = pipeline._check
+
+    def edit_while_checking(targets, s, stages):
+        found = real(targets, s, stages)
+        _edit(repo / "overlays/staging/kustomization.yaml", "value: 5", "value: 6")
+        return found
+
+    monkeypatch.setattr(pipeline, "_check", edit_while_checking)
+    _run(repo, cache)
+    monkeypatch.setattr(pipeline, "_check", real)
+    assert _fresh(_run(repo, cache)) == STAGING  # staging and argocd (which reads it) were not stored
