@@ -400,19 +400,19 @@ def check(overlay: Path, settings: Settings | None = None) -> None:
 
 @contextmanager
 def one_run() -> Iterator[None]:
-    """While this lasts, each overlay is walked once (files do not change under a validation run, which walks a
-    target for its cache key, before kustomize builds it and for the lint stage); nested uses share it."""
-    global _WALKS, _FOLDERS
-    outer = _WALKS, _FOLDERS
-    if _WALKS is None:
-        _WALKS, _FOLDERS = {}, {}
+    """While this lasts, each kustomization folder is walked once (files do not change under a validation run,
+    which walks a target for its cache key, before kustomize builds it and for the lint stage, and whose overlays
+    share their bases); nested uses share it."""
+    global _FOLDERS
+    outer = _FOLDERS
+    if _FOLDERS is None:
+        _FOLDERS = {}
     try:
         yield
     finally:
-        _WALKS, _FOLDERS = outer
+        _FOLDERS = outer
 
 
-_WALKS: dict[tuple[str, str | None], frozenset[Path] | InputError] | None = None
 _FOLDERS: dict[tuple[tuple[str, bool], str | None], tuple[frozenset[str], frozenset[tuple[str, bool]]] | InputError] | None = None
 _PENDING: set[tuple[tuple[str, bool], str | None]] = set()
 
@@ -422,22 +422,6 @@ def files(overlay: Path, settings: Settings | None = None) -> set[Path]:
     fields name (resources, components, bases, patches, generator files/envs, configurations, replacements, crds,
     openapi, plugin configs and the files they load), existing or not, as absolute paths (folders named by
     `resources` stand for their kustomization files, which are listed too). Same walk and refusals as check()."""
-    memo = _WALKS
-    if memo is None:
-        return _files(overlay, settings)
-    key = (os.path.abspath(overlay), str(settings.repo_root) if settings else None)
-    if key not in memo:
-        try:
-            memo[key] = frozenset(_files(overlay, settings))
-        except InputError as exc:
-            memo[key] = exc
-    found = memo[key]
-    if isinstance(found, InputError):
-        raise InputError(str(found))
-    return set(found)
-
-
-def _files(overlay: Path, settings: Settings | None) -> set[Path]:
     walk = _Walk(settings.repo_root if settings else None)
     directory = os.path.abspath(overlay)
     walk.escape(directory, directory, None, "the overlay")
