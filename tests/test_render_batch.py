@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from conftest import REPO
-from gitops_check import loader, pipeline, render, runner, settings, toolchain
+from gitops_check import pipeline, render, runner, settings, toolchain
 from gitops_check.errors import InputError, ToolError
 from test_no_network import SECRET, listener  # noqa: F401 (a fixture)
 
