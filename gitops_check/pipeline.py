@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import importlib
+import json
 import os
 import tempfile
 import time
@@ -161,6 +162,20 @@ def render_targets(targets: list[tuple[Path, str, str]], settings: Settings) -> 
         return [_render_one(t, settings, next(rendered)) if f is None else f.result() for t, f in zip(targets, files)]
 
 
+def write_documents(sources: list[Source], workdir: Path) -> None:
+    """One file per document so every tool can check all of them in one process and map results back."""
+    docs_dir = workdir / "docs"
+    docs_dir.mkdir()
+    n = 0
+    for source in sources:
+        for doc in source.documents:
+            n += 1
+            doc.file = docs_dir / f"{n:05d}.json"
+            # UTF-8, not \u escapes: kubeconform's YAML reader refuses the surrogate pairs json.dumps writes
+            # for characters outside the Basic Multilingual Plane (an emoji in a dashboard or an alert).
+            doc.file.write_text(json.dumps(doc.obj, ensure_ascii=False), encoding="utf-8")
+
+
 def run(paths: list[str], settings: Settings, stages: tuple[str, ...] | None = None, waivers_file: Path | None = None,
         cache: bool = False, cache_root: Path | None = None) -> Result:
     """Validate PATHS (no PATH: the repository's targets). With CACHE, a target whose inputs did not change since a
@@ -223,6 +238,7 @@ def _check(targets: list[tuple[Path, str, str]], settings: Settings, stages: tup
         modules = {name: importlib.import_module(f"gitops_check.{name}") for name in stages}
         with tempfile.TemporaryDirectory(prefix="gitops-check-") as tmp:
             workdir = Path(tmp)
+            write_documents(sources, workdir)
             ctx = Context(settings, workdir, plane.ready if plane else None)
 
             def timed(name: str) -> tuple[list[Violation], float]:

