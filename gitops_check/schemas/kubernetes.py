@@ -20,7 +20,6 @@ from importlib import resources
 from importlib.resources.abc import Traversable
 from pathlib import Path
 
-import jsonschema
 
 from ..errors import ToolError
 from . import cache
@@ -52,15 +51,21 @@ def _minor(version: str) -> str:
     return ".".join(version.lstrip("v").split(".")[:2])
 
 
-@lru_cache(maxsize=None)
-def definitions(version: str) -> dict[str, dict]:
-    """The `$defs` of one version's _definitions.json; ToolError naming the available versions."""
+def _known(version: str) -> str:
+    """The minor of VERSION when kubernetes-validate ships it; ToolError naming the available versions."""
     minor = _minor(version)
     if minor not in available_versions():
         raise ToolError(
             f"no Kubernetes schemas for version {version} in kubernetes-validate {package_version()}: "
             f"available {', '.join(available_versions())} (set kubernetes-version in pyproject.toml)"
         )
+    return minor
+
+
+@lru_cache(maxsize=None)
+def definitions(version: str) -> dict[str, dict]:
+    """The `$defs` of one version's _definitions.json; ToolError naming the available versions."""
+    minor = _known(version)
     text = (_bundle() / f"v{minor}.0-local-strict" / "_definitions.json").read_text()
     return local_refs(json.loads(text)["$defs"])
 
@@ -154,6 +159,8 @@ def _check_definitions(defs: dict[str, dict], version: str) -> None:
     """Compile-check every shared definition once (kubeconform says "could not find schema" when a
     schema does not compile, which would hide the real problem); each kind schema then only needs
     its own top level checked."""
+    import jsonschema  # only when schemas are built (make tools): its import is 50 ms a run otherwise
+
     try:
         jsonschema.Draft202012Validator.check_schema({"$schema": SCHEMA_DRAFT, "$defs": defs})
     except jsonschema.SchemaError as exc:
@@ -162,6 +169,8 @@ def _check_definitions(defs: dict[str, dict], version: str) -> None:
 
 def _build(version: str):
     def build(folder: Path) -> dict:
+        import jsonschema  # see _check_definitions
+
         started = time.perf_counter()
         defs = definitions(version)
         _check_definitions(defs, version)
@@ -184,7 +193,7 @@ def prepare(version: str, cache_dir: Path, repair: bool = False) -> Path:
     """The folder of prepared schemas for `version` (built on first use, verified on every use; `repair`
     rebuilds a damaged one), for TEMPLATE."""
     minor = _minor(version)
-    definitions(minor)  # fail early, naming the available versions
+    _known(minor)  # fail early, naming the available versions (not definitions(): 35 ms a run to parse them)
     folder = cache_dir / "schemas" / f"kubernetes-{minor}-kv{package_version()}-f{FORMAT}"
     return cache.publish(folder, _build(minor), repair=repair)
 
