@@ -13,6 +13,7 @@ from typing import Callable
 
 import yaml
 
+from . import loader
 from .errors import InputError
 from .model import Document
 from .promql_ast import duration_seconds
@@ -29,7 +30,7 @@ class Scrape:
 def default(policies_dir: Path, display: Callable[[Path], str] = str) -> Scrape:
     path = policies_dir / "data" / "params.yaml"
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))["params"]["prometheus"]["scrapeInterval"]
+        raw = loader.data(path.read_text(encoding="utf-8"))["params"]["prometheus"]["scrapeInterval"]
         return Scrape(duration_seconds(str(raw)), "params.prometheus.scrapeInterval")
     except (OSError, yaml.YAMLError, KeyError, TypeError, ValueError) as exc:
         raise InputError(

@@ -36,6 +36,7 @@ from weakref import WeakKeyDictionary
 
 import yaml
 
+from .. import loader
 from ..durations import DurationError, parse_duration_ns
 from ..errors import InputError
 from ..model import Document, Violation
@@ -124,7 +125,7 @@ class Annotations:
 def load(path: Path) -> Annotations:
     """Read and check the data file; anything missing or malformed is an InputError naming it."""
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = loader.data(path.read_text(encoding="utf-8"))
         nginx = data["ingressNginx"]
         types = {str(k): str(v) for k, v in nginx["annotations"].items()}
         deprecated = frozenset(str(n) for n in nginx.get("deprecated") or ())
