@@ -50,6 +50,10 @@ if TYPE_CHECKING:
     from .settings import Settings
 
 _CHUNK = 1 << 16
+# Go's collector at its default (GOGC=100) spent a fifth of the CPU of our short-lived tools collecting heaps
+# they were about to drop: 400 lets a heap grow to five times its live size first (rego-eval 72 -> 64 ms,
+# kustomize-batch 82 -> 69 ms, rollouts-validate 41 -> 32 ms of CPU on one overlay); GOMEMLIMIT still bounds it.
+GOGC = "400"
 # Variables a tool must not see while it judges a pull request: proxies (nothing is fetched) and the user's
 # own configuration folders (HOME is replaced by an empty one).
 _DROPPED = re.compile(r"^(?:(?:http|https|ftp|all|no|socks)_proxy|XDG_[A-Z_]+)$", re.IGNORECASE)
@@ -351,6 +355,7 @@ def _environment(extra: Mapping[str, str] | None, home: str, limits: Limits) -> 
     env.setdefault("PATH", os.defpath)
     env.setdefault("GOTRACEBACK", "none")
     env.setdefault("GOMEMLIMIT", f"{max(64, limits.memory_mib * 3 // 4)}MiB")
+    env.setdefault("GOGC", GOGC)
     env.update(extra or {})
     return env
 

@@ -48,11 +48,20 @@ class Outcome:
 
 
 def command(binary: str, locations: list[str], kubernetes_version: str, files: list[Path]) -> list[str]:
-    args = [binary, "-strict", "-verbose", "-output", "json", "-n", str(min(16, os.cpu_count() or 4)),
+    args = [binary, "-strict", "-verbose", "-output", "json", "-n", str(_workers()),
             "-kubernetes-version", _full(kubernetes_version)]
     for location in locations:
         args += ["-schema-location", location]
     return args + [str(f) for f in files]
+
+
+def _workers() -> int:
+    """One kubeconform worker per core this process may use: more only race to compile the same schemas
+    (16 workers on 2 cores: 170 ms of CPU for one overlay, 153 ms with 2)."""
+    try:
+        return max(1, min(16, len(os.sched_getaffinity(0))))
+    except (AttributeError, OSError):
+        return max(1, min(16, os.cpu_count() or 4))
 
 
 def _full(version: str) -> str:
