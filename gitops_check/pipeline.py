@@ -233,22 +233,31 @@ def _check(targets: list[tuple[Path, str, str]], settings: Settings, stages: tup
 
         plane = controlplane.Session(settings)
     try:
-        sources = render_targets(targets, settings)
-        rendered_at = time.perf_counter()
-        modules = {name: importlib.import_module(f"gitops_check.{name}") for name in stages}
-        with tempfile.TemporaryDirectory(prefix="gitops-check-") as tmp:
+        with tempfile.TemporaryDirectory(prefix="gitops-check-") as tmp, \
+                ThreadPoolExecutor(max_workers=len(stages) + 1) as pool:
             workdir = Path(tmp)
-            write_documents(sources, workdir)
             ctx = Context(settings, workdir, plane.ready if plane else None)
 
-            def timed(name: str) -> tuple[list[Violation], float]:
+            def timed(name: str, given: list[Source]) -> tuple[list[Violation], float]:
                 t0 = time.perf_counter()
-                found = modules[name].check(sources, ctx)
+                found = modules[name].check(given, ctx)
                 return found, time.perf_counter() - t0
 
+            # kustomize renders in another process while this one imports the stages and runs those that read
+            # the targets' files rather than their documents (lint): a one-overlay run was a queue otherwise.
+            rendering = pool.submit(render_targets, targets, settings)
+            unrendered = [Source(shown, kind, [], 0.0, path) for path, shown, kind in targets]
+            modules, running = {}, {}
+            for name in stages:  # each imported while kustomize renders; lint started as soon as it is
+                modules[name] = importlib.import_module(f"gitops_check.{name}")
+                if not getattr(modules[name], "READS_DOCUMENTS", True):
+                    running[name] = pool.submit(timed, name, unrendered)
+            sources = rendering.result()  # a target that does not render is the error, whatever lint found
+            rendered_at = time.perf_counter()
+            write_documents(sources, workdir)
             # Each stage runs one tool process (or pure Python); running them side by side hides latency.
-            with ThreadPoolExecutor(max_workers=len(stages)) as pool:
-                outcomes = dict(zip(stages, pool.map(timed, stages)))
+            running |= {name: pool.submit(timed, name, sources) for name in stages if name not in running}
+            outcomes = {name: running[name].result() for name in stages}  # the first error in stage order
     finally:
         if plane:
             plane.close()
