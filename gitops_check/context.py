@@ -16,7 +16,7 @@ if TYPE_CHECKING:
 @dataclass
 class Context:
     settings: Settings
-    workdir: Path  # scratch folder of this run; holds one file per rendered document (Document.file)
+    workdir: Path  # scratch folder of this run (the schemas stage writes each document it checks there)
     control_plane: Callable[[], "ControlPlane"] | None = None  # the running control plane (server stage only)
 
     def tool(self, name: str) -> str:

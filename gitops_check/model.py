@@ -16,7 +16,6 @@ class Document:
     obj: dict[str, Any]
     source: str  # overlay directory or file, as the user should read it (relative to the repo when inside it)
     line: int = 1  # 1-based line where the document starts in the source file / rendered stream
-    file: Path | None = None  # the one-document file the pipeline wrote for the tools (kubeconform)
 
     @property
     def api_version(self) -> str:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import hashlib
 import importlib
-import json
 import os
 import tempfile
 import time
@@ -162,20 +161,6 @@ def render_targets(targets: list[tuple[Path, str, str]], settings: Settings) -> 
         return [_render_one(t, settings, next(rendered)) if f is None else f.result() for t, f in zip(targets, files)]
 
 
-def write_documents(sources: list[Source], workdir: Path) -> None:
-    """One file per document so every tool can check all of them in one process and map results back."""
-    docs_dir = workdir / "docs"
-    docs_dir.mkdir()
-    n = 0
-    for source in sources:
-        for doc in source.documents:
-            n += 1
-            doc.file = docs_dir / f"{n:05d}.json"
-            # UTF-8, not \u escapes: kubeconform's YAML reader refuses the surrogate pairs json.dumps writes
-            # for characters outside the Basic Multilingual Plane (an emoji in a dashboard or an alert).
-            doc.file.write_text(json.dumps(doc.obj, ensure_ascii=False), encoding="utf-8")
-
-
 def run(paths: list[str], settings: Settings, stages: tuple[str, ...] | None = None, waivers_file: Path | None = None,
         cache: bool = False, cache_root: Path | None = None) -> Result:
     """Validate PATHS (no PATH: the repository's targets). With CACHE, a target whose inputs did not change since a
@@ -254,7 +239,6 @@ def _check(targets: list[tuple[Path, str, str]], settings: Settings, stages: tup
                     running[name] = pool.submit(timed, name, unrendered)
             sources = rendering.result()  # a target that does not render is the error, whatever lint found
             rendered_at = time.perf_counter()
-            write_documents(sources, workdir)
             # Each stage runs one tool process (or pure Python); running them side by side hides latency.
             running |= {name: pool.submit(timed, name, sources) for name in stages if name not in running}
             outcomes = {name: running[name].result() for name in stages}  # the first error in stage order

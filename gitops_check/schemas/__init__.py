@@ -11,6 +11,7 @@ finding, WH-REF-040, which runs online and offline.)
 from __future__ import annotations
 
 import json
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -86,11 +87,10 @@ def check(sources: list[Source], ctx: Context) -> list[Violation]:
                 found.append((REMOVED if status.removed else DEPRECATED).violation(doc, status.message))
             if not (status and status.removed):
                 to_validate.append(doc)
-    _ensure_files(to_validate, ctx.workdir)
-    outcomes = kubeconform.run(ctx.tool("kubeconform"), schemas.locations, target, [d.file for d in to_validate],
-                              settings=ctx.settings)
-    for doc in to_validate:
-        found += _judge(doc, outcomes[str(doc.file)], schemas, crd_index)
+    files = _write(to_validate, ctx.workdir)
+    outcomes = kubeconform.run(ctx.tool("kubeconform"), schemas.locations, target, files, settings=ctx.settings)
+    for doc, file in zip(to_validate, files):
+        found += _judge(doc, outcomes[str(file)], schemas, crd_index)
     return found
 
 
@@ -135,14 +135,14 @@ def _missing(doc: Document, schemas: SchemaSet, crd_index: dict) -> Violation:
     )
 
 
-def _ensure_files(docs: list[Document], workdir: Path) -> None:
-    """The pipeline writes every document to its own file; documents checked on their own (tests,
-    other callers) get one here, so kubeconform always sees exactly the documents it is asked about."""
-    pending = [d for d in docs if d.file is None]
-    if not pending:
-        return
-    folder = workdir / "schemas-docs"
-    folder.mkdir(parents=True, exist_ok=True)
-    for n, doc in enumerate(pending):
-        doc.file = folder / f"{n:05d}.json"
-        doc.file.write_text(json.dumps(doc.obj))
+def _write(docs: list[Document], workdir: Path) -> list[Path]:
+    """kubeconform reads files: one per document, in a folder of its own in the run's scratch folder (only this
+    stage reads them, so a run with the server stage writes none)."""
+    folder = Path(tempfile.mkdtemp(prefix="schemas-", dir=workdir))
+    files = []
+    for n, doc in enumerate(docs):
+        files.append(folder / f"{n:05d}.json")
+        # UTF-8, not \u escapes: kubeconform's YAML reader refuses the surrogate pairs json.dumps writes for
+        # characters outside the Basic Multilingual Plane (an emoji in a dashboard or an alert).
+        files[-1].write_text(json.dumps(doc.obj, ensure_ascii=False), encoding="utf-8")
+    return files
