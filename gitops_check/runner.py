@@ -16,7 +16,8 @@ through `run()`, which guarantees, whatever the input under check does to the to
   machine's core count rather than on what the tool uses. RLIMIT_DATA (Linux 4.7 and later) counts the
   private writable memory a process maps (heap, anonymous mappings, thread stacks), not reservations: a Go
   tool needs about 100 to 130 MiB of it to start and then what it really uses. GOMEMLIMIT is set to three
-  quarters of the cap so Go's collector works harder before the cap is reached;
+  quarters of the cap so Go's collector works harder before the cap is reached, and GOGC to 400 so it works
+  less before then (these tools live for a fraction of a second);
 - an output cap of `tool-output-mib` per stream: a tool printing more is killed and reported;
 - a sane, hermetic environment: a private empty HOME (removed afterwards; conftest panics without one and
   user-level plugin folders must not change a verdict), no XDG_* folders, no proxy variables (nothing is
