@@ -42,8 +42,9 @@ import subprocess
 import tempfile
 import threading
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Mapping
+from typing import TYPE_CHECKING, Iterator, Mapping
 
 from .errors import ToolError
 
@@ -134,6 +135,19 @@ def stop_all() -> None:
         for pid, proc in _LIVE.items():
             _STOPPED.add(pid)
             _kill_group(proc, reap=False)
+
+
+@contextmanager
+def stopped_on_interrupt() -> Iterator[None]:
+    """For a thread that waits on other threads running tools: when it is interrupted (Ctrl-C, SIGTERM turned into
+    an exception, SystemExit), every tool stops at once. Leaving a thread pool waits for its threads, and they
+    would otherwise wait on their tools until those finish or reach their timeout."""
+    try:
+        yield
+    except BaseException as exc:
+        if not isinstance(exc, Exception):
+            stop_all()
+        raise
 
 
 def run(

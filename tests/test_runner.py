@@ -404,3 +404,27 @@ def test_batches_fit_the_command_line_and_keep_every_item_once():
     assert all(len(b) <= 5000 for b in batches)
     assert all(sum(len(a) + 9 for a in fixed + b) <= runner.ARG_BYTES for b in batches)
     assert len(runner.batches(fixed, items[:3])) == 1
+
+
+@pytest.mark.parametrize("interruption", [KeyboardInterrupt, SystemExit])
+def test_an_interrupted_validation_stops_the_tools_its_stages_wait_on(tmp_path, monkeypatch, interruption):
+    """Ctrl-C or SIGTERM while the stages' threads wait on tools: the run ends at once, not at the tools' timeout."""
+    pidfile = tmp_path / "pid"
+    monkeypatch.setattr(rollouts, "check", lambda sources, ctx: runner.run(two_sleepers(pidfile), tool="sleeper", timeout=60))
+
+    def interrupt(signum, frame):
+        raise interruption()
+
+    previous = signal.signal(signal.SIGALRM, interrupt)
+    started = time.monotonic()
+    try:
+        with pytest.raises(interruption):
+            signal.setitimer(signal.ITIMER_REAL, 2.0)
+            from gitops_check import pipeline
+
+            pipeline.run([str(REPO / "overlays/staging")], dataclasses.replace(settings.load(), offline=True))
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+    assert time.monotonic() - started < 20
+    assert_group_gone(wait_for_pid(pidfile))
