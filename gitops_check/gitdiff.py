@@ -318,7 +318,7 @@ def diff(repo: Path, base_ref: str, head_ref: str | None, settings: Settings) ->
             for t in affected_in(side, changed):
                 names[Path(os.path.relpath(t, side.repo_root)).as_posix()] = None
         ordered = sorted(names)
-        with ThreadPoolExecutor(max_workers=2) as pool, runner.stopped_on_interrupt():
+        with ThreadPoolExecutor(max_workers=2) as pool, runner.stop_on_failure(pool):
             bases = list(pool.map(lambda n: _render(sides[0], n), ordered))
             heads = list(pool.map(lambda n: _render(sides[1], n), ordered))
     return [compare(n, b, h) for n, b, h in zip(ordered, bases, heads)]

@@ -219,7 +219,7 @@ def _check(targets: list[tuple[Path, str, str]], settings: Settings, stages: tup
         plane = controlplane.Session(settings)
     try:
         with tempfile.TemporaryDirectory(prefix="gitops-check-") as tmp, \
-                ThreadPoolExecutor(max_workers=len(stages) + 1) as pool:
+                ThreadPoolExecutor(max_workers=len(stages) + 1) as pool, runner.stop_on_failure(pool):
             workdir = Path(tmp)
             ctx = Context(settings, workdir, plane.ready if plane else None)
 
@@ -230,19 +230,18 @@ def _check(targets: list[tuple[Path, str, str]], settings: Settings, stages: tup
 
             # kustomize renders in another process while this one imports the stages and runs those that read
             # the targets' files rather than their documents (lint): a one-overlay run was a queue otherwise.
-            with runner.stopped_on_interrupt():  # Ctrl-C stops the tools the pool's threads wait on
-                rendering = pool.submit(render_targets, targets, settings)
-                unrendered = [Source(shown, kind, [], 0.0, path) for path, shown, kind in targets]
-                modules, running = {}, {}
-                for name in stages:  # each imported while kustomize renders; lint started as soon as it is
-                    modules[name] = importlib.import_module(f"gitops_check.{name}")
-                    if not getattr(modules[name], "READS_DOCUMENTS", True):
-                        running[name] = pool.submit(timed, name, unrendered)
-                sources = rendering.result()  # a target that does not render is the error, whatever lint found
-                rendered_at = time.perf_counter()
-                # Each stage runs one tool process (or pure Python); running them side by side hides latency.
-                running |= {name: pool.submit(timed, name, sources) for name in stages if name not in running}
-                outcomes = {name: running[name].result() for name in stages}  # the first error in stage order
+            rendering = pool.submit(render_targets, targets, settings)
+            unrendered = [Source(shown, kind, [], 0.0, path) for path, shown, kind in targets]
+            modules, running = {}, {}
+            for name in stages:  # each imported while kustomize renders; lint started as soon as it is
+                modules[name] = importlib.import_module(f"gitops_check.{name}")
+                if not getattr(modules[name], "READS_DOCUMENTS", True):
+                    running[name] = pool.submit(timed, name, unrendered)
+            sources = rendering.result()  # a target that does not render is the error, whatever lint found
+            rendered_at = time.perf_counter()
+            # Each stage runs one tool process (or pure Python); running them side by side hides latency.
+            running |= {name: pool.submit(timed, name, sources) for name in stages if name not in running}
+            outcomes = {name: running[name].result() for name in stages}  # the first error in stage order
     finally:
         if plane:
             plane.close()

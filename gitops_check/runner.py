@@ -4,9 +4,10 @@ kustomize, kustomize-batch, kubeconform, conftest, rego-eval, promtool, promql-a
 through `run()`, which guarantees, whatever the input under check does to the tool:
 
 - a time bound: the whole process group is killed after `tool-timeout-seconds` (wall clock), and on every
-  other way out of `run()` (an exception, Ctrl-C, SystemExit), or when `stop_all()` is called (by the main
-  thread of an interrupted run, for the tools its worker threads wait on); leftovers of a tool that exited (a
-  background child still holding its pipes) are killed too. The child starts in a session of its own,
+  other way out of `run()` (an exception, Ctrl-C, SystemExit), or when `stop_all()` is called (by
+  `stop_on_failure()`, when the thread waiting on a run's worker threads fails or is interrupted: no tool
+  starts then until they are done); leftovers of a tool that exited (a background child still holding its
+  pipes) are killed too. The child starts in a session of its own,
   is tied to the harness with PR_SET_PDEATHSIG and gets an RLIMIT_CPU of `tool-cpu-seconds`, so even a
   harness killed with SIGKILL leaves nothing running for long;
 - a memory cap of `tool-memory-mib` as RLIMIT_DATA, not RLIMIT_AS. Every pinned tool is a Go program (built
@@ -42,6 +43,7 @@ import subprocess
 import tempfile
 import threading
 import time
+from concurrent.futures import Executor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Iterator, Mapping
@@ -125,6 +127,7 @@ class _Stop(Exception):
 _LIVE: dict[int, subprocess.Popen] = {}  # pid -> every tool running now, from any thread
 _STOPPED: set[int] = set()  # pids stop_all() killed
 _LOCK = threading.Lock()
+_REFUSING = threading.Event()  # set while stop_on_failure() drains a failed run's threads: no tool may start
 
 
 def stop_all() -> None:
@@ -138,15 +141,21 @@ def stop_all() -> None:
 
 
 @contextmanager
-def stopped_on_interrupt() -> Iterator[None]:
-    """For a thread that waits on other threads running tools: when it is interrupted (Ctrl-C, SIGTERM turned into
-    an exception, SystemExit), every tool stops at once. Leaving a thread pool waits for its threads, and they
-    would otherwise wait on their tools until those finish or reach their timeout."""
+def stop_on_failure(*pools: Executor) -> Iterator[None]:
+    """For the thread that hands tool-running work to POOLS and waits for it. When it leaves with an exception (a
+    stage's error, Ctrl-C, SIGTERM turned into an exception), every tool running now is stopped and none starts
+    until the pools' threads are done: leaving a pool waits for its threads, which would otherwise wait on their
+    tools until those finish or time out, or start new ones."""
     try:
         yield
-    except BaseException as exc:
-        if not isinstance(exc, Exception):
+    except BaseException:
+        _REFUSING.set()
+        try:
             stop_all()
+            for pool in pools:
+                pool.shutdown(wait=True, cancel_futures=True)
+        finally:
+            _REFUSING.clear()
         raise
 
 
@@ -168,6 +177,8 @@ def run(
     stream) override the settings for one call. MERGE_STDERR sends stderr into stdout, keeping the order
     the tool wrote them in. ToolError (one line) when the tool cannot start, runs out of time, memory,
     CPU time or output size, or is killed by a signal; any other exit code is the caller's to judge."""
+    if _REFUSING.is_set():
+        raise ToolError(f"{tool} was not started: the run is stopping")
     limits = Limits.of(settings)
     timeout = limits.timeout if timeout is None else timeout
     cap = (limits.output_mib << 20) if max_output is None else max_output
@@ -197,6 +208,9 @@ def _supervise(proc: subprocess.Popen, cmd: list[str], tool: str, data: bytes | 
     deadline = time.monotonic() + timeout
     with _LOCK:
         _LIVE[proc.pid] = proc
+        if _REFUSING.is_set():  # started while stop_on_failure() stopped the others: it goes too
+            _STOPPED.add(proc.pid)
+            _kill_group(proc, reap=False)
     try:
         try:
             try:

@@ -11,6 +11,7 @@ import subprocess
 import sys
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -426,5 +427,45 @@ def test_an_interrupted_validation_stops_the_tools_its_stages_wait_on(tmp_path, 
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, previous)
+    assert time.monotonic() - started < 20
+    assert_group_gone(wait_for_pid(pidfile))
+
+
+def test_a_failed_run_starts_no_tool_while_its_threads_finish(tmp_path):
+    """A thread about to start a tool when the run fails: refused, instead of the run waiting for it."""
+    pidfile = tmp_path / "pid"
+    refused: list[str] = []
+
+    def late() -> None:
+        time.sleep(0.5)
+        try:
+            runner.run(two_sleepers(pidfile), tool="sleeper", timeout=60)
+        except ToolError as exc:
+            refused.append(str(exc))
+
+    started = time.monotonic()
+    with pytest.raises(RuntimeError):
+        with ThreadPoolExecutor(max_workers=1) as pool, runner.stop_on_failure(pool):
+            pool.submit(late)
+            raise RuntimeError("a stage failed")
+    assert time.monotonic() - started < 10
+    assert refused == ["sleeper was not started: the run is stopping"] and not pidfile.exists()
+    assert runner.run(["true"], tool="true").returncode == 0  # the next run starts tools again
+
+
+def test_a_stage_error_stops_the_tools_other_stages_wait_on(tmp_path, monkeypatch):
+    pidfile = tmp_path / "pid"
+    monkeypatch.setattr(rollouts, "check", lambda sources, ctx: runner.run(two_sleepers(pidfile), tool="sleeper", timeout=60))
+
+    def fails(sources, ctx):
+        wait_for_pid(pidfile)
+        raise ToolError("rego-eval failed (exit 2): a broken policy")
+
+    monkeypatch.setattr(policies, "check", fails)
+    started = time.monotonic()
+    with pytest.raises(ToolError, match="a broken policy"):
+        from gitops_check import pipeline
+
+        pipeline.run([str(REPO / "overlays/staging")], dataclasses.replace(settings.load(), offline=True))
     assert time.monotonic() - started < 20
     assert_group_gone(wait_for_pid(pidfile))
