@@ -38,6 +38,7 @@ import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from .errors import InputError
+from .loader import _StrictLoader, read_bytes
 
 if TYPE_CHECKING:
     from .settings import Settings
@@ -63,7 +64,9 @@ _BINARY = "tag:yaml.org,2002:binary"
 _MERGE = "tag:yaml.org,2002:merge"
 _NULL = "tag:yaml.org,2002:null"
 # libyaml's parser when PyYAML has it (16x faster; the same nodes, tags and marks); composing is most of a walk.
-_YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+# libyaml's composer after parse()'s limits (depth, aliases, duplicate keys): its recursion kills the process on
+# deep nesting, and a kustomization is the pull request's to write.
+_YAML_LOADER = _StrictLoader
 # Composed documents by file content, shared by every walk of the process: a fleet of overlays names the same
 # bases, and a run walks each target once for its inputs and once before kustomize builds it. Nodes are never
 # modified; a walk's `seen` set is its own.
@@ -134,20 +137,17 @@ class _Walk:
     # -- reading -----------------------------------------------------------------------------------------
     def compose(self, file: str) -> list[Node]:
         """The documents of FILE as YAML nodes (nothing constructed: anchors stay shared, never expanded)."""
-        try:
-            with open(file, "rb") as f:
-                data = f.read(MAX_FILE_BYTES + 1)
-        except OSError as exc:
-            self.fail(file, None, f"cannot read: {exc.strerror}")
+        data = read_bytes(file, self.shown(file))  # never blocks: `transformers: [/proc/kmsg]` hung the walk
         if len(data) > MAX_FILE_BYTES:
             self.fail(file, None, f"larger than {MAX_FILE_BYTES >> 20} MiB: refused before kustomize reads it")
         try:
             text = data.decode("utf-8")
         except UnicodeDecodeError:
             self.fail(file, None, "not UTF-8 text: cannot be checked for remote references")
-        if text in _COMPOSED:
-            self.keep += _COMPOSED[text]
-            return _COMPOSED[text]
+        known = _COMPOSED.get(text)  # one read: another thread may clear the memo between two
+        if known is not None:
+            self.keep += known
+            return known
         try:
             docs = [n for n in yaml.compose_all(text, Loader=_YAML_LOADER) if n is not None]
             if len(_COMPOSED) >= _COMPOSED_MAX:
@@ -164,7 +164,7 @@ class _Walk:
                       f"invalid YAML: {problem} (cannot be checked for remote references)")
         return []
 
-    def inline(self, entry: str) -> list[Node]:
+    def inline(self, entry: str, file: str, node: Node) -> list[Node]:
         """The mapping documents of an entry kustomize may read as inline YAML ([] when it is a path)."""
         s = entry.strip()
         if "\n" not in s and not s.startswith("{") and ": " not in s:
@@ -173,6 +173,8 @@ class _Walk:
             docs = [n for n in yaml.compose_all(s, Loader=_YAML_LOADER) if isinstance(n, MappingNode)]
             self.keep += docs
             return docs
+        except yaml.constructor.ConstructorError as exc:  # YAML, but over parse()'s limits: never a path
+            self.fail(file, node, f"inline YAML refused: {exc.problem} (cannot be checked for remote references)")
         except (yaml.YAMLError, RecursionError):
             return []  # not YAML: kustomize takes it for a path, which a multi-line string cannot fetch
 
@@ -278,7 +280,7 @@ class _Walk:
         self.folders.add(key)
         for name in KUSTOMIZATION_FILES:
             file = os.path.join(directory, name)
-            if os.path.isfile(file):
+            if os.path.lexists(file):  # a FIFO or a device too: compose() refuses it (kustomize would wait on it)
                 self.escape(file, file, None, "the kustomization")
                 self.read.add(file)
                 for doc in self.compose(file):
@@ -347,7 +349,7 @@ class _Walk:
             if reason:
                 self.fail(file, node, f"{field} entry {redact(head)} is a remote reference ({reason}); {ADVICE}")
         if plugin:
-            for doc in self.inline(entry):
+            for doc in self.inline(entry, file, node):
                 self.plugin_config(file, doc, node)
 
     def plugin_file(self, path: str) -> None:

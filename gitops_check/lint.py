@@ -14,7 +14,7 @@ import yaml
 from yamllint import linter
 from yamllint.config import YamlLintConfig
 
-from . import kustomgraph
+from . import kustomgraph, loader
 from .context import Context
 from .model import Source, Violation
 from .render import KUSTOMIZATION_FILES
@@ -77,7 +77,9 @@ def check(sources: list[Source], ctx: Context) -> list[Violation]:
     violations = []
     for path in sorted(files):
         shown = ctx.settings.display(path)
-        for problem in linter.run(path.read_text(encoding="utf-8"), config, shown):
+        # Lint runs while kustomize renders, before kustomize refuses what it would not read: the loader's read never
+        # blocks (a /proc file a pull request names) and refuses what is too large for yamllint to finish.
+        for problem in linter.run(loader.read_text(path, shown), config, shown):
             r = YAMLLINT_ERROR if problem.level == "error" else YAMLLINT_WARNING
             violations.append(r.at(f"{shown}:{problem.line}", f"{problem.desc} ({problem.rule or 'syntax'}); run `make lint` locally"))
     return violations

@@ -45,13 +45,6 @@ except AttributeError:  # pragma: no cover - PyYAML without libyaml
 
 
 
-def data(text: str) -> Any:
-    """The first document of one of the repository's own data files (policies/data/params.yaml, the ingress
-    annotations), read as yaml.safe_load reads it but with libyaml: the pure-Python parser took 50 ms a run
-    over these files. Untrusted manifests go through parse() and its limits, not this."""
-    return yaml.load(text, Loader=_Base)
-
-
 MAX_FILE_BYTES = 64 * 1024 * 1024  # one manifest file or one rendered overlay
 MAX_DEPTH = 100  # nested mappings and sequences; the deepest locked upstream CRD has 38
 MAX_ALIAS_NODES = 100_000  # nodes produced through aliases in one file (each alias counts its whole value)
@@ -67,6 +60,17 @@ class _StrictLoader(_Base):  # type: ignore[misc, valid-type]
     def __init__(self, stream: str) -> None:
         _precheck(stream)
         super().__init__(stream)
+
+
+def data(text: str, source: str) -> Any:
+    """The first document of one of the repository's data files (policies/data/params.yaml, the ingress
+    annotations) as yaml.safe_load reads it, with libyaml's speed (the pure-Python parser took 50 ms a run over
+    these files) and, first, parse()'s limits: a pull request can edit them, and libyaml's recursive composer
+    kills the process on deep nesting. InputError naming SOURCE and the line otherwise."""
+    try:
+        return yaml.load(text, Loader=_StrictLoader)
+    except yaml.YAMLError as exc:
+        raise InputError(_where(source, exc)) from None
 
 
 def _precheck(text: str) -> None:
@@ -465,6 +469,18 @@ def read_file(path: Path, source: str | None = None) -> list[Document]:
 def read_text(path: Path, source: str | None = None) -> str:
     """The UTF-8 text of a regular file no larger than MAX_FILE_BYTES; InputError naming `source` otherwise."""
     source = source or str(path)
+    data = read_bytes(path, source)
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise InputError(f"{source}: cannot read: not UTF-8 (byte {exc.start})") from None
+
+
+def read_bytes(path: Path | str, source: str | None = None) -> bytes:
+    """The bytes of a regular file no larger than MAX_FILE_BYTES, read without blocking: a FIFO, a device or a
+    /proc file a pull request names (directly or through a symbolic link) is refused, never waited on.
+    InputError naming `source` otherwise."""
+    source = source or str(path)
     try:
         fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
     except FileNotFoundError:
@@ -487,9 +503,8 @@ def read_text(path: Path, source: str | None = None) -> str:
     finally:
         if fd >= 0:
             os.close(fd)
+    if data is None:  # a regular file only in name (/proc/kmsg): nothing to read now, and it would wait
+        raise InputError(f"{source}: cannot read: it would block (not a file on disk): refused")
     if len(data) > MAX_FILE_BYTES:
         raise InputError(f"{source}: larger than {MAX_FILE_BYTES // (1024 * 1024)} MiB: refused")
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise InputError(f"{source}: cannot read: not UTF-8 (byte {exc.start})") from None
+    return data

@@ -76,6 +76,46 @@ def test_a_deep_waivers_file_is_refused_too(tmp_path):
     assert proc.stderr.strip() == f"gitops-check: error: {waivers}:1: invalid YAML: nesting deeper than {loader.MAX_DEPTH} levels: refused"
 
 
+def test_a_deep_kustomization_is_refused_not_a_crash(tmp_path):
+    """The walk before kustomize composes kustomizations with libyaml, whose recursive composer overflowed the C
+    stack here: the process died with SIGSEGV, no message."""
+    overlay = tmp_path / "deep-overlay"
+    overlay.mkdir()
+    (overlay / "kustomization.yaml").write_text("resources: " + "[" * 200_000 + "]" * 200_000 + "\n")
+    assert_bad_input(overlay, f"kustomization.yaml:1: invalid YAML: nesting deeper than {loader.MAX_DEPTH} levels: refused",
+                     seconds=10)
+
+
+def test_a_deep_inline_plugin_config_is_refused_not_a_crash(tmp_path):
+    overlay = tmp_path / "inline-overlay"
+    overlay.mkdir()
+    deep = "[" * 200_000 + "]" * 200_000
+    (overlay / "kustomization.yaml").write_text(f"transformers:\n- |-\n  kind: X\n  x: {deep}\n")
+    assert_bad_input(overlay, f"inline YAML refused: nesting deeper than {loader.MAX_DEPTH} levels: refused", seconds=10)
+
+
+def test_a_kustomization_that_is_a_fifo_is_refused_at_once(tmp_path):
+    """Reading a FIFO waits for a writer that never comes: the walk before kustomize hung on this one."""
+    overlay = tmp_path / "fifo-overlay"
+    (overlay / "sub").mkdir(parents=True)
+    (overlay / "kustomization.yaml").write_text("resources:\n- sub\n")
+    os.mkfifo(overlay / "sub" / "kustomization.yaml")
+    assert_bad_input(overlay, "kustomization.yaml: not a regular file", seconds=10)
+
+
+def test_a_deep_data_file_is_refused_not_a_crash(tmp_path):
+    """policies/data/params.yaml is the pull request's to edit; read with libyaml, it gets parse()'s limits first."""
+    params = tmp_path / "data" / "params.yaml"
+    params.parent.mkdir()
+    params.write_text("params: " + "[" * 200_000 + "]" * 200_000 + "\n")
+    code = ("import sys; from pathlib import Path; from gitops_check.references import inputs\n"
+            "from gitops_check.errors import InputError\n"
+            "try:\n    inputs.load_min_replicas(Path(sys.argv[1]))\nexcept InputError as exc:\n    print(exc)\n")
+    proc = subprocess.run([sys.executable, "-c", code, str(tmp_path)], capture_output=True, text=True, cwd=REPO, timeout=60)
+    assert proc.returncode == 0, proc.stderr[-500:]
+    assert proc.stdout.strip() == f"{params}:1: invalid YAML: nesting deeper than {loader.MAX_DEPTH} levels: refused"
+
+
 def test_nesting_within_the_limit_loads():
     text = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: deep\nx: " + "[" * 90 + "]" * 90 + "\n"
     value = loader.parse(text, "deep.yaml")[0].obj["x"]
