@@ -295,3 +295,14 @@ def test_a_large_stream_of_small_documents(tmp_path):
     took = time.monotonic() - started
     assert len(result.sources[0].documents) == 50_000 and result.exit_code in (0, 1)
     assert took < 60, f"{took:.0f}s"
+
+
+def test_a_regular_expression_in_a_query_is_matched_in_linear_time():
+    """A PromQL =~ matcher in an AnalysisTemplate is the pull request's to write: Python's re backtracked on this one
+    for minutes, holding every thread. RE2 matches it as Prometheus does, and says nothing on stderr about a bad one."""
+    code = ("from gitops_check.promql_ast import Matcher\nfrom gitops_check.references.measured import _selects\n"
+            "print(_selects(Matcher('destination_workload', '=~', '(.|.)*Z'), 'webhook-service-canary', 'webhook-service-production'))\n"
+            "print(_selects(Matcher('destination_workload', '=~', 'webhook-service-canary.*'), 'webhook-service-canary', 'ns'))\n"
+            "print(_selects(Matcher('destination_workload', '=~', '('), 'webhook-service-canary', 'ns'))\n")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, timeout=30)
+    assert (proc.stdout.split(), proc.stderr) == (["False", "True", "False"], "")
