@@ -14,6 +14,7 @@ lists the fields of each kind. Durations are in seconds.
 from __future__ import annotations
 
 import json
+import sys
 import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Iterator, Mapping
@@ -61,6 +62,8 @@ def parse(exprs: Mapping[str, str], binary: str, timeout: float | None = None,
     return {i: _PARSED[(binary, e)] for i, e in exprs.items()}
 
 
+_ID = re.compile(r'\{"id":("(?:[^"\\]|\\.)*")')  # promql-ast prints each answer's id first
+
 # (binary, expression) -> what it parsed to, for the life of the process: trees are read, never modified.
 _PARSED: dict[tuple[str, str], Parsed] = {}
 _PARSED_MAX = 100_000
@@ -72,6 +75,10 @@ def _results(exprs: Mapping[str, str], out: str) -> dict[str, Parsed]:
         try:
             answer = json.loads(line)
             ident, tree, error = answer["id"], answer.get("tree"), answer.get("error")
+        except RecursionError:  # a tree deeper than Python's JSON reader goes ("a+" 2,000 times): judged as an error
+            head = _ID.match(line)
+            ident, tree = (json.loads(head[1]) if head else None), None
+            error = f"nested deeper than the harness reads ({sys.getrecursionlimit()} levels of its syntax tree): refused"
         except (ValueError, KeyError, TypeError):
             raise ToolError(f"promql-ast printed something that is not a result: {runner.one_line(line)}") from None
         if not isinstance(ident, str) or ident not in exprs or ident in found or (tree is None) == (error is None):

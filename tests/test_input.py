@@ -315,3 +315,15 @@ def test_a_dashboard_query_full_of_unfinished_variables_is_scanned_in_linear_tim
             "print(grafana._substitute(text, {'a': 'x'}) == text, grafana._substitute('${a:csv} [[a]] $a', {'a': 'x'}))\n")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, timeout=30)
     assert proc.stdout.strip() == "True x x x", proc.stderr[-500:]
+
+
+def test_a_query_too_deep_for_the_json_reader_is_a_parse_error_not_a_crash():
+    """Prometheus parses "(" 1,500 times or "up+" 2,000 times; the tree's JSON overflowed Python's reader ("internal
+    error", exit 2). Such a query is judged like one that does not parse: a finding on its object."""
+    from gitops_check import promql_ast, toolchain
+
+    binary = toolchain.locate("promql-ast", gc_settings.load())
+    parsed = promql_ast.parse({"deep": "(" * 1500 + "up" + ")" * 1500, "long": "+".join(["up"] * 2000), "ok": "up"}, binary)
+    assert parsed["ok"].tree is not None
+    for name in ("deep", "long"):
+        assert parsed[name].tree is None and "nested deeper than the harness reads" in parsed[name].error
