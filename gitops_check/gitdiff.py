@@ -31,7 +31,7 @@ from pathlib import Path
 
 import yaml
 
-from . import kustomgraph, pipeline, render, runner
+from . import kustomgraph, loader, pipeline, render, runner
 from .errors import InputError
 from .settings import Settings
 
@@ -258,9 +258,9 @@ class TargetDiff:
     patches: dict[str, str] = field(default_factory=dict)  # object -> unified diff
 
 
-def _objects(text: str) -> dict[str, str]:
+def _objects(text: str, source: str) -> dict[str, str]:
     out: dict[str, str] = {}
-    for doc in yaml.safe_load_all(text):
+    for _, doc in loader.load_all(text, source):  # the loader's limits: 600 levels of nesting was an internal error
         if not isinstance(doc, dict):
             continue
         meta = doc.get("metadata") if isinstance(doc.get("metadata"), dict) else {}
@@ -280,7 +280,7 @@ def _render(settings: Settings, rel: str) -> Side:
     if not render.is_overlay(overlay):
         return Side(present=False)
     try:
-        return Side(_objects(render.build(overlay, rel, settings)))
+        return Side(_objects(render.build(overlay, rel, settings), rel))
     except InputError as exc:
         return Side(error=" ".join(str(exc).split())[:500])
     except yaml.YAMLError as exc:

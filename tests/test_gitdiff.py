@@ -16,6 +16,7 @@ import pytest
 
 from conftest import REPO
 from gitops_check import gitdiff, settings
+from gitops_check.errors import InputError
 
 PLANTED = ("planted-Sup3rS3cret-value", "planted-T0ken-value", "planted-R0tated-value")
 GIT = ("git", "-c", "user.name=test", "-c", "user.email=test@example.com", "-c", "commit.gpgsign=false")
@@ -199,3 +200,10 @@ def test_make_diff_offline(repo):
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
     assert "=== overlays/staging: 0 added, 0 removed, 1 changed" in proc.stdout
     assert not any(v in proc.stdout for v in PLANTED)
+
+
+def test_rendered_output_nested_too_deep_is_one_line_on_its_side_not_a_crash():
+    """The rendered YAML went through PyYAML's recursive loader: 600 levels were an internal error of `diff`."""
+    deep = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: x\ndata:\n  x: " + "[" * 600 + "]" * 600 + "\n"
+    with pytest.raises(InputError, match=r"^overlays/x:6: nesting deeper than 100 levels: refused$"):
+        gitdiff._objects(deep, "overlays/x")
