@@ -211,7 +211,7 @@ def _scalar(event: ev.ScalarEvent) -> Any:
         try:
             return base64.b64decode("".join(text.split()), validate=True).decode("utf-8", "replace")
         except (binascii.Error, ValueError):
-            raise _Refused(_line(event), f"invalid YAML: !!binary value is not base64: {text[:40]!r}") from None
+            raise _Refused(_line(event), "invalid YAML: the !!binary value is not base64 (not shown: it may be a secret)") from None
     if kind not in ("int", "float", "bool", "null"):
         return text
     value = _plain(text)
@@ -219,7 +219,7 @@ def _scalar(event: ev.ScalarEvent) -> Any:
         return value  # !!float 3: the number 3
     wanted = {"int": (int,), "float": (float, int), "bool": (bool,), "null": (type(None),)}[kind]
     if type(value) not in wanted:
-        raise _Refused(_line(event), f"invalid YAML: cannot decode {text[:40]!r} as !!{kind}")
+        raise _Refused(_line(event), f"invalid YAML: the value is not a !!{kind} (not shown: it may be a secret)")
     return value
 
 

@@ -327,3 +327,11 @@ def test_a_query_too_deep_for_the_json_reader_is_a_parse_error_not_a_crash():
     assert parsed["ok"].tree is not None
     for name in ("deep", "long"):
         assert parsed[name].tree is None and "nested deeper than the harness reads" in parsed[name].error
+
+
+def test_a_value_under_a_wrong_tag_is_refused_without_being_shown(tmp_path):
+    """A Secret's value with a tag it does not fit was echoed in the error line, for the CI log."""
+    secret = tmp_path / "secret.yaml"
+    secret.write_text('apiVersion: v1\nkind: Secret\nmetadata:\n  name: db\nstringData:\n  password: !!int "Sup3rS3cretDbPassw0rd"\n')
+    line = assert_bad_input(secret, "secret.yaml:6: invalid YAML: the value is not a !!int (not shown: it may be a secret)")
+    assert "Sup3r" not in line
