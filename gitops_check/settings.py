@@ -8,6 +8,7 @@ under check: `--repo PATH`, else the nearest one with [tool.gitops-check] at or 
 from __future__ import annotations
 
 import hashlib
+import math
 import os
 import re
 import tomllib
@@ -208,6 +209,9 @@ def _npm_package(cfg: dict, key: str, pyproject: Path) -> NpmPackage | None:
 
 
 TOOL_LIMITS = ("tool-timeout-seconds", "tool-memory-mib", "tool-cpu-seconds", "tool-output-mib")
+# The most each limit may be set to: a limit is a bound, so a huge or infinite value (which turned the timeout off,
+# or overflowed into an internal error) is refused. An hour of wall or CPU time, 64 GiB, 4 GiB of output.
+LIMIT_MAXIMA = {"tool-timeout-seconds": 3600, "tool-memory-mib": 65536, "tool-cpu-seconds": 3600, "tool-output-mib": 4096}
 
 
 def _positive(cfg: dict, key: str, pyproject: Path) -> float:
@@ -217,10 +221,12 @@ def _positive(cfg: dict, key: str, pyproject: Path) -> float:
     kind = type(default)
     env = "GITOPS_CHECK_" + key.upper().replace("-", "_")
     raw, where = (os.environ[env], env) if os.environ.get(env) else (cfg.get(key, default), f"{pyproject}: {key}")
+    most = LIMIT_MAXIMA.get(key, math.inf)
     try:
         value = kind(raw)
-        if isinstance(raw, bool) or not value > 0:
+        if isinstance(raw, bool) or not 0 < value <= most:
             raise ValueError
-    except (TypeError, ValueError):
-        raise InputError(f"{where} must be a positive {'whole ' if kind is int else ''}number, not {raw!r}") from None
+    except (TypeError, ValueError, OverflowError):
+        raise InputError(f"{where} must be a positive {'whole ' if kind is int else ''}number"
+                         f"{f' of at most {most:g}' if most < math.inf else ''}, not {raw!r}") from None
     return value

@@ -469,3 +469,19 @@ def test_a_stage_error_stops_the_tools_other_stages_wait_on(tmp_path, monkeypatc
         pipeline.run([str(REPO / "overlays/staging")], dataclasses.replace(settings.load(), offline=True))
     assert time.monotonic() - started < 20
     assert_group_gone(wait_for_pid(pidfile))
+
+
+@pytest.mark.parametrize("key, raw", [("TOOL_TIMEOUT_SECONDS", "1e6"), ("TOOL_TIMEOUT_SECONDS", "inf"),
+                                      ("TOOL_MEMORY_MIB", "1e9"), ("TOOL_OUTPUT_MIB", "nan")])
+def test_a_limit_cannot_be_set_so_high_it_stops_bounding(monkeypatch, key, raw):
+    """1e6 seconds turned the tool timeout off; 1e9 and inf overflowed into an internal error."""
+    monkeypatch.setenv(f"GITOPS_CHECK_{key}", raw)
+    most = settings.LIMIT_MAXIMA[key.lower().replace("_", "-")]
+    settings._load.cache_clear()  # the settings are read once per repository and process
+    try:
+        with pytest.raises(InputError, match=rf"^GITOPS_CHECK_{key} must be a positive (whole )?number of at most {most}, not '{raw}'$"):
+            settings.load()
+        monkeypatch.setenv(f"GITOPS_CHECK_{key}", str(most))
+        assert settings.load()
+    finally:
+        settings._load.cache_clear()
