@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import errno
 import math
 from decimal import Decimal
 import os
@@ -71,6 +72,15 @@ def data(text: str, source: str) -> Any:
         return yaml.load(text, Loader=_StrictLoader)
     except yaml.YAMLError as exc:
         raise InputError(_where(source, exc)) from None
+
+
+def data_file(path: Path) -> Any:
+    """data() of the file at PATH, read as read_text() reads any file a pull request may name or replace (regular
+    files only, never blocking, size-capped, UTF-8: an InputError naming it otherwise). FileNotFoundError passes
+    through, for the caller to say how the file is made."""
+    if not os.path.lexists(path):
+        raise FileNotFoundError(errno.ENOENT, os.strerror(errno.ENOENT), str(path))
+    return data(read_text(path, str(path)), str(path))
 
 
 def _precheck(text: str) -> None:

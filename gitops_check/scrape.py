@@ -30,7 +30,7 @@ class Scrape:
 def default(policies_dir: Path, display: Callable[[Path], str] = str) -> Scrape:
     path = policies_dir / "data" / "params.yaml"
     try:
-        raw = loader.data(path.read_text(encoding="utf-8"), str(path))["params"]["prometheus"]["scrapeInterval"]
+        raw = loader.data_file(path)["params"]["prometheus"]["scrapeInterval"]
         return Scrape(duration_seconds(str(raw)), "params.prometheus.scrapeInterval")
     except (OSError, yaml.YAMLError, KeyError, TypeError, ValueError) as exc:
         raise InputError(

@@ -335,3 +335,21 @@ def test_a_value_under_a_wrong_tag_is_refused_without_being_shown(tmp_path):
     secret.write_text('apiVersion: v1\nkind: Secret\nmetadata:\n  name: db\nstringData:\n  password: !!int "Sup3rS3cretDbPassw0rd"\n')
     line = assert_bad_input(secret, "secret.yaml:6: invalid YAML: the value is not a !!int (not shown: it may be a secret)")
     assert "Sup3r" not in line
+
+
+@pytest.mark.parametrize("make, expected", [
+    (lambda p: os.mkfifo(p), "not a regular file"),
+    (lambda p: p.write_bytes(b"params:\n  token: AKIA-not-shown \xff\n"), "cannot read: not UTF-8 (byte 32)"),
+])
+def test_a_data_file_that_is_no_text_file_is_one_line_naming_it(tmp_path, make, expected):
+    """policies/data/params.yaml as a FIFO hung the references stage for good; as bytes that are not UTF-8, the
+    error line carried the repr of every byte of the file."""
+    params = tmp_path / "data" / "params.yaml"
+    params.parent.mkdir()
+    make(params)
+    code = ("import sys; from pathlib import Path; from gitops_check.references import inputs\n"
+            "from gitops_check.errors import InputError\n"
+            "try:\n    inputs.load_min_replicas(Path(sys.argv[1]))\nexcept InputError as exc:\n    print(exc)\n")
+    proc = subprocess.run([sys.executable, "-c", code, str(tmp_path)], capture_output=True, text=True, cwd=REPO, timeout=60)
+    assert proc.stdout.strip() == f"{params}: {expected}" + (": expected a YAML or JSON manifest file" if "regular" in expected else "")
+    assert "AKIA" not in proc.stdout + proc.stderr

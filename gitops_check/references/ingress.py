@@ -125,7 +125,7 @@ class Annotations:
 def load(path: Path) -> Annotations:
     """Read and check the data file; anything missing or malformed is an InputError naming it."""
     try:
-        data = loader.data(path.read_text(encoding="utf-8"), str(path))
+        data = loader.data_file(path)
         nginx = data["ingressNginx"]
         types = {str(k): str(v) for k, v in nginx["annotations"].items()}
         deprecated = frozenset(str(n) for n in nginx.get("deprecated") or ())

@@ -27,7 +27,7 @@ def load_min_replicas(policies_dir: Path) -> dict[str, int]:
     policies/data/params.yaml: the file the Rego policies read too, so one number rules both."""
     path = params_file(policies_dir)
     try:
-        data = loader.data(path.read_text(encoding="utf-8"), str(path))
+        data = loader.data_file(path)
         envs = data["params"]["environments"]
         mins = {str(env): int(values["minReplicas"]) for env, values in envs.items()}
     except FileNotFoundError:
@@ -47,7 +47,7 @@ REQUIRED_OBJECTS = ("PodDisruptionBudget", "NetworkPolicy", "ServiceMonitor", "P
 def _params(path: Path) -> dict:
     """The `params` mapping of policies/data/params.yaml (an InputError naming the file otherwise)."""
     try:
-        data = loader.data(path.read_text(encoding="utf-8"), str(path))
+        data = loader.data_file(path)
     except FileNotFoundError:
         raise InputError(f"{path}: missing; it holds the parameters (params:) policies and reference checks read") from None
     except (OSError, yaml.YAMLError) as exc:
