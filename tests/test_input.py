@@ -353,3 +353,16 @@ def test_a_data_file_that_is_no_text_file_is_one_line_naming_it(tmp_path, make, 
     proc = subprocess.run([sys.executable, "-c", code, str(tmp_path)], capture_output=True, text=True, cwd=REPO, timeout=60)
     assert proc.stdout.strip() == f"{params}: {expected}" + (": expected a YAML or JSON manifest file" if "regular" in expected else "")
     assert "AKIA" not in proc.stdout + proc.stderr
+
+
+def test_a_deep_crd_is_refused_not_a_crash(tmp_path):
+    """CRD files are named by crds.lock, a pull request's to change (outside the judge, which takes the base's): libyaml's
+    recursive composer killed the process on this one when the schemas were built."""
+    crd = tmp_path / "evil-crd.yaml"
+    crd.write_text("apiVersion: apiextensions.k8s.io/v1\nkind: CustomResourceDefinition\nx: " + "[" * 30_000 + "]" * 30_000 + "\n")
+    code = ("import sys; from pathlib import Path; from gitops_check.schemas import crds\n"
+            "from gitops_check.errors import InputError\n"
+            "try:\n    crds.load([Path(sys.argv[1])])\nexcept InputError as exc:\n    print(exc)\n")
+    proc = subprocess.run([sys.executable, "-c", code, str(crd)], capture_output=True, text=True, cwd=REPO, timeout=60)
+    assert proc.returncode == 0, proc.stderr[-500:]
+    assert proc.stdout.startswith(f"{crd}: locked CRD is not valid YAML: ") and "nesting deeper than 100 levels" in proc.stdout

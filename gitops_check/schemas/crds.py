@@ -17,6 +17,7 @@ Versions with `served: false` get no schema, so an object using one is reported,
 from __future__ import annotations
 
 import hashlib
+import os
 import json
 import time
 from dataclasses import asdict, dataclass
@@ -24,7 +25,8 @@ from pathlib import Path
 
 import yaml
 
-from ..errors import ToolError
+from .. import loader
+from ..errors import InputError, ToolError
 from . import cache, kubernetes
 
 FORMAT = 2  # bump when the generated files change shape: it is part of the cache folder name (2: integrity manifest)
@@ -33,10 +35,9 @@ TEMPLATE = "{{ .Group }}/{{ .ResourceKind }}_{{ .ResourceAPIVersion }}.json"
 _JUNCTORS = ("allOf", "anyOf", "oneOf", "not")
 _DROP = ("description", "x-kubernetes-validations", "example", "examples")
 
-try:
-    _Loader = yaml.CSafeLoader
-except AttributeError:  # pragma: no cover - PyYAML without libyaml
-    _Loader = yaml.SafeLoader
+# libyaml after the loader's limits (depth, aliases, duplicate keys): crds.lock names the files, and a lock file
+# is a pull request's to change; libyaml's recursive composer kills the process on deep nesting.
+_Loader = loader._StrictLoader
 
 
 @dataclass(frozen=True)
@@ -80,8 +81,10 @@ def verify(repo_root: Path, crds_dir: Path) -> list[Path]:
     for entry in read_lock(repo_root):
         path = crds_dir / entry.path
         try:
-            actual = hashlib.sha256(path.read_bytes()).hexdigest()
-        except OSError:
+            actual = hashlib.sha256(loader.read_bytes(path, str(path))).hexdigest()  # a FIFO is refused, not waited on
+        except InputError as exc:
+            if os.path.lexists(path):
+                raise ToolError(str(exc)) from None
             raise ToolError(f"{path}: locked CRD file is missing (expected sha256 {entry.sha256}; GITOPS_CHECK_CRDS_DIR={crds_dir})") from None
         if actual != entry.sha256:
             raise ToolError(f"{path}: sha256 mismatch with {LOCK_FILE}: expected {entry.sha256}, actual {actual}")
@@ -111,7 +114,7 @@ def load(files: list[Path]) -> list[dict]:
     crds = []
     for path in files:
         try:
-            docs = list(yaml.load_all(path.read_text(), Loader=_Loader))
+            docs = list(yaml.load_all(loader.read_text(path, str(path)), Loader=_Loader))
         except yaml.YAMLError as exc:
             raise ToolError(f"{path}: locked CRD is not valid YAML: {exc}") from None
         crds += [d for d in docs if isinstance(d, dict) and d.get("kind") == "CustomResourceDefinition"]
