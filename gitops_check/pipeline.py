@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import importlib
 import os
+import sys
 import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -120,8 +121,11 @@ def _manifest_files(folder: Path, raw: str) -> list[Path]:
         raise InputError(f"{exc.filename or raw}: cannot read directory: {exc.strerror or exc}")
 
     files = []
-    for directory, _, names in os.walk(folder, onerror=refuse):
-        files += [Path(directory, n) for n in names if n.lower().endswith(MANIFEST_SUFFIXES)]
+    try:
+        for directory, _, names in os.walk(folder, onerror=refuse):
+            files += [Path(directory, n) for n in names if n.lower().endswith(MANIFEST_SUFFIXES)]
+    except RecursionError:  # os.walk recurses once per level (Python 3.11): a pull request can nest 1,000 folders
+        raise InputError(f"{raw}: folders nested more than {sys.getrecursionlimit()} levels deep: refused") from None
     return sorted(files)
 
 

@@ -366,3 +366,16 @@ def test_a_deep_crd_is_refused_not_a_crash(tmp_path):
     proc = subprocess.run([sys.executable, "-c", code, str(crd)], capture_output=True, text=True, cwd=REPO, timeout=60)
     assert proc.returncode == 0, proc.stderr[-500:]
     assert proc.stdout.startswith(f"{crd}: locked CRD is not valid YAML: ") and "nesting deeper than 100 levels" in proc.stdout
+
+
+def test_a_folder_target_nested_too_deep_is_one_line(tmp_path):
+    """A directory under overlays/ without a kustomization is a folder of manifests; os.walk recursed once per level."""
+    folder = tmp_path / "deep-folder"
+    folder.mkdir()
+    fd = os.open(folder, os.O_RDONLY)
+    for _ in range(1100):  # one level at a time: pathlib's mkdir(parents=True) recurses too
+        os.mkdir("a", dir_fd=fd)
+        fd, parent = os.open("a", os.O_RDONLY, dir_fd=fd), fd
+        os.close(parent)
+    os.close(fd)
+    assert_bad_input(folder, "deep-folder: folders nested more than 1000 levels deep: refused", seconds=20)
