@@ -12,6 +12,7 @@ import os
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 
@@ -44,6 +45,14 @@ def assert_bad_input(path, expected: str, seconds: float = 20, **kwargs) -> str:
     error = json.loads(as_json.stdout)["error"]
     assert os.path.basename(str(path)) in error and expected in error
     return lines[0]
+
+
+def input_error_in_child(imports: str, call: str, arg: Path) -> subprocess.CompletedProcess:
+    """CALL (Python, given `arg`) in a child process, which a crash (SIGSEGV) or a hang cannot take the test run
+    down with; the child prints the InputError it raised, if any."""
+    code = (f"import sys; from pathlib import Path; {imports}\nfrom gitops_check.errors import InputError\n"
+            f"arg = Path(sys.argv[1])\ntry:\n    {call}\nexcept InputError as exc:\n    print(exc)\n")
+    return subprocess.run([sys.executable, "-c", code, str(arg)], capture_output=True, text=True, cwd=REPO, timeout=60)
 
 
 # --------------------------------------------------------------------------- the loader's limits
@@ -108,10 +117,7 @@ def test_a_deep_data_file_is_refused_not_a_crash(tmp_path):
     params = tmp_path / "data" / "params.yaml"
     params.parent.mkdir()
     params.write_text("params: " + "[" * 200_000 + "]" * 200_000 + "\n")
-    code = ("import sys; from pathlib import Path; from gitops_check.references import inputs\n"
-            "from gitops_check.errors import InputError\n"
-            "try:\n    inputs.load_min_replicas(Path(sys.argv[1]))\nexcept InputError as exc:\n    print(exc)\n")
-    proc = subprocess.run([sys.executable, "-c", code, str(tmp_path)], capture_output=True, text=True, cwd=REPO, timeout=60)
+    proc = input_error_in_child("from gitops_check.references import inputs", "inputs.load_min_replicas(arg)", tmp_path)
     assert proc.returncode == 0, proc.stderr[-500:]
     assert proc.stdout.strip() == f"{params}:1: invalid YAML: nesting deeper than {loader.MAX_DEPTH} levels: refused"
 
@@ -347,10 +353,7 @@ def test_a_data_file_that_is_no_text_file_is_one_line_naming_it(tmp_path, make, 
     params = tmp_path / "data" / "params.yaml"
     params.parent.mkdir()
     make(params)
-    code = ("import sys; from pathlib import Path; from gitops_check.references import inputs\n"
-            "from gitops_check.errors import InputError\n"
-            "try:\n    inputs.load_min_replicas(Path(sys.argv[1]))\nexcept InputError as exc:\n    print(exc)\n")
-    proc = subprocess.run([sys.executable, "-c", code, str(tmp_path)], capture_output=True, text=True, cwd=REPO, timeout=60)
+    proc = input_error_in_child("from gitops_check.references import inputs", "inputs.load_min_replicas(arg)", tmp_path)
     assert proc.stdout.strip() == f"{params}: {expected}" + (": expected a YAML or JSON manifest file" if "regular" in expected else "")
     assert "AKIA" not in proc.stdout + proc.stderr
 
@@ -360,10 +363,7 @@ def test_a_deep_crd_is_refused_not_a_crash(tmp_path):
     recursive composer killed the process on this one when the schemas were built."""
     crd = tmp_path / "evil-crd.yaml"
     crd.write_text("apiVersion: apiextensions.k8s.io/v1\nkind: CustomResourceDefinition\nx: " + "[" * 30_000 + "]" * 30_000 + "\n")
-    code = ("import sys; from pathlib import Path; from gitops_check.schemas import crds\n"
-            "from gitops_check.errors import InputError\n"
-            "try:\n    crds.load([Path(sys.argv[1])])\nexcept InputError as exc:\n    print(exc)\n")
-    proc = subprocess.run([sys.executable, "-c", code, str(crd)], capture_output=True, text=True, cwd=REPO, timeout=60)
+    proc = input_error_in_child("from gitops_check.schemas import crds", "crds.load([arg])", crd)
     assert proc.returncode == 0, proc.stderr[-500:]
     assert proc.stdout.startswith(f"{crd}: locked CRD is not valid YAML: ") and "nesting deeper than 100 levels" in proc.stdout
 
@@ -378,4 +378,13 @@ def test_a_folder_target_nested_too_deep_is_one_line(tmp_path):
         fd, parent = os.open("a", os.O_RDONLY, dir_fd=fd), fd
         os.close(parent)
     os.close(fd)
-    assert_bad_input(folder, "deep-folder: folders nested more than 1000 levels deep: refused", seconds=20)
+    try:
+        assert_bad_input(folder, "deep-folder: folders nested more than 1000 levels deep: refused", seconds=20)
+    finally:  # removed level by level: pytest's own clean-up (shutil.rmtree) recurses and would fail on it later
+        top, n = folder, 0
+        while (top / "a").is_dir():
+            n += 1
+            os.rename(top / "a", tmp_path / f"level-{n}")
+            os.rmdir(top)
+            top = tmp_path / f"level-{n}"
+        os.rmdir(top)
