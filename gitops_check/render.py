@@ -5,7 +5,6 @@ pipeline), kustomize's own build command run in-process for each overlay (tools/
 from __future__ import annotations
 
 import json
-import os
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -99,7 +98,7 @@ def render_many(overlays: list[tuple[Path, str]], settings: Settings) -> list[Re
     if not overlays:
         return []
     batch = locate("kustomize-batch", settings)
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    cores = runner.usable_cores()
     size = min(BATCH_OVERLAYS, -(-len(overlays) // max(1, min(cores, 8))))
     chunks = [overlays[i:i + size] for i in range(0, len(overlays), size)]
     with ThreadPoolExecutor(max_workers=len(chunks)) as pool:

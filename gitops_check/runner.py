@@ -130,6 +130,15 @@ _LOCK = threading.Lock()
 _REFUSING = threading.Event()  # set while stop_on_failure() drains a failed run's threads: no tool may start
 
 
+def usable_cores() -> int:
+    """The cores this process may run on (a CI runner may pin it to fewer than the machine has): how many tool
+    processes are worth running side by side."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
+
+
 def stop_all() -> None:
     """Kill every tool running now (their runs raise ToolError). For the main thread when a run is
     interrupted (Ctrl-C, SIGTERM) while other threads wait on tools: without it, leaving a thread pool

@@ -45,7 +45,7 @@ def test_the_docs_block_is_replaced_and_the_rest_kept(tmp_path):
 
 
 def test_the_cpu_time_says_how_fast_a_run_could_ever_be(monkeypatch):
-    monkeypatch.setattr(fleetbench, "usable_cores", lambda: 2)
+    monkeypatch.setattr(fleetbench.runner, "usable_cores", lambda: 2)
     rows = [Row(1, 0.42, 0.62, 0.12, 0.61, 59, 0, usual_cpu=0.57, cold_cpu=0.88)]
     assert "| 1 | 0.42 s | 0.62 s | 0.7x | 0.57 s / 0.88 s | 0.12 s |" in fleetbench.table(rows, 9)
     faster = fleetbench.verdicts(rows, {"speedup": 5, "warm": 1, "memory": 400, "one": 2})[0]

@@ -9,7 +9,6 @@ document comes back with a status: a document with no result is a ToolError, nev
 from __future__ import annotations
 
 import json
-import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -58,10 +57,7 @@ def command(binary: str, locations: list[str], kubernetes_version: str, files: l
 def _workers() -> int:
     """One kubeconform worker per core this process may use: more only race to compile the same schemas
     (16 workers on 2 cores: 170 ms of CPU for one overlay, 153 ms with 2)."""
-    try:
-        return max(1, min(16, len(os.sched_getaffinity(0))))
-    except (AttributeError, OSError):
-        return max(1, min(16, os.cpu_count() or 4))
+    return min(16, runner.usable_cores())
 
 
 def _full(version: str) -> str:
