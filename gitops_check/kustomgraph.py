@@ -63,9 +63,9 @@ _USER = re.compile(r"^[A-Za-z][A-Za-z0-9-]*@")  # kustomize's SCP-style username
 _BINARY = "tag:yaml.org,2002:binary"
 _MERGE = "tag:yaml.org,2002:merge"
 _NULL = "tag:yaml.org,2002:null"
-# libyaml's parser when PyYAML has it (16x faster; the same nodes, tags and marks); composing is most of a walk.
-# libyaml's composer after parse()'s limits (depth, aliases, duplicate keys): its recursion kills the process on
-# deep nesting, and a kustomization is the pull request's to write.
+# libyaml's composer (16x faster than PyYAML's; the same nodes, tags and marks; composing is most of a walk), after
+# parse()'s limits (depth, aliases, duplicate keys): its recursion kills the process on deep nesting, and a
+# kustomization is the pull request's to write.
 _YAML_LOADER = _StrictLoader
 # Composed documents by file content, shared by every walk of the process: a fleet of overlays names the same
 # bases, and a run walks each target once for its inputs and once before kustomize builds it. Nodes are never

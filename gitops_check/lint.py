@@ -1,9 +1,9 @@
 """The lint stage: yamllint (in-process, the repository's .yamllint) over the YAML sources of overlays.
 
 An overlay's sources are the YAML files its kustomization tree pulls in (resources, components, patches,
-generators), found by kustomgraph's walk; a file many overlays share is linted once per run. A manifest file given directly is usually rendered
-output (kustomize, helm): style rules say nothing about it, and its syntax and duplicate keys are
-already enforced by the strict loader, so it is not style-linted.
+generators), found by kustomgraph's walk; a file many overlays share is linted once per run. A manifest file
+given directly is usually rendered output (kustomize, helm): style rules say nothing about it, and its syntax
+and duplicate keys are already enforced by the strict loader, so it is not style-linted.
 """
 
 from __future__ import annotations

@@ -44,8 +44,6 @@ try:  # libyaml's parser is several times faster on large rendered streams
 except AttributeError:  # pragma: no cover - PyYAML without libyaml
     _Base = yaml.SafeLoader
 
-
-
 MAX_FILE_BYTES = 64 * 1024 * 1024  # one manifest file or one rendered overlay
 MAX_DEPTH = 100  # nested mappings and sequences; the deepest locked upstream CRD has 38
 MAX_ALIAS_NODES = 100_000  # nodes produced through aliases in one file (each alias counts its whole value)
@@ -63,24 +61,19 @@ class _StrictLoader(_Base):  # type: ignore[misc, valid-type]
         super().__init__(stream)
 
 
-def data(text: str, source: str) -> Any:
+def data_file(path: Path) -> Any:
     """The first document of one of the repository's data files (policies/data/params.yaml, the ingress
     annotations) as yaml.safe_load reads it, with libyaml's speed (the pure-Python parser took 50 ms a run over
-    these files) and, first, parse()'s limits: a pull request can edit them, and libyaml's recursive composer
-    kills the process on deep nesting. InputError naming SOURCE and the line otherwise."""
-    try:
-        return yaml.load(text, Loader=_StrictLoader)
-    except yaml.YAMLError as exc:
-        raise InputError(_where(source, exc)) from None
-
-
-def data_file(path: Path) -> Any:
-    """data() of the file at PATH, read as read_text() reads any file a pull request may name or replace (regular
-    files only, never blocking, size-capped, UTF-8: an InputError naming it otherwise). FileNotFoundError passes
+    these files). A pull request can replace them: the file is read as read_text() reads any file (regular files
+    only, never blocking, size-capped, UTF-8) and gets parse()'s limits before libyaml's recursive composer, which
+    kills the process on deep nesting; an InputError naming it and the line otherwise. FileNotFoundError passes
     through, for the caller to say how the file is made."""
     if not os.path.lexists(path):
         raise FileNotFoundError(errno.ENOENT, os.strerror(errno.ENOENT), str(path))
-    return data(read_text(path, str(path)), str(path))
+    try:
+        return yaml.load(read_text(path, str(path)), Loader=_StrictLoader)
+    except yaml.YAMLError as exc:
+        raise InputError(_where(str(path), exc)) from None
 
 
 def _precheck(text: str) -> None:
