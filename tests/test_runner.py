@@ -228,14 +228,19 @@ def test_input_output_and_exit_code_come_back_whole():
     assert (done.returncode, done.stdout, done.stderr) == (3, f"{len(payload)}\n", "e")
 
 
-def test_tools_get_a_private_home_and_no_proxy(monkeypatch):
+def test_tools_get_a_private_home_and_only_the_environment_they_need(monkeypatch):
     monkeypatch.setenv("HTTPS_PROXY", "http://proxy.invalid:3128")
     monkeypatch.setenv("http_proxy", "http://proxy.invalid:3128")
     monkeypatch.setenv("XDG_DATA_HOME", ".local/share")  # relative: what made conftest panic
+    monkeypatch.setenv("GITHUB_TOKEN", "ghp_never_given_to_a_tool")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "never/given/either")
+    monkeypatch.setenv("LC_ALL", "C.UTF-8")
     monkeypatch.delenv("HOME", raising=False)
     done = runner.run([sys.executable, "-c", "import json, os; print(json.dumps(dict(os.environ)))"], tool="env")
     env = json.loads(done.stdout)
-    assert not {k for k in env if k.lower().endswith("_proxy") or k.startswith("XDG_")}
+    given = {"PATH", "LANG", "LANGUAGE", "TZ", "TMPDIR", "GOMAXPROCS", "HOME", "GOTRACEBACK", "GOMEMLIMIT", "GOGC"}
+    assert {k for k in env if not k.startswith("LC_")} <= given, sorted(env)
+    assert env["LC_ALL"] == "C.UTF-8" and env["PATH"] == os.environ["PATH"]
     assert env["HOME"].startswith(os.path.join(os.path.realpath(os.environ.get("TMPDIR", "/tmp")), "gitops-check-home-"))
     assert not os.path.exists(env["HOME"])  # removed afterwards
     assert env["GOTRACEBACK"] == "none" and env["GOMEMLIMIT"].endswith("MiB")
