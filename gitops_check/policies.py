@@ -14,11 +14,13 @@ from __future__ import annotations
 
 import json
 import re
+import stat
+import sys
 from pathlib import Path
 
 import yaml
 
-from . import runner, slo
+from . import loader, runner, slo
 from .context import Context
 from .errors import InputError, ToolError
 from .model import SEVERITIES, Document, Source, Violation
@@ -57,15 +59,39 @@ def _one_line(text: str) -> str:
     return " ".join(text.split()) or "no output"
 
 
+def policy_files(policies_dir: Path) -> list[Path]:
+    """Every file under the policies folder (the Rego and the data rego-eval and conftest load), in order; each must
+    be a regular file. A FIFO or a device there would keep rego-eval (conftest's loader) waiting until its timeout,
+    and a read of it here forever; pathlib's walk recurses once per level. InputError naming the file otherwise."""
+    root = Path(policies_dir)
+    try:
+        paths = sorted(p for p in root.rglob("*") if not p.is_dir())
+    except RecursionError:
+        raise InputError(f"{root}: folders nested more than {sys.getrecursionlimit()} levels deep: refused") from None
+    except OSError as exc:
+        raise InputError(f"{exc.filename or root}: cannot read: {exc.strerror or exc}") from None
+    for path in paths:
+        try:
+            mode = path.stat().st_mode
+        except OSError as exc:
+            what = "a broken symbolic link" if path.is_symlink() else (exc.strerror or str(exc))
+            raise InputError(f"{path}: cannot read: {what}") from None
+        if not stat.S_ISREG(mode):
+            raise InputError(f"{path}: not a regular file: the policies folder holds only policy and data files")
+    return paths
+
+
+def _policy_text(path: Path) -> str:
+    return loader.read_bytes(path, str(path)).decode("utf-8", errors="replace")
+
+
 def judged_packages(policies_dir: Path) -> set[str]:
     """The packages whose results are findings: every `webhook.*` package of the policies, tests aside.
     conftest must report each of them for every document it was given."""
     found = set()
-    for path in Path(policies_dir).rglob("*.rego"):
-        try:
-            found.update(_PACKAGE.findall(path.read_text(encoding="utf-8", errors="replace")))
-        except OSError as exc:
-            raise InputError(f"{path}: cannot read the policy ({exc.strerror})") from None
+    for path in policy_files(policies_dir):
+        if path.suffix == ".rego":
+            found.update(_PACKAGE.findall(_policy_text(path)))
     return {p for p in found if p.startswith("webhook.") and not p.endswith("_test")}
 
 
@@ -136,6 +162,7 @@ def _violation(result: dict, severity: str, namespace: str, doc: Document) -> Vi
 
 def verify(ctx: Context) -> None:
     """Run the Rego unit tests (`conftest verify`); ToolError with conftest's report when one fails."""
+    policy_files(ctx.settings.policies_dir)
     proc = _run([ctx.tool("conftest"), "verify", "--no-color", *_data_args(ctx)], ctx)
     if proc.returncode != 0:
         report = "\n".join(line for line in (proc.stdout + proc.stderr).splitlines() if line.strip())
@@ -159,8 +186,8 @@ def rule_table(policies_dir: Path) -> list[dict]:
     """
     rows: list[dict] = []
     seen: dict[str, str] = {}
-    for path in sorted(Path(policies_dir).rglob("*.rego")):
-        if path.name.endswith("_test.rego"):
+    for path in policy_files(policies_dir):
+        if path.suffix != ".rego" or path.name.endswith("_test.rego"):
             continue
         for row in _blocks(path, Path(policies_dir)):
             where = f"{row['file']}:{row.pop('line')}"
@@ -178,7 +205,7 @@ def _shown(path: Path, policies_dir: Path) -> str:
 
 
 def _blocks(path: Path, policies_dir: Path) -> list[dict]:
-    lines = path.read_text(encoding="utf-8").splitlines()
+    lines = _policy_text(path).splitlines()
     package = next((ln.split()[1] for ln in lines if ln.startswith("package ")), "")
     rows = []
     for start, line in enumerate(lines):

@@ -5,10 +5,12 @@ Argo CD see (sigs.k8s.io/yaml): dates stay strings, merge keys follow YAML's ove
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import dataclasses
 import json
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -368,23 +370,70 @@ def test_a_deep_crd_is_refused_not_a_crash(tmp_path):
     assert proc.stdout.startswith(f"{crd}: locked CRD is not valid YAML: ") and "nesting deeper than 100 levels" in proc.stdout
 
 
-def test_a_folder_target_nested_too_deep_is_one_line(tmp_path):
-    """A directory under overlays/ without a kustomization is a folder of manifests; os.walk recursed once per level."""
-    folder = tmp_path / "deep-folder"
+@contextlib.contextmanager
+def deep_folder(folder: Path, levels: int):
+    """FOLDER with LEVELS folders nested in it (a/a/a/...), made and removed one level at a time: pathlib's
+    mkdir(parents=True) recurses per level, and so does pytest's own clean-up of old temp folders (shutil.rmtree),
+    which would fail on it runs later."""
     folder.mkdir()
     fd = os.open(folder, os.O_RDONLY)
-    for _ in range(1100):  # one level at a time: pathlib's mkdir(parents=True) recurses too
+    for _ in range(levels):
         os.mkdir("a", dir_fd=fd)
         fd, parent = os.open("a", os.O_RDONLY, dir_fd=fd), fd
         os.close(parent)
     os.close(fd)
     try:
-        assert_bad_input(folder, "deep-folder: folders nested more than 1000 levels deep: refused", seconds=20)
-    finally:  # removed level by level: pytest's own clean-up (shutil.rmtree) recurses and would fail on it later
+        yield folder
+    finally:
         top, n = folder, 0
         while (top / "a").is_dir():
             n += 1
-            os.rename(top / "a", tmp_path / f"level-{n}")
+            os.rename(top / "a", folder.parent / f"level-{n}")
             os.rmdir(top)
-            top = tmp_path / f"level-{n}"
+            top = folder.parent / f"level-{n}"
         os.rmdir(top)
+
+
+def test_a_folder_target_nested_too_deep_is_one_line(tmp_path):
+    """A directory under overlays/ without a kustomization is a folder of manifests; os.walk recursed once per level."""
+    with deep_folder(tmp_path / "deep-folder", 1100) as folder:
+        assert_bad_input(folder, "deep-folder: folders nested more than 1000 levels deep: refused", seconds=20)
+
+
+# --------------------------------------------------------------------------- the policies folder
+
+
+def policies_copy(tmp_path: Path) -> Path:
+    copy = tmp_path / "policies"
+    shutil.copytree(REPO / "policies", copy)
+    return copy
+
+
+def test_a_policy_file_that_is_a_fifo_is_one_line(tmp_path):
+    """A .rego FIFO hung the run: the harness read it for its package, then conftest's loader would have."""
+    policies = policies_copy(tmp_path)
+    os.mkfifo(policies / "lib" / "evil.rego")
+    proc = input_error_in_child("from gitops_check import policies", "policies.judged_packages(arg)", policies)
+    assert proc.stdout.strip() == f"{policies / 'lib' / 'evil.rego'}: not a regular file: the policies folder holds only policy and data files"
+    env = {**os.environ, "GITOPS_CHECK_POLICIES_DIR": str(policies)}
+    proc = run_cli("validate", "--offline", str(FIXTURES / "policies" / "WH-POD-001.yaml"), env=env, timeout=60)
+    assert proc.returncode == 2 and proc.stderr.strip().endswith("evil.rego: not a regular file: the policies folder holds only policy and data files"), proc.stderr
+
+
+def test_a_policies_folder_nested_too_deep_is_one_line(tmp_path):
+    """pathlib's rglob recurses once per level: 1,100 folders under policies/ were an internal error."""
+    policies = policies_copy(tmp_path)
+    with deep_folder(policies / "deep", 1100):
+        proc = input_error_in_child("from gitops_check import policies", "policies.rule_table(arg)", policies)
+    assert proc.stdout.strip() == f"{policies}: folders nested more than 1000 levels deep: refused", proc.stderr[-500:]
+
+
+def test_a_policy_linked_to_the_environment_shows_no_secret(tmp_path):
+    """Tools got the whole CI environment: a policy that is a link to /proc/self/environ put its variables in
+    rego-eval's error line. Tools now get only PATH, the locale, the time zone and TMPDIR of it."""
+    policies = policies_copy(tmp_path)
+    (policies / "environ.rego").symlink_to("/proc/self/environ")
+    env = {**os.environ, "GITOPS_CHECK_POLICIES_DIR": str(policies), "DEPLOY_KEY": "ZZsecretZZ", "GH_AUTH": "YYsecretYY"}
+    proc = run_cli("validate", "--offline", str(FIXTURES / "policies" / "WH-POD-001.yaml"), env=env, timeout=120)
+    assert proc.returncode == 2 and "rego-eval" in proc.stderr, proc.stderr
+    assert "secretZZ" not in proc.stdout + proc.stderr and "secretYY" not in proc.stdout + proc.stderr
