@@ -22,9 +22,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import Any, Iterator
-
-import jsonschema
+from typing import TYPE_CHECKING, Any, Iterator
 
 from .. import loader
 from ..errors import InputError
@@ -33,6 +31,9 @@ from ..rules import rule
 from ..schemas.flagd import FLAGS_ID
 from .index import Index, PodTemplate, as_dict, as_list, dicts
 from .inputs import Inputs
+
+if TYPE_CHECKING:  # imported by schemas.flagd.validator() when a source has flag files
+    import jsonschema
 
 SCHEMA = rule(
     "WH-FLAG-001", "error", "references",

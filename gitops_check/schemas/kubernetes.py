@@ -12,12 +12,11 @@ group (networking.example.com Ingress) can never be validated against the Kubern
 from __future__ import annotations
 
 import importlib.metadata
+import importlib.util
 import json
 import re
 import time
 from functools import lru_cache
-from importlib import resources
-from importlib.resources.abc import Traversable
 from pathlib import Path
 
 
@@ -35,8 +34,13 @@ def package_version() -> str:
     return importlib.metadata.version("kubernetes-validate")
 
 
-def _bundle() -> Traversable:
-    return resources.files("kubernetes_validate") / "kubernetes-json-schema"
+def _bundle() -> Path:
+    """kubernetes-validate's schema folder, found without importing the package (it imports jsonschema: 45 ms of
+    a one-overlay run that only needs its files)."""
+    spec = importlib.util.find_spec("kubernetes_validate")
+    if spec is None or not spec.submodule_search_locations:
+        raise ToolError("kubernetes-validate is not installed: run `make tools`")
+    return Path(spec.submodule_search_locations[0]) / "kubernetes-json-schema"
 
 
 @lru_cache(maxsize=None)
