@@ -15,12 +15,11 @@ source). Stage and total seconds are summed: the time spent across all runners.
 from __future__ import annotations
 
 import json
-import math
 import re
 from pathlib import Path
 
 from .errors import InputError
-from .model import Document, Source, Violation
+from .model import SEVERITIES, Document, Source, Violation
 from .pipeline import Result
 
 _VIOLATION_FIELDS = ("rule", "severity", "kind", "namespace", "name", "source", "message")
@@ -36,8 +35,16 @@ class _Unnamed(Document):
         return None
 
 
+# Bounds on what a report may claim, so that a crafted one cannot make the merge build millions of objects or
+# write seconds JSON cannot hold (the sum of two 1e308 is Infinity): far above any real run.
+MAX_SECONDS = 10 ** 7  # seconds, a report's or a stage's (115 days)
+MAX_RESOURCES = 200_000  # objects across every merged report (a fleet of 200 overlays has about 4,600)
+
+
 def _number(value: object) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+    """Seconds as a report writes them: a finite number from 0 to MAX_SECONDS (compared without converting a huge
+    integer to a float, which overflows)."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and 0 <= value <= MAX_SECONDS
 
 
 def _read(path: Path) -> dict:
@@ -61,15 +68,19 @@ def _read(path: Path) -> dict:
         if not (isinstance(v, dict) and all(isinstance(v.get(k), str) for k in _VIOLATION_FIELDS)
                 and isinstance(v.get("waived", ""), str)):
             raise bad("a violation without rule, severity, kind, namespace, name, source and message")
+        if v["severity"] not in SEVERITIES:  # an unknown one would print as it is, and count as neither
+            raise bad(f"a violation whose severity is not one of {', '.join(SEVERITIES)}")
     summary = data["summary"]
     sources = summary.get("sources")
     stages = summary.get("stages")
     if not isinstance(sources, list) or not isinstance(stages, dict) or not _number(summary.get("seconds")):
-        raise bad("summary without sources, stages and seconds")
+        raise bad(f"summary without sources, stages and seconds (0 to {MAX_SECONDS:,})")
     for s in sources:
         if not (isinstance(s, dict) and isinstance(s.get("name"), str) and isinstance(s.get("kind"), str)
-                and isinstance(s.get("resources"), int) and s["resources"] >= 0 and _number(s.get("render_seconds"))):
-            raise bad("a source without name, kind, resources and render_seconds")
+                and type(s.get("resources")) is int and 0 <= s["resources"] <= MAX_RESOURCES
+                and _number(s.get("render_seconds"))):
+            raise bad(f"a source without name, kind, resources (0 to {MAX_RESOURCES:,}) and render_seconds "
+                      f"(0 to {MAX_SECONDS:,})")
     if not all(isinstance(k, str) and _number(sec) for k, sec in stages.items()):
         raise bad("a stage without seconds")
     return data
@@ -96,6 +107,8 @@ def merge(paths: list[Path]) -> Result:
             if s["name"] in owner:
                 raise InputError(f"{path}: source {s['name']} is also in {owner[s['name']]}: the reports overlap")
             owner[s["name"]] = path
+    if sum(s["resources"] for _, data in reports for s in data["summary"]["sources"]) > MAX_RESOURCES:
+        raise InputError(f"{paths[-1]}: the reports claim more than {MAX_RESOURCES:,} objects in all: refused")
 
     violations: list[Violation] = []
     seen: set[tuple[Violation, str]] = set()

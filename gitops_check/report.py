@@ -65,7 +65,7 @@ def escape(value: object) -> str:
 
 def _dumps(payload: object) -> str:
     """JSON, ASCII only; `##[` can only occur inside a string, where `##\\u005b` is the same text."""
-    return json.dumps(payload, indent=2).replace(_LEGACY_COMMAND, "##\\u005b") + "\n"
+    return json.dumps(payload, indent=2, allow_nan=False).replace(_LEGACY_COMMAND, "##\\u005b") + "\n"
 
 
 def summary(result: Result) -> dict:

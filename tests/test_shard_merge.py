@@ -138,3 +138,47 @@ def test_merging_a_file_that_is_no_report_is_one_line_and_exit_2(tmp_path, conte
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("gitops-check: error: ") and str(bad) in lines[0], proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+def _report(violations=(), resources=1, seconds=0.2, stage=0.1) -> dict:
+    return {"violations": list(violations), "summary": {
+        "result": "pass", "errors": 0, "warnings": 0, "waived": 0, "resources": resources,
+        "sources": [{"name": "a.yaml", "kind": "file", "resources": resources, "violations": 0, "render_seconds": 0.0}],
+        "stages": {"lint": stage}, "seconds": seconds}}
+
+
+@pytest.mark.parametrize("report, expected", [
+    # An unknown severity printed as it was written, at the start of a line (`::add-mask::`, which GitHub Actions
+    # honours in any case), and counted as neither error nor warning: `Error` passed.
+    (_report([{"rule": "WH-SEC-001", "severity": sev, "kind": "Secret", "namespace": "ns", "name": "db",
+               "source": "a.yaml", "message": "m"}]), "a violation whose severity is not one of error, warning")
+    for sev in ("::add-mask::", "Error", "::error file=README.md,line=1::forged")
+] + [
+    # 1e308 + 1e308 was written as Infinity (JSON has none); a 401-digit number was an OverflowError.
+    (_report(seconds=1e308), "summary without sources, stages and seconds"),
+    (_report(stage=10 ** 400), "a stage without seconds"),
+    (_report(seconds=-1), "summary without sources, stages and seconds"),
+    # one object was built per claimed resource: 1e9 took 17 s and 2.9 GB before a MemoryError
+    (_report(resources=1_000_000_000), "a source without name, kind, resources (0 to 200,000)"),
+])
+def test_a_forged_report_is_refused_in_one_line(tmp_path, report, expected):
+    path = tmp_path / "forged.json"
+    path.write_text(json.dumps(report))
+    proc = run_cli("merge", str(path), "--format", "json")
+    assert proc.returncode == 2, proc.stdout[-500:]
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"gitops-check: error: {path}: not a gitops-check JSON report (") \
+        and expected in lines[0], proc.stderr
+    assert "::" not in proc.stdout + proc.stderr
+
+
+def test_reports_claiming_too_many_objects_together_are_refused(tmp_path):
+    paths = []
+    for n in range(3):
+        report = _report(resources=90_000)
+        report["summary"]["sources"][0]["name"] = f"s{n}.yaml"
+        paths.append(tmp_path / f"r{n}.json")
+        paths[-1].write_text(json.dumps(report))
+    proc = run_cli("merge", *map(str, paths))
+    assert proc.returncode == 2 and proc.stderr.strip() == \
+        f"gitops-check: error: {paths[-1]}: the reports claim more than 200,000 objects in all: refused"
