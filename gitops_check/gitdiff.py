@@ -33,6 +33,7 @@ import yaml
 
 from . import kustomgraph, loader, pipeline, render, runner
 from .errors import InputError
+from .report import escape as visible
 from .settings import Settings
 
 GIT_TIMEOUT = 120  # seconds, for every git process
@@ -298,8 +299,8 @@ def compare(name: str, base: Side, head: Side) -> TargetDiff:
         (d.added if old is None else d.removed if new is None else d.changed).append(key)
         d.patches[key] = "".join(difflib.unified_diff(
             (old or "").splitlines(True), (new or "").splitlines(True),
-            f"base/{name}: {key}" if old is not None else "/dev/null",
-            f"head/{name}: {key}" if new is not None else "/dev/null"))
+            f"base/{visible(name)}: {visible(key)}" if old is not None else "/dev/null",
+            f"head/{visible(name)}: {visible(key)}" if new is not None else "/dev/null"))
     return d
 
 
@@ -330,6 +331,8 @@ def _counts(diffs: list[TargetDiff]) -> tuple[int, int, int]:
 
 
 def _target_line(d: TargetDiff) -> str:
+    """One line: the target's folder name comes from the pull request (a newline in it started a `::error` line)."""
+    name = visible(d.name)
     if not d.base.present and d.head.present:
         state = "new target; "
     elif d.base.present and not d.head.present:
@@ -337,14 +340,14 @@ def _target_line(d: TargetDiff) -> str:
     else:
         state = ""
     if d.base.error or d.head.error:
-        return f"{d.name}: {state}does not render"
+        return f"{name}: {state}does not render"
     if not d.patches:
-        return f"{d.name}: {state}no rendered change"
-    return f"{d.name}: {state}{len(d.added)} added, {len(d.removed)} removed, {len(d.changed)} changed"
+        return f"{name}: {state}no rendered change"
+    return f"{name}: {state}{len(d.added)} added, {len(d.removed)} removed, {len(d.changed)} changed"
 
 
 def _errors(d: TargetDiff) -> list[str]:
-    return [f"{side}: {s.error}" for side, s in (("base", d.base), ("head", d.head)) if s.error]
+    return [f"{side}: {visible(s.error)}" for side, s in (("base", d.base), ("head", d.head)) if s.error]
 
 
 def summary(diffs: list[TargetDiff], base_ref: str, head_ref: str | None) -> str:
@@ -362,7 +365,7 @@ def text(diffs: list[TargetDiff], base_ref: str, head_ref: str | None) -> str:
         out.append(f"=== {_target_line(d)}")
         out += [f"  {e}" for e in _errors(d)]
         for key, patch in d.patches.items():
-            out.append(f"--- {'added' if key in d.added else 'removed' if key in d.removed else 'changed'}: {key}")
+            out.append(f"--- {'added' if key in d.added else 'removed' if key in d.removed else 'changed'}: {visible(key)}")
             out.append(patch.rstrip("\n"))
         out.append("")
     out.append(summary(diffs, base_ref, head_ref))

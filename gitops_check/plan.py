@@ -15,6 +15,7 @@ from pathlib import Path
 
 from . import render, slo, timeline
 from .model import Source
+from .report import escape as visible
 from .references.index import Index, human
 from .settings import Settings
 
@@ -64,13 +65,15 @@ def _range(least: float, most: float) -> str:
 
 
 def text(report: Report) -> str:
+    """The plan for people. Names come from the pull request (a Rollout named with a newline and `::error`): each
+    line is escaped as the validate report escapes its values, so it stays one line that starts with our text."""
     out = []
     for p in report.plans:
         out += _plan_text(p, report)
         out.append("")
     if not report.plans:
         out.append(f"{report.source}: no Rollout")
-    return "\n".join(out).rstrip("\n") + "\n"
+    return "\n".join(map(visible, out)).rstrip("\n") + "\n"
 
 
 def _plan_text(p: timeline.Plan, report: Report) -> list[str]:

@@ -207,3 +207,14 @@ def test_rendered_output_nested_too_deep_is_one_line_on_its_side_not_a_crash():
     deep = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: x\ndata:\n  x: " + "[" * 600 + "]" * 600 + "\n"
     with pytest.raises(InputError, match=r"^overlays/x:6: nesting deeper than 100 levels: refused$"):
         gitdiff._objects(deep, "overlays/x")
+
+
+def test_names_from_the_pull_request_stay_on_their_line():
+    """An overlay folder or an object named with a newline started `::error`/`::add-mask::` lines (GitHub Actions
+    workflow commands) and moved the terminal's cursor, in text and in markdown."""
+    key = "v1 ConfigMap ns/c\n::add-mask::x\n::error file=README.md::forged\x1b[2K\x1b[1A"
+    added = gitdiff.compare("overlays/x\n::error::by-folder", gitdiff.Side(present=False), gitdiff.Side({key: "a: b\n"}))
+    broken = gitdiff.compare("overlays/y", gitdiff.Side(error="overlays/y: bad\n::error::by-error"), gitdiff.Side())
+    for out in (gitdiff.text([added, broken], "base", None), gitdiff.markdown([added, broken], "base", None)):
+        assert not any(line.lstrip().startswith("::") for line in out.splitlines()), out
+        assert "\x1b" not in out and "overlays/x\\n::error::by-folder" in out and "\\n::add-mask::x" in out

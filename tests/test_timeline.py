@@ -336,3 +336,17 @@ def test_rollback_to_a_recent_revision_skips_the_steps_only_with_rollback_window
     report = plan.Report(PRODUCTION, 900.0, "base/slo.yaml", [without])
     assert "  Rollback to a recent revision: worst 10m (no rollbackWindow: a full release)" in plan.text(report)
     assert json.loads(plan.as_json(report))["rollouts"][0]["rollback_seconds"] == 600
+
+
+def test_plan_text_keeps_a_forged_rollout_name_on_its_line(tmp_path):
+    """A Rollout named with newlines put `::error` workflow commands and cursor moves at the start of plan lines
+    (offline, nothing else checks that a name is a DNS name)."""
+    overlay = tmp_path / "forged"
+    overlay.mkdir()
+    (overlay / "kustomization.yaml").write_text(
+        f"resources:\n  - {os.path.relpath(REPO / PRODUCTION, overlay)}\npatches:\n  - target: {{kind: Rollout}}\n    patch: |-\n"
+        '      - {op: replace, path: /metadata/name, value: "x\\n::error file=README.md::forged\\n\\e[2K\\e[1A"}\n')
+    proc = _cli("plan", str(overlay))
+    assert proc.returncode in (0, 1), proc.stderr
+    assert "Rollout x\\n::error file=README.md::forged\\n\\x1b[2K\\x1b[1A (" in proc.stdout
+    assert not any(ln.lstrip().startswith("::") for ln in proc.stdout.splitlines()) and "\x1b" not in proc.stdout
