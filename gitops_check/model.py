@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 SEVERITIES = ("error", "warning")
+# A URL's user:password@ (or a token as the user): what a finding quotes of a repoURL or a Prometheus address
+# must not carry it (WH-SEC-004 finds such URLs; every finding that shows one prints it without).
+URL_CREDENTIALS = re.compile(r"\b([A-Za-z][A-Za-z0-9+.-]*://)[^/\s:@'\"]*(?::[^/\s@'\"]*)?@")
+
+
+def without_url_credentials(text: str) -> str:
+    return URL_CREDENTIALS.sub(r"\1***@", text) if "@" in text else text
 
 
 @dataclass(eq=False)
@@ -63,6 +71,9 @@ class Violation:
     source: str
     message: str
     waived: str = field(default="", compare=False)  # the waiver's reason when a waiver covers it
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "message", without_url_credentials(self.message))
 
     @classmethod
     def of(cls, rule: str, severity: str, doc: Document, message: str) -> "Violation":

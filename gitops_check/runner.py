@@ -49,6 +49,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Iterator, Mapping
 
 from .errors import ToolError
+from .model import URL_CREDENTIALS
 
 if TYPE_CHECKING:
     from .settings import Settings
@@ -444,7 +445,7 @@ _REDACTIONS = (
     # Authorization / Proxy-Authorization headers: the scheme and its credentials
     (re.compile(r"\b((?:proxy-)?authorization\s*[:=]\s*)(?:(?:bearer|basic|digest|token|negotiate)\s+)?[^\s,;'\"]+", re.I), r"\1***"),
     # URLs with user:password@ (or a token as the user)
-    (re.compile(r"\b([A-Za-z][A-Za-z0-9+.-]*://)[^/\s:@'\"]*(?::[^/\s@'\"]*)?@"), r"\1***@"),
+    (URL_CREDENTIALS, r"\1***@"),
     # key=value, key: value, "key": "value" for credential-like keys
     (re.compile(r"(" + _SECRET_KEY + r"[\"']?\s*[:=]\s*[\"']?)(?:[^\s\"',;&)}\]:]|:(?!\s|$))+", re.I), r"\1***"),
     # long hex runs: keys, tokens (and digests, which are no secret but cannot be told apart)

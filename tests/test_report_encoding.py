@@ -24,7 +24,7 @@ from xml.etree import ElementTree as ET
 import jsonschema
 import pytest
 
-from conftest import REPO
+from conftest import FIXTURES, REPO
 from gitops_check import report, ruletable, settings
 from gitops_check.errors import InputError
 from gitops_check.model import Document, Source, Violation
@@ -327,3 +327,14 @@ def test_a_hostile_file_name_in_an_error_is_one_safe_line(tmp_path):
     assert as_json.returncode == 2
     assert_json_text_is_safe(as_json.stdout)
     assert HOSTILE_NAME in json.loads(as_json.stdout)["error"]
+
+
+@pytest.mark.parametrize("fmt", ["text", "json", "junit", "sarif"])
+def test_findings_quote_urls_without_their_credentials(fmt):
+    proc = run_cli("validate", "--offline", "--format", fmt, str(FIXTURES / "report" / "url-credentials.yaml"))
+    assert proc.returncode == 1, proc.stderr
+    assert "P4ssw0rd" not in proc.stdout and "Passw0rd" not in proc.stdout
+    for rule in ("WH-REF-034", "WH-ARGO-004", "WH-ANA-004", "WH-SEC-004"):
+        assert rule in proc.stdout
+    if fmt == "text":
+        assert "https://***@git.example.com/company/webhook-service-gitops.git" in proc.stdout
