@@ -437,7 +437,7 @@ _STACK = re.compile(
     r"^(?:goroutine \d+ \[|runtime stack:|\[signal |\s*\S+\.go:\d+|\S+\(.*\)$|created by |exit status \d+$"
     r"|\s+at |\s*File \"|\[goroutine stacks? omitted\]|(?:rax|rbx|rcx|rdx|rdi|rsi|rbp|rsp|r\d+|rip|rflags|cs|fs|gs)\s+0x)"
 )
-_SECRET_KEY = (r"(?:[A-Za-z0-9_.-]{0,40}(?:password|passwd|passphrase|pwd|secret|token|api[_-]?key|access[_-]?key"
+_SECRET_KEY = (r"(?:[A-Za-z0-9_.-]{0,40}(?:password|passwd|passphrase|pass|pwd|secret|token|api[_-]?key|access[_-]?key"
                r"|private[_-]?key|credentials?|auth)[A-Za-z0-9_.-]{0,40})")
 _REDACTIONS = (
     # -----BEGIN ... PRIVATE KEY----- and what follows it on the line
@@ -446,6 +446,11 @@ _REDACTIONS = (
     (re.compile(r"\b((?:proxy-)?authorization\s*[:=]\s*)(?:(?:bearer|basic|digest|token|negotiate)\s+)?[^\s,;'\"]+", re.I), r"\1***"),
     # URLs with user:password@ (or a token as the user)
     (URL_CREDENTIALS, r"\1***@"),
+    # what kustomize quotes of a generator input it could not read: a literal (`DB_PASS Hunter2`, `=Hunter2`) or an
+    # env file's line (its bytes, then its text)
+    (re.compile(r"(literal sources? \[)[^\]]*(\])"), r"\1***\2"),
+    (re.compile(r"(invalid literal source ).*?(, expected|$)"), r"\1***\2"),
+    (re.compile(r"(\bline \[)[\d ]*(\] has invalid utf8 bytes\s*:).*"), r"\1***\2 ***"),
     # key=value, key: value, "key": "value" for credential-like keys
     (re.compile(r"(" + _SECRET_KEY + r"[\"']?\s*[:=]\s*[\"']?)(?:[^\s\"',;&)}\]:]|:(?!\s|$))+", re.I), r"\1***"),
     # long hex runs: keys, tokens (and digests, which are no secret but cannot be told apart)

@@ -270,6 +270,12 @@ def test_conftest_runs_without_home(tmp_path):
         ("key 0123456789abcdef0123456789abcdef0123 leaked", "key *** leaked", "0123456789abcdef"),
         ("jwt eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.SflKxwRJSMeKKF2QT4fwpMeJf36POk6yJV_adQssw5c end", "jwt *** end", "eyJ"),
         ("-----BEGIN RSA PRIVATE KEY----- MIIEowIBAAKCAQEA", "-----PRIVATE KEY ***-----", "MIIE"),
+        ("DB_PASS=hunter2 in the env file", "DB_PASS=*** in the env file", SECRET),
+        # kustomize quotes a generator literal it cannot read (a space instead of `=`), and an env file's line
+        ("loading KV pairs: literal sources [DB_PASS hunter2]: invalid literal source DB_PASS hunter2, expected key=value",
+         "loading KV pairs: literal sources [***]: invalid literal source ***, expected key=value", SECRET),
+        ("env source files: [e.env]: line [68 66 61 255 104] has invalid utf8 bytes : DB=\ufffdhunter2",
+         "env source files: [e.env]: line [***] has invalid utf8 bytes : ***", SECRET),
     ],
 )
 def test_credentials_are_redacted(text, shown, hidden):
@@ -312,7 +318,10 @@ def test_kustomize_error_text_is_one_short_redacted_line(tmp_path):
     missing = tmp_path / "missing"
     missing.mkdir()
     (missing / "kustomization.yaml").write_text(f"resources:\n- password={SECRET}.yaml\n")
-    for folder in (overlay, missing):
+    typo = tmp_path / "typo"  # a space instead of `=` in a secretGenerator literal: kustomize quotes it
+    typo.mkdir()
+    (typo / "kustomization.yaml").write_text(f"secretGenerator:\n- name: db\n  literals: ['DB_PASS {SECRET}']\n")
+    for folder in (overlay, missing, typo):
         for args in (["render", str(folder)], ["validate", "--offline", "--format", "json", str(folder)]):
             proc = subprocess.run([str(GITOPS_CHECK), *args], cwd=REPO, capture_output=True, text=True, timeout=120)
             assert proc.returncode == 2
