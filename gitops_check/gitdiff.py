@@ -196,8 +196,17 @@ def affected(repo: Path, base_ref: str, head_ref: str | None, settings: Settings
 
 
 # -- redaction -------------------------------------------------------------------------------------------------------
+# What names a credential: the names WH-SEC-002/003 judge (policies/secrets.rego credential_name) and a few more.
 _SECRET_KEY = re.compile(r"passw(or)?d|passphrase|token|secret|api[-_]?key|private[-_]?key|access[-_]?key|credential"
-                         r"|auth[-_]?key|[-_.]key$", re.I)
+                         r"|auth[-_]?key|[-_.]key$|conn(ection)?[-_]?string$|dsn$|(^|[-_.])pass$|[-_.]pwd$"
+                         r"|[a-z](?-i:Pass|Pwd)$", re.I)
+# A `key=value` or `key: value` credential line inside a value (an app.properties in a ConfigMap): WH-SEC-003's
+# credential_line (policies/secrets.rego), the same expression.
+_CREDENTIAL_LINE = re.compile(
+    r"""(?im)^[ \t-]*["']?([\w.-]*(?:password|passwd|secret|token|api[_-]?key|private[_-]?key|access[_-]?key"""
+    r"""|secret[_-]?key|credentials?|conn(?:ection)?[_-]?string|[_.-]pass|[_.-]pwd))["']?[ \t]*[:=][ \t]*["']?[^\s"'$<{#]""")
+# kubectl's copy of the whole object, as applied: a Secret's values in clear.
+_LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
 # Keys that name a secret rather than hold one (secretKeyRef, secretName, an ExternalSecret's secretKey).
 _NOT_SECRET_KEY = re.compile(r"(name|ref|refs|keyref|selector|path|file|namespace|kind|store|storeref|template)$"
                              r"|^secretkey$", re.I)
@@ -219,14 +228,19 @@ def _secret_key(key: object) -> bool:
 
 def redact(obj: object, in_secret: bool = False) -> object:
     """A copy of a rendered object with secret values replaced (a change still shows as a changed digest):
-    a Secret's data/stringData values, values under secret-looking keys, `value` next to a secret-looking
-    `name` (env entries), and strings that look like credentials wherever they are."""
+    a Secret's data/stringData values and its last-applied-configuration annotation, values under
+    secret-looking keys, `value` next to a secret-looking `name` (env entries), and strings that look like
+    credentials or hold a credential line wherever they are."""
     if isinstance(obj, dict):
         out = {}
         named_secret = _secret_key(obj.get("name"))
         for key, value in obj.items():
             if (in_secret and key in ("data", "stringData") and isinstance(value, dict)):
                 out[key] = {k: redacted(v) for k, v in value.items()}
+            elif in_secret and key == "metadata" and isinstance(value, dict) and isinstance(value.get("annotations"), dict):
+                notes = value["annotations"]
+                out[key] = redact({**value, "annotations": {
+                    k: redacted(v) if k == _LAST_APPLIED else v for k, v in notes.items()}})
             elif isinstance(value, (str, int, float, bytes)) and not isinstance(value, bool) and (
                     _secret_key(key) or (named_secret and key == "value")):
                 out[key] = redacted(value)
@@ -235,7 +249,7 @@ def redact(obj: object, in_secret: bool = False) -> object:
         return out
     if isinstance(obj, list):
         return [redact(v) for v in obj]
-    if isinstance(obj, str) and _SECRET_VALUE.search(obj):
+    if isinstance(obj, str) and (_SECRET_VALUE.search(obj) or _CREDENTIAL_LINE.search(obj)):
         return redacted(obj)
     return obj
 

@@ -188,6 +188,17 @@ def test_redaction_of_secret_looking_values():
     out = str(gitdiff.redact(obj))
     assert not any(v in out for v in ("pw1", "pw2", "pw3"))
     assert "info" in out and "creds" in out and "'key': 'password'" in out
+    # what WH-SEC-002/003 judge a credential was shown: *_PASS and connection-string env vars, a ConfigMap key
+    # DB_PASS, a `db.password=` line in a value, and a Secret's values in its last-applied-configuration
+    env = [{"name": "DB_PASS", "value": "pw4"}, {"name": "DB_CONNECTION_STRING", "value": "Server=db;Password=pw5"},
+           {"name": "dbPass", "value": "pw6"}, {"name": "BYPASS_CACHE", "value": "yes"}]
+    config = {"kind": "ConfigMap", "data": {"DB_PASS": "pw7", "app.properties": "db.host=x\ndb.password=pw8\n", "ok": "1"}}
+    secret = {"kind": "Secret", "metadata": {"name": "s", "annotations": {gitdiff._LAST_APPLIED: '{"stringData":{"pw":"pw9"}}',
+                                                                          "team": "payments"}},
+              "stringData": {"pw": "pw9"}}
+    out = str([gitdiff.redact({"env": env}), gitdiff.redact(config), gitdiff.redact(secret, in_secret=True)])
+    assert not any(f"pw{n}" in out for n in range(4, 10)), out
+    assert "'yes'" in out and "'1'" in out and "payments" in out and "'name': 's'" in out
 
 
 def test_make_diff_offline(repo):
