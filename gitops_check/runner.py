@@ -20,9 +20,10 @@ through `run()`, which guarantees, whatever the input under check does to the to
   quarters of the cap so Go's collector works harder before the cap is reached, and GOGC to 400 so it works
   less before then (these tools live for a fraction of a second);
 - an output cap of `tool-output-mib` per stream: a tool printing more is killed and reported;
-- a sane, hermetic environment: a private empty HOME (removed afterwards; conftest panics without one and
-  user-level plugin folders must not change a verdict), no XDG_* folders, no proxy variables (nothing is
-  fetched while judging), GOTRACEBACK=none (a Go panic prints its message, not every goroutine);
+- an allow-listed environment: of the harness's own variables only PATH, the locale, TZ, TMPDIR and GOMAXPROCS
+  (no CI token, credential, proxy or XDG_* folder), a private empty HOME (removed afterwards; conftest panics
+  without one and user-level plugin folders must not change a verdict), GOTRACEBACK=none (a Go panic prints
+  its message, not every goroutine), GOMEMLIMIT and GOGC as above;
 - one line: a timeout, a limit, a missing binary or a tool killed by a signal is a ToolError of one line,
   and `one_line()` turns any tool's error text into one short, redacted line for the user.
 
