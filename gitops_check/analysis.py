@@ -20,6 +20,7 @@ import re
 from dataclasses import dataclass
 from typing import Any, Callable, NoReturn, Union
 
+from .loader import Expansion
 from .model import Document
 
 ANALYSIS_KINDS = ("AnalysisTemplate", "ClusterAnalysisTemplate")
@@ -71,9 +72,11 @@ def arg_values(doc: Document, overrides: dict[str, str] | None = None) -> dict[s
     return values
 
 
-def substitute(text: str, values: dict[str, str]) -> str:
-    """Replace every `{{args.NAME}}`; an undeclared arg becomes PLACEHOLDER (the policies stage reports it)."""
-    return _ARG.sub(lambda m: values.get(m.group(1), PLACEHOLDER), text)
+def substitute(text: str, values: dict[str, str], budget: Expansion | None = None) -> str:
+    """Replace every `{{args.NAME}}`; an undeclared arg becomes PLACEHOLDER (the policies stage reports it). What it
+    makes counts against BUDGET (by default its own: a 200 kB arg in 1,000 placeholders made a 200 MB query)."""
+    budget = budget or Expansion("an AnalysisTemplate's query or condition")
+    return budget.sub(_ARG, text, lambda m: values.get(m.group(1), PLACEHOLDER))
 
 
 def prometheus_metrics(doc: Document, overrides: dict[str, str] | None = None) -> list[Metric]:
@@ -89,12 +92,13 @@ def prometheus_metrics(doc: Document, overrides: dict[str, str] | None = None) -
         if not isinstance(prometheus, dict):
             continue
         query = prometheus.get("query")
+        budget = Expansion(f"{doc.source}: {doc.ref} metric {str(metric.get('name', ''))[:100]!r}")
         found.append(
             Metric(
                 name=str(metric.get("name", "")),
-                query=substitute(str(query), values) if isinstance(query, (str, int, float)) else None,
-                success=substitute(str(metric.get("successCondition") or ""), values),
-                failure=substitute(str(metric.get("failureCondition") or ""), values),
+                query=substitute(str(query), values, budget) if isinstance(query, (str, int, float)) else None,
+                success=substitute(str(metric.get("successCondition") or ""), values, budget),
+                failure=substitute(str(metric.get("failureCondition") or ""), values, budget),
             )
         )
     return found

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Iterator
 
+from .loader import Expansion
 from .model import Document
 
 SYNC_WAVE = "argocd.argoproj.io/sync-wave"
@@ -104,18 +105,19 @@ def _lookup(element: dict, key: str) -> Any:
     return value
 
 
-def substitute(value: Any, element: dict) -> Any:
+def substitute(value: Any, element: dict, budget: Expansion) -> Any:
     """Fill `{{key}}` / `{{.key}}` placeholders of an ApplicationSet template from one list element;
-    unknown placeholders are left as they are (and such paths are then not judged)."""
+    unknown placeholders are left as they are (and such paths are then not judged). What it makes counts
+    against BUDGET (the ApplicationSet's, every element together)."""
     if isinstance(value, str):
         def repl(m: re.Match) -> str:
             found = _lookup(element, m.group(1))
             return m.group(0) if found is None or isinstance(found, (dict, list)) else str(found)
-        return _PLACEHOLDER.sub(repl, value)
+        return budget.sub(_PLACEHOLDER, value, repl) if "{{" in value else value
     if isinstance(value, dict):
-        return {k: substitute(v, element) for k, v in value.items()}
+        return {k: substitute(v, element, budget) for k, v in value.items()}
     if isinstance(value, list):
-        return [substitute(v, element) for v in value]
+        return [substitute(v, element, budget) for v in value]
     return value
 
 
@@ -131,10 +133,11 @@ def applications(docs: Iterable[Document]) -> Iterator[App]:
         spec = _dict(doc.obj.get("spec"))
         template = _dict(spec.get("template"))
         elements = [e for g in _dicts(spec.get("generators")) for e in _dicts(_dict(g.get("list")).get("elements"))]
+        budget = Expansion(f"{doc.source}: {doc.ref}")
         for i, element in enumerate(elements):
             yield App(
-                doc, f"list element {i}: ", substitute(_dict(template.get("spec")), element),
-                _dict(substitute(_dict(template.get("metadata")), element)),
+                doc, f"list element {i}: ", substitute(_dict(template.get("spec")), element, budget),
+                _dict(substitute(_dict(template.get("metadata")), element, budget)),
             )
 
 

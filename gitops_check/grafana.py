@@ -18,6 +18,7 @@ import re
 from dataclasses import dataclass
 from typing import Any, Iterator
 
+from .loader import Expansion
 from .model import Document
 from .promql_ast import format_duration
 
@@ -74,7 +75,7 @@ def queries(board: dict, key: str, scrape_seconds: float) -> list[PanelQuery]:
             if not isinstance(expr, str) or not expr.strip() or not _prometheus(target, panel):
                 continue
             where = f'dashboard "{title}" ({key}), panel "{panel.get("title", "")}", query {target.get("refId", "?")}'
-            found.append(PanelQuery(where, _substitute(expr, values)))
+            found.append(PanelQuery(where, _substitute(expr, values, Expansion(where[:300]))))
     return found
 
 
@@ -111,9 +112,14 @@ def _builtins(scrape_seconds: float) -> dict[str, str]:
 def _variables(board: dict) -> dict[str, str]:
     templating = board.get("templating") if isinstance(board.get("templating"), dict) else {}
     values = {}
-    for var in (v for v in templating.get("list") or [] if isinstance(v, dict) and isinstance(v.get("name"), str)):
+    for var in (v for v in _list(templating.get("list")) if isinstance(v, dict) and isinstance(v.get("name"), str)):
         values[var["name"]] = _current(var)
     return values
+
+
+def _list(value: Any) -> list:
+    """A list the dashboard JSON holds, or none: `"list": 5` was an internal error."""
+    return value if isinstance(value, list) else []
 
 
 def _current(var: dict[str, Any]) -> str:
@@ -125,7 +131,7 @@ def _current(var: dict[str, Any]) -> str:
         return str(var.get("allValue") or ".*")
     if isinstance(value, (str, int, float)) and str(value):
         return str(value)
-    options = [o.get("value") for o in var.get("options") or [] if isinstance(o, dict) and o.get("value")]
+    options = [o.get("value") for o in _list(var.get("options")) if isinstance(o, dict) and o.get("value")]
     if options:
         return str(options[0])
     if var.get("type") in ("interval", "custom", "constant", "textbox") and isinstance(var.get("query"), str) and var["query"]:
@@ -133,9 +139,9 @@ def _current(var: dict[str, Any]) -> str:
     return PLACEHOLDER
 
 
-def _substitute(expr: str, values: dict[str, str]) -> str:
+def _substitute(expr: str, values: dict[str, str], budget: Expansion) -> str:
     def replace(match: re.Match) -> str:
         name = next(g for g in match.groups() if g)
         return values.get(name, match.group(0))
 
-    return _VARIABLE.sub(replace, expr)
+    return budget.sub(_VARIABLE, expr, replace)

@@ -48,6 +48,31 @@ MAX_FILE_BYTES = 64 * 1024 * 1024  # one manifest file or one rendered overlay
 MAX_DEPTH = 100  # nested mappings and sequences; the deepest locked upstream CRD has 38
 MAX_ALIAS_NODES = 100_000  # nodes produced through aliases in one file (each alias counts its whole value)
 MAX_NODES = 5_000_000  # nodes in one file, aliases expanded (a 50 MB stream of 50,000 objects has ~2 million)
+# Characters the substitutions of one template may produce: an ApplicationSet's list elements, an AnalysisTemplate's
+# args, a dashboard's variables. A 100 kB value (one YAML alias, used by 300 elements) in 1,000 placeholders made
+# gigabytes; the real templates here expand to a few kilobytes.
+MAX_EXPANDED = 1 << 20
+
+
+class Expansion:
+    """The characters WHAT's placeholder substitutions may still produce; past MAX_EXPANDED, an InputError naming it."""
+
+    def __init__(self, what: str, limit: int = MAX_EXPANDED):
+        self.what, self.left = what, limit
+
+    def sub(self, pattern: re.Pattern, text: str, value_of) -> str:
+        """pattern.sub(value_of, text), counted against what is left."""
+        def replace(match: re.Match) -> str:
+            value = value_of(match)
+            self.left -= len(value)
+            if self.left < 0:
+                raise InputError(f"{self.what}: its placeholders expand to more than {MAX_EXPANDED:,} characters: refused")
+            return value
+
+        self.left -= len(text)
+        if self.left < 0:
+            raise InputError(f"{self.what}: its placeholders expand to more than {MAX_EXPANDED:,} characters: refused")
+        return pattern.sub(replace, text)
 
 
 class _StrictLoader(_Base):  # type: ignore[misc, valid-type]
@@ -59,6 +84,26 @@ class _StrictLoader(_Base):  # type: ignore[misc, valid-type]
     def __init__(self, stream: str) -> None:
         _precheck(stream)
         super().__init__(stream)
+
+
+def _bounded(tag: str, construct):
+    """PyYAML's constructor for TAG, refusing what it cannot or should not build: an integer of more than 100
+    characters (a 1 MB base-60 `1:59:59:...` took 47 s, 5,000 digits are a ValueError), a date that does not exist
+    (`2024-02-30`). The refusal names the line, never the value (it can be a secret)."""
+    what = {"int": "an integer", "float": "a number", "timestamp": "a date"}[tag]
+
+    def constructor(loader, node):
+        if len(str(node.value)) > 100 and tag in ("int", "float"):
+            raise yaml.constructor.ConstructorError(None, None, f"{what} longer than 100 characters: refused", node.start_mark)
+        try:
+            return construct(loader, node)
+        except (ValueError, OverflowError):
+            raise yaml.constructor.ConstructorError(None, None, f"not a valid {what.split()[1]} (not shown)", node.start_mark) from None
+    return constructor
+
+
+for _tag in ("int", "float", "timestamp"):
+    _StrictLoader.add_constructor(f"tag:yaml.org,2002:{_tag}", _bounded(_tag, _Base.yaml_constructors[f"tag:yaml.org,2002:{_tag}"]))
 
 
 def data_file(path: Path) -> Any:

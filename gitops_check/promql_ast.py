@@ -177,18 +177,24 @@ def calls(tree: Node, *functions: str) -> Iterator[tuple[Node, tuple[Node, ...]]
 
 # prometheus/common v0.39.0 model.ParseDuration (the version Prometheus 2.42.0 uses): units y w d h m s ms,
 # each at most once and in this order, integers only; a bare "0" is zero.
-_DURATION = re.compile(r"^(?:(\d+)y)?(?:(\d+)w)?(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?(?:(\d+)ms)?$")
-_UNIT_SECONDS = (365 * 86400, 7 * 86400, 86400, 3600, 60, 1, 0.001)
+_DURATION = re.compile(r"^(?:([0-9]+)y)?(?:([0-9]+)w)?(?:([0-9]+)d)?(?:([0-9]+)h)?(?:([0-9]+)m)?(?:([0-9]+)s)?(?:([0-9]+)ms)?$")
+_UNIT_MS = (365 * 86_400_000, 7 * 86_400_000, 86_400_000, 3_600_000, 60_000, 1000, 1)
 
 
 def duration_seconds(text: str) -> float:
-    """A Prometheus duration ("30s", "1m30s", "2d") in seconds; ValueError when Prometheus would reject it."""
+    """A Prometheus duration ("30s", "1m30s", "2d") in seconds; ValueError when Prometheus would reject it
+    (model.ParseDuration: int64 milliseconds, so "1" and 400 zeros "ms" is out of range, not a float overflow)."""
     if text == "0":
         return 0.0
-    match = _DURATION.match(text)
+    match = _DURATION.match(text) if isinstance(text, str) else None
     if not text or not match:
-        raise ValueError(f"not a valid duration string: {text!r}")
-    return sum(int(n) * unit for n, unit in zip(match.groups(), _UNIT_SECONDS) if n)
+        raise ValueError(f"not a valid duration string: {str(text)[:100]!r}")
+    if any(n and len(n) > 19 for n in match.groups()):
+        raise ValueError("duration out of range")
+    ms = sum(int(n) * unit for n, unit in zip(match.groups(), _UNIT_MS) if n)
+    if ms > 2 ** 63 - 1:
+        raise ValueError("duration out of range")
+    return ms / 1000
 
 
 def format_duration(seconds: float) -> str:

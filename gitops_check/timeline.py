@@ -244,8 +244,8 @@ class Plan:
         for m in gates:
             if m.count == INF and m.interval is not None:
                 return None
-            times = [m.first(m.start_least) + k * (m.interval or 0.0) + m.lasts for k in range(int(max(m.count, 1)))]
-            if sum(t >= start + self.scrape for t in times) >= m.failure_limit + 1:
+            taken = _at_or_after(m.first(m.start_least) + m.lasts, m.interval or 0.0, int(max(m.count, 1)), start + self.scrape)
+            if taken >= m.failure_limit + 1:
                 return None
         background = [m for m in mine if not m.blocking]
         for m in background:
@@ -306,13 +306,37 @@ def _arg_value(text: Any, use: AnalysisUse, templates: list[Document]) -> Any:
     return None
 
 
+def _at_or_after(first: float, interval: float, count: int, threshold: float) -> int:
+    """How many of COUNT measurements, taken at first + k * interval (k = 0..count-1), end at or after THRESHOLD:
+    counted one by one for the counts a template uses, by arithmetic for the rest (`count: 9223372036854775807`
+    in a pull request made a list of that many)."""
+    if count <= 10_000:
+        return sum(first + k * interval >= threshold for k in range(count))
+    if interval == 0:
+        return count if first >= threshold else 0
+    if interval > 0:  # from the first k at or after the threshold to the end
+        k = max(0, math.ceil((threshold - first) / interval))
+        while k > 0 and first + (k - 1) * interval >= threshold:
+            k -= 1
+        while k < count and first + k * interval < threshold:
+            k += 1
+        return count - min(k, count)
+    k = math.floor((first - threshold) / -interval)  # a negative interval: from the start to the last k at or after it
+    return 0 if k < 0 else min(count, k + 1)
+
+
 def _go_int(value: Any) -> int:
-    """intstr.IntOrString.IntValue(): an int as is, a string through strconv.Atoi (0 when it is not one)."""
+    """intstr.IntOrString.IntValue(): an int as is, a string through strconv.Atoi: 0 when it is not a number,
+    clamped to int64 when it is out of range (Atoi returns the bound with its range error)."""
     if isinstance(value, int) and not isinstance(value, bool):
-        return value
+        return max(-(2 ** 63), min(2 ** 63 - 1, value))
     text = str(value)
     body = text[1:] if text[:1] in "+-" else text
-    return int(text) if body and all(c in "0123456789" for c in body) else 0
+    if not (body and all(c in "0123456789" for c in body)):
+        return 0
+    if len(body.lstrip("0")) > 19:  # beyond int64, and beyond what int() converts quickly (or at all: 4,300 digits)
+        return -(2 ** 63) if text[0] == "-" else 2 ** 63 - 1
+    return max(-(2 ** 63), min(2 ** 63 - 1, int(text)))
 
 
 def _measurement(metric: dict, use: AnalysisUse, templates: list[Document], doc: Document,

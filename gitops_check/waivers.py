@@ -9,6 +9,7 @@ does not fail the run; a waiver that matches nothing, or has expired, is reporte
 from __future__ import annotations
 
 import datetime as dt
+import os
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -60,9 +61,9 @@ class Waiver:
 
 def load(path: Path, shown: str) -> list[Waiver]:
     """Read the waivers file; a missing file means no waivers, a malformed one is an InputError."""
-    if not path.exists():
+    if not os.path.lexists(path):
         return []
-    text = path.read_text(encoding="utf-8")
+    text = loader.read_text(path, shown)  # a pull request's file: regular files only, never blocking, size-capped
     if not text.strip():
         return []
     try:  # compose for the entries' line numbers, load (strict: duplicate keys refused) for the values

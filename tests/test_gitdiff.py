@@ -229,3 +229,13 @@ def test_names_from_the_pull_request_stay_on_their_line():
     for out in (gitdiff.text([added, broken], "base", None), gitdiff.markdown([added, broken], "base", None)):
         assert not any(line.lstrip().startswith("::") for line in out.splitlines()), out
         assert "\x1b" not in out and "overlays/x\\n::error::by-folder" in out and "\\n::add-mask::x" in out
+
+
+def test_an_object_too_long_to_diff_line_by_line_is_counted():
+    """difflib is quadratic on repeating lines: one object of 120,000 shuffled list items took 94 s."""
+    items = [f"    - v{i % 101}\n" for i in range(gitdiff.MAX_DIFF_LINES + 1)]
+    old = "spec:\n  items:\n" + "".join(items)
+    new = "spec:\n  items:\n" + "".join(reversed(items))
+    d = gitdiff.compare("overlays/big", gitdiff.Side({"v1 Thing ns/t": old}), gitdiff.Side({"v1 Thing ns/t": new}))
+    assert d.changed == ["v1 Thing ns/t"]
+    assert d.patches["v1 Thing ns/t"].splitlines()[-1] == "@@ 5,003 lines before, 5,003 after: more than 5,000, not diffed line by line @@"

@@ -318,9 +318,10 @@ def test_a_regular_expression_in_a_query_is_matched_in_linear_time():
 
 def test_a_dashboard_query_full_of_unfinished_variables_is_scanned_in_linear_time():
     """A dashboard is the pull request's to write: 240 KB of "${a:" took 84 s (every "${" rescanned the rest)."""
-    code = ("from gitops_check import grafana\n"
+    code = ("from gitops_check import grafana\nfrom gitops_check.loader import Expansion\n"
             "text = '${a:' * 60000\n"
-            "print(grafana._substitute(text, {'a': 'x'}) == text, grafana._substitute('${a:csv} [[a]] $a', {'a': 'x'}))\n")
+            "print(grafana._substitute(text, {'a': 'x'}, Expansion('t')) == text,\n"
+            "      grafana._substitute('${a:csv} [[a]] $a', {'a': 'x'}, Expansion('t')))\n")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, timeout=30)
     assert proc.stdout.strip() == "True x x x", proc.stderr[-500:]
 
@@ -437,3 +438,125 @@ def test_a_policy_linked_to_the_environment_shows_no_secret(tmp_path):
     proc = run_cli("validate", "--offline", str(FIXTURES / "policies" / "WH-POD-001.yaml"), env=env, timeout=120)
     assert proc.returncode == 2 and "rego-eval" in proc.stderr, proc.stderr
     assert "secretZZ" not in proc.stdout + proc.stderr and "secretYY" not in proc.stdout + proc.stderr
+
+
+# --------------------------------------------------------------------------- values a stage computes with
+# Found by a red-team pass: each ran for minutes, ran out of memory or was an internal error.
+
+_ROLLOUT_WITH_ANALYSIS = """apiVersion: argoproj.io/v1alpha1
+kind: AnalysisTemplate
+metadata: {{name: t}}
+spec:
+  metrics:
+    - name: m
+      interval: 30s
+      count: {count}
+      provider: {{prometheus: {{address: "http://p:9090", query: up}}}}
+---
+apiVersion: argoproj.io/v1alpha1
+kind: Rollout
+metadata: {{name: r}}
+spec:
+  selector: {{matchLabels: {{app: r}}}}
+  strategy:
+    canary:
+      steps: [{{setWeight: 10}}, {{analysis: {{templates: [{{templateName: t}}]}}}}, {{setWeight: 100}}]
+  template:
+    metadata: {{labels: {{app: r}}}}
+    spec: {{containers: [{{name: c, image: "nginx:1.0"}}]}}
+"""
+_DEPLOYMENT = ("apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: d}\nspec:\n  replicas: 3\n  selector: {matchLabels: {app: d}}\n"
+               "  template:\n    metadata: {labels: {app: d}}\n    spec: {containers: [{name: c, image: 'nginx:1.0'%s}]}\n")
+
+
+def _pdb(value: str) -> str:
+    return (_DEPLOYMENT % "" + f"---\napiVersion: policy/v1\nkind: PodDisruptionBudget\nmetadata: {{name: p}}\n"
+            f"spec:\n  minAvailable: \"{value}\"\n  selector: {{matchLabels: {{app: d}}}}\n")
+
+
+def _monitor(interval: str) -> str:
+    return ("apiVersion: monitoring.coreos.com/v1\nkind: ServiceMonitor\nmetadata: {name: sm}\nspec:\n"
+            f"  selector: {{matchLabels: {{app: x}}}}\n  endpoints: [{{port: http, interval: \"{interval}\"}}]\n---\n"
+            "apiVersion: monitoring.coreos.com/v1\nkind: PrometheusRule\nmetadata: {name: pr}\nspec:\n"
+            "  groups: [{name: g, rules: [{alert: A, expr: 'rate(http_requests_total[5m]) > 1'}]}]\n")
+
+
+def _dashboard(board: dict) -> str:
+    board = {"title": "t", "panels": [{"title": "p", "targets": [{"refId": "A", "expr": 'up{job="$job"}'}]}], **board}
+    return json.dumps({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "dash", "labels": {"grafana_dashboard": "1"}},
+                       "data": {"d.json": json.dumps(board)}})
+
+
+def _appset(elements: int, placeholders: int, size: int) -> str:
+    others = "".join("      - v: *big\n" for _ in range(elements - 1))
+    return ("apiVersion: argoproj.io/v1alpha1\nkind: ApplicationSet\nmetadata: {name: s}\nspec:\n  generators:\n"
+            f"    - list:\n        elements:\n          - v: &big \"{'x' * size}\"\n{others.replace('      -', '          -')}"
+            "  template:\n    metadata: {name: app}\n    spec:\n      project: default\n      source:\n"
+            "        repoURL: https://example.com/r.git\n        path: overlays/staging\n"
+            f"        plugin: {{name: \"{'{{v}}' * placeholders}\"}}\n"
+            "      destination: {server: 'https://kubernetes.default.svc', namespace: webhook-service}\n")
+
+
+def _arg_bomb(placeholders: int, size: int) -> str:
+    query = 'sum(up{job="' + "{{args.a}}" * placeholders + '"})'
+    return ("apiVersion: argoproj.io/v1alpha1\nkind: AnalysisTemplate\nmetadata: {name: t}\nspec:\n"
+            f"  args: [{{name: a, value: \"{'x' * size}\"}}]\n  metrics:\n    - name: m\n      interval: 30s\n"
+            f"      successCondition: result[0] > 0\n      provider: {{prometheus: {{address: 'http://p:9090', query: '{query}'}}}}\n")
+
+
+def _deep_flags() -> str:
+    flags = '{"$schema": "https://flagd.dev/schema/v0/flags.json", "flags": ' + "[" * 900 + "]" * 900 + "}"
+    return json.dumps({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "flags"}, "data": {"flags.json": flags}})
+
+
+@pytest.mark.parametrize("content, codes, expected", [
+    # a list of `count` measurements: 24 GB and the OOM killer; 5,000 digits: Python's int() limit
+    (_ROLLOUT_WITH_ANALYSIS.format(count=2 ** 63 - 1), (0, 1), ""),
+    (_ROLLOUT_WITH_ANALYSIS.format(count='"' + "9" * 5000 + '"'), (0, 1), ""),
+    # str.isdigit() is true of "²", which int() refuses; 400 digits overflowed a float
+    (_pdb("²"), (0, 1), ""),
+    (_pdb("1" + "0" * 400 + "%"), (0, 1), ""),
+    ((_DEPLOYMENT % ", envFrom: [{configMapRef: {name: cfg}}]") + "---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: cfg}\n"
+     "data:\n  config.yaml: |\n    db: {host: db.example.com, port: \"²\"}\n---\napiVersion: networking.k8s.io/v1\n"
+     "kind: NetworkPolicy\nmetadata: {name: np}\nspec: {podSelector: {}, policyTypes: [Egress]}\n", (0, 1), ""),
+    (_monitor("1" + "0" * 400 + "ms"), (0, 1), ""),
+    (_monitor("9" * 4299 + "y"), (0, 1), ""),
+    (_dashboard({"templating": {"list": 5}}), (0, 1), ""),
+    (_dashboard({"templating": {"list": [{"name": "job", "options": 7}]}}), (0, 1), ""),
+    # one 100 kB value in 1,000 placeholders for 300 list elements: over 120 s
+    (_appset(300, 1000, 100_000), (2,), "ApplicationSet/s: its placeholders expand to more than 1,048,576 characters: refused"),
+    # a 200 kB arg in 1,000 placeholders: 20 s and 2.9 GB
+    (_arg_bomb(1000, 200_000), (2,), "AnalysisTemplate/t metric 'm': its placeholders expand to more than 1,048,576 characters"),
+    # a flag file too deep to parse was skipped in silence
+    (_deep_flags(), (1,), "WH-FLAG-001"),
+])
+def test_values_a_stage_computes_with_are_bounded(tmp_path, content, codes, expected):
+    path = tmp_path / "input.yaml"
+    path.write_text(content)
+    started = time.monotonic()
+    proc = run_cli("validate", "--offline", "--no-cache", str(path), timeout=60)
+    assert proc.returncode in codes and "internal error" not in proc.stderr, proc.stderr[-600:]
+    assert time.monotonic() - started < 20
+    assert expected in proc.stdout + proc.stderr, (proc.stdout + proc.stderr)[-600:]
+
+
+@pytest.mark.parametrize("make, expected", [
+    (lambda p: p.write_text(_WAIVER + "    expires: 2024-02-30\n"), "waivers.yaml:7: invalid YAML: not a valid date (not shown)"),
+    (lambda p: p.write_text(_WAIVER.replace("name: x", "name: " + "9" * 5000)),
+     "waivers.yaml:4: invalid YAML: an integer longer than 100 characters: refused"),
+    (lambda p: p.write_text(_WAIVER.replace("name: x", "name: 1" + ":59" * 450_000)),  # base 60: 47 s
+     "waivers.yaml:4: invalid YAML: an integer longer than 100 characters: refused"),
+    (lambda p: p.mkdir(), "waivers.yaml: a directory"),
+    (lambda p: os.mkfifo(p), "waivers.yaml: not a regular file"),  # hung for good
+])
+def test_a_waivers_file_the_pull_request_breaks_is_one_line(tmp_path, make, expected):
+    waivers = tmp_path / "waivers.yaml"
+    make(waivers)
+    started = time.monotonic()
+    proc = run_cli("validate", "--offline", "--no-cache", "--waivers", str(waivers),
+                   str(FIXTURES / "policies" / "WH-POD-001.yaml"), timeout=60)
+    assert proc.returncode == 2 and time.monotonic() - started < 20
+    assert proc.stderr.strip().startswith("gitops-check: error: ") and expected in proc.stderr and "internal" not in proc.stderr
+
+
+_WAIVER = "waivers:\n  - rule: WH-REF-001\n    kind: Service\n    name: x\n    reason: r\n    approved-by: me\n"

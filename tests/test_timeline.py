@@ -13,6 +13,7 @@ import json
 import math
 import os
 import subprocess
+import random
 import sys
 import xml.etree.ElementTree as ET
 
@@ -350,3 +351,23 @@ def test_plan_text_keeps_a_forged_rollout_name_on_its_line(tmp_path):
     assert proc.returncode in (0, 1), proc.stderr
     assert "Rollout x\\n::error file=README.md::forged\\n\\x1b[2K\\x1b[1A (" in proc.stdout
     assert not any(ln.lstrip().startswith("::") for ln in proc.stdout.splitlines()) and "\x1b" not in proc.stdout
+
+
+def test_measurements_after_a_time_are_counted_by_arithmetic_for_huge_counts():
+    """`count: 9223372036854775807` made a list of that many measurements (24 GB, then the OOM killer)."""
+    rng = random.Random(12)
+    for _ in range(500):
+        first, interval = rng.uniform(-100, 1000), rng.choice([30.0, 0.1, -30.0, 0.0, rng.uniform(-5, 90)])
+        count = rng.randint(10_001, 11_000)
+        threshold = rng.choice([first + interval * rng.randint(-5, 11_500), rng.uniform(-1000, 400_000)])
+        assert timeline._at_or_after(first, interval, count, threshold) == \
+            sum(first + k * interval >= threshold for k in range(count))
+    assert timeline._at_or_after(0.0, 30.0, 2 ** 63 - 1, 60.0) == 2 ** 63 - 3
+
+
+@pytest.mark.parametrize("raw, value", [("9" * 5000, 2 ** 63 - 1), ("-" + "9" * 30, -(2 ** 63)), ("0" * 30 + "42", 42),
+                                        (10 ** 30, 2 ** 63 - 1), ("²", 0), ("12", 12)])
+def test_int_or_string_values_are_read_as_intstr_reads_them(raw, value):
+    """Out of range, strconv.Atoi returns the bound (with its range error, which IntValue drops); 5,000 digits
+    were an internal error (Python's int() refuses more than 4,300)."""
+    assert timeline._go_int(raw) == value

@@ -104,7 +104,9 @@ class Reader:
 def _declares_flagd(text: str, key: str) -> bool:
     if "flagd.dev/schema" not in text:
         return False
-    data, _ = parse(key, text)
+    data, problem = parse(key, text)
+    if problem is not None:  # it names flagd's schema but does not parse (900 levels deep was skipped in silence)
+        return FLAGS_ID in text
     return isinstance(data, dict) and data.get("$schema") == FLAGS_ID
 
 

@@ -139,9 +139,15 @@ def _scaled(value, total: int) -> int | None:
     if isinstance(value, int):
         return value
     text = str(value).strip()
-    if text.endswith("%") and text[:-1].isdigit():
+    if text.endswith("%") and _decimal(text[:-1]):
         return math.ceil(int(text[:-1]) * total / 100)
-    return int(text) if text.isdigit() else None
+    return int(text) if _decimal(text) else None
+
+
+def _decimal(text: str) -> bool:
+    """An int32's digits as Go's strconv.Atoi reads them: ASCII only ("²" is a digit to str.isdigit, not to
+    int()), and no more than fit (400 digits overflowed the percentage's float)."""
+    return text.isascii() and text.isdigit() and len(text) <= 10
 
 
 def pdb_budgets(idx: Index, inputs: Inputs) -> Iterator[Violation]:

@@ -130,7 +130,7 @@ def _from_string(text: str) -> Iterator[tuple[str, int | None]]:
 def _port(value: Any) -> int | None:
     if isinstance(value, bool):
         return None
-    if isinstance(value, int) or (isinstance(value, str) and value.isdigit()):
+    if isinstance(value, int) or (isinstance(value, str) and value.isascii() and value.isdigit() and len(value) <= 5):
         number = int(value)
         return number if 0 < number < 65536 else None
     return None
