@@ -56,8 +56,13 @@ SELECTOR_HASH = rule(
 )
 HASH_POINTER = "/spec/selector/rollouts-pod-template-hash"
 
-def apps(idx: Index) -> Iterator[App]:
-    return applications(idx.source.documents)
+def apps(idx: Index) -> list[App]:
+    """The source's Applications, those its ApplicationSets generate included: made once per source (six checks
+    read them)."""
+    made = idx.__dict__.get("_argocd_apps")
+    if made is None:
+        made = idx.__dict__["_argocd_apps"] = list(applications(idx.source.documents))
+    return made
 
 
 def _unresolved(text: str) -> bool:
