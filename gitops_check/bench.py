@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import os
+import signal
 import statistics
 import subprocess
 import sys
@@ -48,6 +50,16 @@ def _usual_script(targets: list[tuple[Path, str, str]], s: Settings, scratch: Pa
                        capture_output=True, timeout=120)
 
 
+def _unshared(run):
+    """RUN without the bench's shared control plane in sight: the cold mode boots its own, as a first run does."""
+    shared = os.environ.pop(controlplane.SHARED, None)
+    try:
+        return run()
+    finally:
+        if shared is not None:
+            os.environ[controlplane.SHARED] = shared
+
+
 def _private_cache(s: Settings, folder: Path) -> Settings:
     """Settings whose control planes live in `folder` (tools, schemas and seed shared): runs start their own."""
     for shared in ("tools", "seeds", "schemas"):
@@ -56,7 +68,12 @@ def _private_cache(s: Settings, folder: Path) -> Settings:
     return dataclasses.replace(s, cache_dir=folder)
 
 
+def _terminate(signum, frame):
+    raise SystemExit(143)  # so every `finally` runs and stops the control planes the bench started
+
+
 def main(argv: list[str] | None = None) -> int:
+    signal.signal(signal.SIGTERM, _terminate)
     p = argparse.ArgumentParser(prog="python -m gitops_check.bench", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--runs", type=int, default=5)
@@ -99,10 +116,17 @@ def _fleet(args: argparse.Namespace, s: Settings, cfg: dict) -> bool:
 def _repository(args: argparse.Namespace, s: Settings, cfg: dict) -> bool:
     budget = float(cfg["bench-budget-seconds"])
     up_extra, cold_extra = float(cfg["bench-server-up-extra-seconds"]), float(cfg["bench-server-cold-extra-seconds"])
-    started_plane = controlplane.running(s) is None
-    if started_plane:
-        controlplane.up(s)
+    # "Control plane up" uses the one `cluster up` keeps, else one of the bench's own: throwaway, tied to this process
+    # (a killed bench left an untied one running, which later runs took for the user's), shared as a test session
+    # shares its own.
+    plane = None
+    if controlplane.running(s) is None:
+        plane = controlplane.start(s)
     try:
+        if plane:
+            controlplane.wait_ready(plane)
+            controlplane.install_crds(plane, s)
+            os.environ[controlplane.SHARED] = str(plane.dir)
         with tempfile.TemporaryDirectory(prefix="gitops-check-bench-") as tmp:
             cold = _private_cache(s, Path(tmp))
             offline = dataclasses.replace(s, offline=True)
@@ -113,7 +137,7 @@ def _repository(args: argparse.Namespace, s: Settings, cfg: dict) -> bool:
                 "usual script (per overlay)": lambda: _usual_script(targets, s, scratch),
                 "gitops-check --offline": lambda: pipeline.run(args.paths, offline),
                 "gitops-check, control plane up": lambda: pipeline.run(args.paths, s),
-                "gitops-check, cold control plane": lambda: pipeline.run(args.paths, cold),
+                "gitops-check, cold control plane": lambda: _unshared(lambda: pipeline.run(args.paths, cold)),
             }
             times: dict[str, list[float]] = {m: [] for m in modes}
             results = {}
@@ -128,8 +152,9 @@ def _repository(args: argparse.Namespace, s: Settings, cfg: dict) -> bool:
         print(f"bench: error: {exc}", file=sys.stderr)
         sys.exit(2)
     finally:
-        if started_plane:
-            controlplane.down(s)
+        if plane:
+            os.environ.pop(controlplane.SHARED, None)
+            controlplane.stop(plane)
     med = {m: statistics.median(t) for m, t in times.items()}
     last = results["gitops-check, control plane up"]
     docs = sum(len(src.documents) for src in last.sources)

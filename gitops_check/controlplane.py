@@ -36,7 +36,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import toolchain
+from . import runner, toolchain
 from .errors import ToolError
 from .schemas import cache, crds
 from .settings import Settings
@@ -165,10 +165,14 @@ def reap(settings: Settings) -> list[str]:
 
 
 def _persistent_alive(folder: Path) -> bool:
+    """The `cluster up` control plane is in use: booting under a live `cluster up`, or up with its processes. One
+    whose `cluster up` died while booting is not (its processes ran on, untied, and nothing took them down)."""
+    if (folder / "starting").exists():
+        return _owner_alive(folder)
     try:
         state = json.loads((folder / "state.json").read_text())
     except (OSError, ValueError):
-        return (folder / "starting").exists() and _owner_alive(folder)
+        return False
     return all(_start_time(p["pid"]) == p["start"] for p in state.get("processes", []))
 
 
@@ -178,7 +182,13 @@ _LIBC = ctypes.CDLL(None, use_errno=True)  # loaded here, in the parent: nothing
 def _pdeathsig(parent: int) -> None:
     """In the child before exec: die with the parent (Linux prctl PR_SET_PDEATHSIG), and at once if the
     parent died between fork and prctl."""
-    _LIBC.prctl(1, signal.SIGKILL, 0, 0, 0)  # PR_SET_PDEATHSIG = 1
+    die_with_parent(parent, signal.SIGKILL)
+
+
+def die_with_parent(parent: int, sig: int) -> None:
+    """Get SIG when the process PARENT (this one's parent) ends (Linux prctl PR_SET_PDEATHSIG); exit at once if it
+    already has."""
+    _LIBC.prctl(1, sig, 0, 0, 0)  # PR_SET_PDEATHSIG = 1
     if os.getppid() != parent:
         os._exit(1)
 
@@ -356,6 +366,7 @@ def wait_ready(cp: ControlPlane, timeout: float = STARTUP_TIMEOUT) -> None:
     deadline = time.monotonic() + timeout
     client = None
     while time.monotonic() < deadline:
+        _give_up_when_stopping()
         for proc, name in zip(cp.processes, ("etcd", "kube-apiserver")):
             if proc.poll() is not None:
                 raise ToolError(f"{name} exited with code {proc.returncode} while starting: {last_line(cp.log(name))}")
@@ -368,6 +379,13 @@ def wait_ready(cp: ControlPlane, timeout: float = STARTUP_TIMEOUT) -> None:
             return
         time.sleep(0.05)
     raise ToolError(f"kube-apiserver was not ready after {timeout:.0f}s: {last_line(cp.log('kube-apiserver'))}")
+
+
+def _give_up_when_stopping() -> None:
+    """An interrupted or failed run does not wait for its control plane to boot (a stalled etcd kept Ctrl-C
+    waiting 25 s)."""
+    if runner.stopping():
+        raise ToolError("the control plane was not waited for: the run is stopping")
 
 
 def install_crds(cp: ControlPlane, settings: Settings) -> None:
@@ -397,6 +415,7 @@ def install_crds(cp: ControlPlane, settings: Settings) -> None:
         }
         if names <= established:
             break
+        _give_up_when_stopping()
         if time.monotonic() > deadline:
             raise ToolError(f"the locked CRDs {sorted(names - established)} were not established after {CRD_TIMEOUT:.0f}s")
         time.sleep(0.05)
@@ -432,7 +451,20 @@ def prepare_seed(settings: Settings) -> Path:
 
 def stop(cp: ControlPlane) -> None:
     """Stop kube-apiserver, then etcd, and remove the folder (data, keys, logs). A throwaway control plane
-    is killed outright (its data goes anyway); the persistent one is asked to shut down first."""
+    is killed outright (its data goes anyway); the persistent one is asked to shut down first. Ctrl-C and SIGTERM
+    wait until it is done (a second Ctrl-C cut it short and left the folder, its token and keys behind): they are
+    blocked in the main thread meanwhile, and take effect as soon as it returns."""
+    blocked = threading.current_thread() is threading.main_thread()
+    if blocked:
+        previous = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
+    try:
+        _stop(cp)
+    finally:
+        if blocked:
+            signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+
+
+def _stop(cp: ControlPlane) -> None:
     ours = processes_in(cp.dir)  # by command line, so a reused pid is never signalled
     by_name = {p["name"]: p["pid"] for p in cp.state.get("processes", [])}
     for name in ("kube-apiserver", "etcd"):

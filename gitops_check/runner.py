@@ -144,6 +144,12 @@ def usable_cores() -> int:
         return os.cpu_count() or 1
 
 
+def stopping() -> bool:
+    """True while a failed or interrupted run drains its threads: work that waits (a control plane booting)
+    gives up instead of keeping the run alive."""
+    return _REFUSING.is_set()
+
+
 def stop_all() -> None:
     """Kill every tool running now (their runs raise ToolError). For the main thread when a run is
     interrupted (Ctrl-C, SIGTERM) while other threads wait on tools: without it, leaving a thread pool

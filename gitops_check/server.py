@@ -17,9 +17,10 @@ from __future__ import annotations
 import json
 from concurrent.futures import ThreadPoolExecutor
 
-from . import render
+from . import render, runner
 from .argocdsync import SYNC_OPTIONS, App, applications, local_sources, overlay_dir, sync_options, sync_order
 from .context import Context
+from .errors import ToolError
 from .kubeapi import Client, Resource
 from .model import Document, Source, Violation
 from .references.index import Index
@@ -172,6 +173,8 @@ def check(sources: list[Source], ctx: Context) -> list[Violation]:
     _ensure_namespaces(client, namespaces)
 
     def judge(task: tuple[Document, str, Resource | None, str]) -> list[Violation]:
+        if runner.stopping():  # an interrupted run sends no more dry runs
+            raise ToolError("the server stage stopped: the run is stopping")
         doc, mode, resource, namespace = task
         if resource is None:
             served = _served_as(doc.kind, resources)

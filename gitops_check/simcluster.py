@@ -223,10 +223,20 @@ def _nodes(client: Client) -> None:
                 raise ToolError(f"cannot untaint node {name}: {resp.body.get('message')}")
 
 
+def interfaces() -> list[str]:
+    """The network interfaces of this process's network namespace (/proc/net/dev)."""
+    lines = Path("/proc/net/dev").read_text().splitlines()[2:]
+    return sorted(line.split(":", 1)[0].strip() for line in lines if ":" in line)
+
+
 def start(settings: Settings, metrics_target: str, *, never_ready: list[str] = (), prometheus_port: int = 0,
           scrape_seconds: float = 1.0, hpa_sync_seconds: float = 1.0, job_seconds: float = 5.0) -> SimCluster:
     """Start the whole simulated cluster; stop() it in a `finally`. `metrics_target` (host:port) is what
-    Prometheus scrapes."""
+    Prometheus scrapes. Only inside a network namespace of its own (the e2e run's `unshare -rn`): the Argo Rollouts
+    controller has no flag for the address of its metrics and health ports and listens on every interface."""
+    if interfaces() != ["lo"]:
+        raise ToolError(f"the simulated cluster starts only in a network namespace of its own with nothing but loopback "
+                        f"(this one has {', '.join(interfaces())}): run it through `make e2e` or `python -m gitops_check.e2e`")
     cp = controlplane.start(settings)
     sim = None
     try:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 from functools import lru_cache
 from pathlib import Path
 
@@ -17,6 +18,16 @@ os.environ["GITOPS_CHECK_RESULT_CACHE"] = "off"
 
 REPO = Path(__file__).resolve().parent.parent
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
+
+
+def _interrupted(signum, frame):
+    raise KeyboardInterrupt()
+
+
+def pytest_configure(config):
+    """SIGTERM (a CI runner cancelling the job) ends the session as Ctrl-C does, so the session's finalizers run:
+    pytest otherwise died at once and left its control plane's folder (token, keys, certificates) behind."""
+    signal.signal(signal.SIGTERM, _interrupted)
 
 
 @pytest.fixture(scope="session", autouse=True)

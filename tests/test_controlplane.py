@@ -18,7 +18,8 @@ from pathlib import Path
 import pytest
 
 from conftest import REPO
-from gitops_check import controlplane, settings
+from gitops_check import controlplane, runner, settings
+from gitops_check.errors import ToolError
 
 GITOPS_CHECK = str(Path(sys.executable).parent / "gitops-check")
 
@@ -149,3 +150,92 @@ def test_validate_needs_no_network(private_cache):
                           capture_output=True, text=True, timeout=180)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "PASS: 0 error(s), 0 warning(s)" in proc.stdout and "server" in proc.stdout
+
+
+def test_a_cluster_up_killed_while_booting_is_reaped(private_cache):
+    """`cluster up` killed while booting left etcd and kube-apiserver running, untied, forever: status said down,
+    runs did not reap them, and `cluster up` refused to start."""
+    proc = subprocess.Popen([GITOPS_CHECK, "cluster", "up"], cwd=REPO, env=_env(private_cache),
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    folder = _wait_for_plane(private_cache, proc)
+    proc.kill()
+    proc.communicate(timeout=60)
+    assert (folder / "starting").exists() and len(controlplane.processes_in(folder)) == 2  # untied: they run on
+    controlplane.reap(dataclasses.replace(settings.load(), cache_dir=private_cache))
+    assert controlplane.processes_in(folder) == [] and not folder.exists()
+
+
+def test_a_signal_while_a_control_plane_stops_waits_for_the_cleanup(tmp_path, monkeypatch):
+    """A second Ctrl-C (or a SIGTERM) while a run stopped its control plane cut the cleanup short: the folder, with
+    its token and keys, stayed."""
+    folder = tmp_path / "run-1-abc"
+    folder.mkdir()
+    (folder / "token").write_text("t")
+    cp = controlplane.ControlPlane(folder, "", "", Path(), False)
+    real = controlplane._stop
+
+    def interrupted(plane):
+        os.kill(os.getpid(), signal.SIGINT)  # a Ctrl-C in the middle of the cleanup
+        time.sleep(0.3)
+        real(plane)
+
+    monkeypatch.setattr(controlplane, "_stop", interrupted)
+    with pytest.raises(KeyboardInterrupt):  # it takes effect once the folder is gone
+        controlplane.stop(cp)
+    assert not folder.exists()
+
+
+def test_a_stopping_run_does_not_wait_for_its_control_plane_to_boot(tmp_path):
+    """A Ctrl-C while etcd stalled kept the run waiting 25 s for the boot (up to 60 + 60 s)."""
+    sleeper = subprocess.Popen(["sleep", "60"])
+    cp = controlplane.ControlPlane(tmp_path, "https://127.0.0.1:1", "", tmp_path / "ca.crt", False, [sleeper, sleeper])
+    runner._REFUSING.set()
+    try:
+        started = time.monotonic()
+        with pytest.raises(ToolError, match="the run is stopping"):
+            controlplane.wait_ready(cp, timeout=30)
+        assert time.monotonic() - started < 1
+    finally:
+        runner._REFUSING.clear()
+        sleeper.kill()
+        sleeper.wait()
+
+
+def test_a_killed_bench_leaves_no_control_plane(private_cache):
+    """The bench started the untied `cluster up` kind of control plane: SIGTERM or SIGKILL left it running for good,
+    and later runs took it for the user's."""
+    proc = subprocess.Popen([sys.executable, "-m", "gitops_check.bench", "--no-fleet", "--runs", "1", "overlays/staging"],
+                            cwd=REPO, env=_env(private_cache), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    folder = _wait_for_plane(private_cache, proc)
+    assert folder.name != "cluster"
+    proc.send_signal(signal.SIGTERM)
+    proc.communicate(timeout=60)
+    assert proc.returncode != 0 and controlplane.processes_in(folder) == [] and not folder.exists()
+    proc = subprocess.Popen([sys.executable, "-m", "gitops_check.bench", "--no-fleet", "--runs", "1", "overlays/staging"],
+                            cwd=REPO, env=_env(private_cache), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    folder = _wait_for_plane(private_cache, proc)
+    proc.kill()
+    proc.communicate(timeout=60)
+    deadline = time.monotonic() + 10
+    while controlplane.processes_in(folder) and time.monotonic() < deadline:  # tied: PR_SET_PDEATHSIG
+        time.sleep(0.05)
+    assert controlplane.processes_in(folder) == []
+
+
+def test_a_process_dies_with_the_one_that_started_it():
+    """What ties the e2e run (re-executed in its namespaces) to make or pytest: a killed `make e2e` left the run and
+    its simulated cluster going for minutes."""
+    code = ("import os, signal, sys, time; from gitops_check import controlplane\n"
+            "signal.signal(signal.SIGTERM, lambda *a: (print('terminated', flush=True), sys.exit(143)))\n"
+            "controlplane.die_with_parent(int(sys.argv[1]), signal.SIGTERM)\nprint('tied', flush=True)\ntime.sleep(60)\n")
+    parent = subprocess.Popen([sys.executable, "-c", "import subprocess, sys, time\n"
+                               f"child = subprocess.Popen([sys.executable, '-c', {code!r}, str(__import__('os').getpid())])\n"
+                               "print(child.pid, flush=True)\ntime.sleep(60)\n"], cwd=REPO, stdout=subprocess.PIPE, text=True)
+    child = int(parent.stdout.readline())
+    time.sleep(1)
+    parent.kill()
+    parent.wait()
+    deadline = time.monotonic() + 10
+    while controlplane._start_time(child) is not None and not controlplane._is_zombie(child) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert controlplane._start_time(child) is None or controlplane._is_zombie(child)

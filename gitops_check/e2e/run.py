@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -29,6 +30,7 @@ from .traffic import Traffic
 
 PROMETHEUS_PORT = 9090  # inside the run's own network namespace: tests/components/e2e names it
 IN_NAMESPACE = "GITOPS_CHECK_E2E_NETNS"
+PARENT = "GITOPS_CHECK_E2E_PARENT"  # the pid of the process that started the run, before it entered its namespaces
 
 
 def scale(settings: Settings) -> int:
@@ -40,12 +42,13 @@ def scale(settings: Settings) -> int:
 
 def run_scenarios(settings: Settings, names: list[str], logs: Path | None, mutate: str | None = None) -> tuple[list[dict], list[str]]:
     factor = scale(settings)
-    releases = deploy.Releases(settings, scenarios.MUTATIONS[mutate] if mutate else None)
-    never_ready = [deploy.image_of(releases.render(scenarios.OVERLAY, d)) for d in scenarios.NEVER_READY_DIGESTS]
+    releases: deploy.Releases | None = None
     traffic: Traffic | None = None
     sim = None
     results, addresses = [], set()
-    try:
+    try:  # from the first folder it makes: a run interrupted in its first second left its renders behind
+        releases = deploy.Releases(settings, scenarios.MUTATIONS[mutate] if mutate else None)
+        never_ready = [deploy.image_of(releases.render(scenarios.OVERLAY, d)) for d in scenarios.NEVER_READY_DIGESTS]
         controlplane.free_port()  # brings the namespace's loopback up
         port = controlplane.free_port()
         world = scenarios.World(settings, None, None, releases, {}, deploy.ignore_differences(settings), factor)
@@ -88,14 +91,9 @@ def run_scenarios(settings: Settings, names: list[str], logs: Path | None, mutat
         if traffic:
             traffic.stop()
         simcluster.stop(sim)
-        releases.close()
+        if releases:
+            releases.close()
     return results, sorted(addresses)
-
-
-def interfaces() -> list[str]:
-    """The network interfaces of this process's network namespace (/proc/net/dev)."""
-    lines = Path("/proc/net/dev").read_text().splitlines()[2:]
-    return sorted(line.split(":", 1)[0].strip() for line in lines if ":" in line)
 
 
 def _real(value: float | None, factor: int) -> float | None:
@@ -125,7 +123,7 @@ def main(argv: list[str] | None = None) -> int:
                   "enable unprivileged user namespaces (kernel.unprivileged_userns_clone=1) or run as root",
                   file=sys.stderr)
             return 2
-        env = dict(os.environ, **{IN_NAMESPACE: "1"})
+        env = dict(os.environ, **{IN_NAMESPACE: "1", PARENT: str(os.getppid())})
         cmd = ["unshare", "-rn", sys.executable, "-m", "gitops_check.e2e", *sys.argv[1:]] if argv is None else \
               ["unshare", "-rn", sys.executable, "-m", "gitops_check.e2e", *argv]
         try:
@@ -133,6 +131,11 @@ def main(argv: list[str] | None = None) -> int:
         except OSError as exc:
             print(f"e2e: cannot make a network namespace of its own (unshare -rn): {exc}", file=sys.stderr)
             return 2
+    if os.environ.get(PARENT):
+        # The same process, re-executed in its namespaces: tied to whoever started it (make, pytest), so that their
+        # death ends it, cleanly (SIGTERM runs every `finally`). A killed `make e2e` left the run and its whole
+        # simulated cluster running scenarios. (Entering the user namespace cleared any earlier tie.)
+        controlplane.die_with_parent(int(os.environ[PARENT]), signal.SIGTERM)
     settings = load()
     names = args.scenarios or list(scenarios.SCENARIOS)
     out = Path(args.report)
@@ -143,6 +146,6 @@ def main(argv: list[str] | None = None) -> int:
     except InputError as exc:
         print(f"e2e: error: {exc}", file=sys.stderr)
         return 2
-    report.write(out, results, scale(settings), time.monotonic() - started, addresses, interfaces())
+    report.write(out, results, scale(settings), time.monotonic() - started, addresses, simcluster.interfaces())
     print(report.summary(results, time.monotonic() - started))
     return 0 if all(r["passed"] for r in results) else 1
