@@ -237,6 +237,9 @@ class _Walk:
         if reason:
             self.fail(file, where, f"{field} entry {redact(entry)} is a remote reference ({reason}); {ADVICE}")
         path = os.path.normpath(os.path.join(os.path.dirname(file), entry.strip()))
+        if self.root and _inside(os.path.abspath(file), self.root) and not _inside(os.path.abspath(path), self.root):
+            # `../../../../work/main/overlays/staging`: the verdict would depend on what else is on the CI host
+            self.fail(file, where, f"{field} entry {redact(entry)} leads out of the repository: refused")
         self.escape(path, file, where, f"{field} entry {redact(entry)}")
         self.read.add(path)
         return path

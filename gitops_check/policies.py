@@ -120,7 +120,7 @@ def _evaluate(command: list[str], docs: list[Document], packages: set[str], ctx:
             detail += f" ({doc.ref} of {doc.source})"
         raise ToolError(f"rego-eval failed (exit {proc.returncode}): {detail}")
     answers: dict[int, dict] = {}
-    for line in proc.stdout.splitlines():
+    for line in filter(None, proc.stdout.split("\n")):  # not splitlines(): U+0085 (NEL) in a message ends no line
         try:
             answer = json.loads(line)
             index, results, namespaces = answer["index"], answer["results"], answer["namespaces"]

@@ -113,8 +113,8 @@ def check(sources: list[Source], ctx: Context) -> list[Violation]:
                 _add_prometheus_rule(batch, source, doc)
             elif doc.kind in analysis.ANALYSIS_KINDS and doc.group == "argoproj.io":
                 _add_analysis_template(batch, source, doc)
-    found = batch.violations + (_run_promtool(batch, ctx) if batch.files else [])
-    return found + promql_meaning.check(sources, ctx)
+    meaning = promql_meaning.check(sources, ctx)  # first: it refuses an expression too long or deep to judge at once
+    return batch.violations + (_run_promtool(batch, ctx) if batch.files else []) + meaning
 
 
 def _add_prometheus_rule(batch: _Batch, source: Source, doc: Document) -> None:
@@ -199,7 +199,7 @@ class _Output:
         self.verdicts: dict[str, int | None] = {}  # file -> rules found (SUCCESS), None when FAILED
 
     def parse(self, text: str) -> list[Violation]:
-        for line in text.splitlines():
+        for line in text.split("\n"):  # not splitlines(): a U+0085 (NEL) in a quoted query ends no line
             self._line(line)
         self._flush_duplicates()
         return self.violations

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Iterator, Mapping
 
 from . import runner
-from .errors import ToolError
+from .errors import InputError, ToolError
 
 if TYPE_CHECKING:
     from .settings import Settings
@@ -35,6 +35,7 @@ class Parsed:
     expr: str
     tree: Node | None
     error: str | None = None
+    refused: bool = False  # the harness would not judge it (too long or too deep): never "promtool reports it"
 
     def text(self, node: Node) -> str:
         """The part of the expression a node was parsed from, as written."""
@@ -48,7 +49,9 @@ def parse(exprs: Mapping[str, str], binary: str, timeout: float | None = None,
     TIMEOUT overrides the setting tool-timeout-seconds, for tests)."""
     new = {}  # each text once, and only texts this process has not parsed yet (a fleet repeats its queries)
     for i, e in exprs.items():
-        if (binary, e) not in _PARSED:
+        if len(e) > MAX_EXPR_CHARS:  # the converter is quadratic in a long chain: a+a+... of 160 kB took 196 s
+            _PARSED[(binary, e)] = Parsed(e, None, f"longer than {MAX_EXPR_CHARS:,} characters: refused", refused=True)
+        elif (binary, e) not in _PARSED:
             new.setdefault(e, i)
     if new:
         request = json.dumps([{"id": i, "expr": e} for e, i in new.items()])
@@ -62,6 +65,15 @@ def parse(exprs: Mapping[str, str], binary: str, timeout: float | None = None,
     return {i: _PARSED[(binary, e)] for i, e in exprs.items()}
 
 
+MAX_EXPR_CHARS = 16_384  # one PromQL expression (the longest here is a few hundred characters)
+
+
+def refusal(parsed: Parsed, where: str) -> InputError:
+    """The one line for an expression the harness would not judge: skipping it would pass it unjudged (promtool
+    accepts it, so no finding would ever be made)."""
+    return InputError(f"{where}: the PromQL expression is {parsed.error}")
+
+
 _ID = re.compile(r'\{"id":("(?:[^"\\]|\\.)*")')  # promql-ast prints each answer's id first
 
 # (binary, expression) -> what it parsed to, for the life of the process: trees are read, never modified.
@@ -71,7 +83,8 @@ _PARSED_MAX = 100_000
 
 def _results(exprs: Mapping[str, str], out: str) -> dict[str, Parsed]:
     found: dict[str, Parsed] = {}
-    for line in filter(None, out.splitlines()):
+    for line in filter(None, out.split("\n")):  # not splitlines(): a U+0085 (NEL) in a string ends no line of JSON
+        refused = False
         try:
             answer = json.loads(line)
             ident, tree, error = answer["id"], answer.get("tree"), answer.get("error")
@@ -79,12 +92,13 @@ def _results(exprs: Mapping[str, str], out: str) -> dict[str, Parsed]:
             head = _ID.match(line)
             ident, tree = (json.loads(head[1]) if head else None), None
             error = f"nested deeper than the harness reads ({sys.getrecursionlimit()} levels of its syntax tree): refused"
+            refused = True
         except (ValueError, KeyError, TypeError):
             raise ToolError(f"promql-ast printed something that is not a result: {runner.one_line(line)}") from None
         if not isinstance(ident, str) or ident not in exprs or ident in found or (tree is None) == (error is None):
             raise ToolError(f"promql-ast answered {runner.one_line(repr(ident))} unexpectedly "
                             "(unknown, twice, or neither tree nor error)")
-        found[ident] = Parsed(exprs[ident], tree, error)
+        found[ident] = Parsed(exprs[ident], tree, error, refused)
     missing = [i for i in exprs if i not in found]
     if missing:
         raise ToolError(f"promql-ast returned no result for {len(missing)} of {len(exprs)} expression(s), first {missing[0]!r}")

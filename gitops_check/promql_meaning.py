@@ -133,6 +133,8 @@ def check(sources: list[Source], ctx: Context) -> list[Violation]:
     judged: dict[tuple, list[tuple[Rule, str]]] = {}  # a check reads the expression, its scrape and kind only
     for query in queries:
         result = parsed[ids[query.expr]]
+        if result.refused:
+            raise promql_ast.refusal(result, f"{query.doc.source}: {query.doc.ref}: {query.where}")
         if result.tree is None:
             if query.dashboard:
                 violations.append(

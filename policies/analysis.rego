@@ -110,14 +110,15 @@ comparisons(cond) := [{"op": x[1], "value": x[2]} |
 
 threshold(text) := to_number(text) if not startswith(text, "{{")
 
-# {{args.NAME}} -> the number of the template's own arg value, or the raw string when it is not one.
+# {{args.NAME}} -> the number of the template's own arg value, or the raw string when it is not one. An arg named
+# twice resolves to the last value, as Argo Rollouts' ResolveArgs map keeps it (one value: two made this function
+# conflict, and the conflict failed the evaluation of every document of the run).
 threshold(text) := v if {
 	startswith(text, "{{")
 	name := regex.find_all_string_submatch_n(arg_ref, text, 1)[0][1]
-	some a in input.spec.args
-	a.name == name
-	raw := a.value
-	v := number_or_text(raw)
+	values := [a.value | some a in input.spec.args; a.name == name; "value" in object.keys(a)]
+	count(values) > 0
+	v := number_or_text(values[count(values) - 1])
 }
 
 number_or_text(raw) := raw if is_number(raw)

@@ -32,6 +32,13 @@ test_success_rate_threshold_from_args if {
 	ids(with_arg("SET-BY-KUSTOMIZE")) == {"WH-ANA-002"}
 }
 
+test_an_arg_named_twice_resolves_to_its_last_value if {
+	twice := json.patch(f.template, [{"op": "add", "path": "/spec/args/-", "value": {"name": f.template.spec.args[1].name, "value": "0.5"}}])
+	ids(twice) == {"WH-ANA-002"}
+	again := json.patch(twice, [{"op": "add", "path": "/spec/args/-", "value": {"name": f.template.spec.args[1].name, "value": "0.999"}}])
+	ids(again) == set()
+}
+
 test_success_rate_direction if {
 	ids(with_metric({"successCondition": "len(result) == 0 || result[0] <= 0.999"})) == {"WH-ANA-002"}
 }

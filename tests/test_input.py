@@ -326,16 +326,16 @@ def test_a_dashboard_query_full_of_unfinished_variables_is_scanned_in_linear_tim
     assert proc.stdout.strip() == "True x x x", proc.stderr[-500:]
 
 
-def test_a_query_too_deep_for_the_json_reader_is_a_parse_error_not_a_crash():
+def test_a_query_too_deep_for_the_json_reader_is_refused_not_a_crash():
     """Prometheus parses "(" 1,500 times or "up+" 2,000 times; the tree's JSON overflowed Python's reader ("internal
-    error", exit 2). Such a query is judged like one that does not parse: a finding on its object."""
+    error", exit 2). Such a query is refused: the stages raise one line naming its object (a skip passed it)."""
     from gitops_check import promql_ast, toolchain
 
     binary = toolchain.locate("promql-ast", gc_settings.load())
     parsed = promql_ast.parse({"deep": "(" * 1500 + "up" + ")" * 1500, "long": "+".join(["up"] * 2000), "ok": "up"}, binary)
     assert parsed["ok"].tree is not None
     for name in ("deep", "long"):
-        assert parsed[name].tree is None and "nested deeper than the harness reads" in parsed[name].error
+        assert parsed[name].tree is None and parsed[name].refused and "nested deeper than the harness reads" in parsed[name].error
 
 
 def test_a_value_under_a_wrong_tag_is_refused_without_being_shown(tmp_path):
@@ -560,3 +560,73 @@ def test_a_waivers_file_the_pull_request_breaks_is_one_line(tmp_path, make, expe
 
 
 _WAIVER = "waivers:\n  - rule: WH-REF-001\n    kind: Service\n    name: x\n    reason: r\n    approved-by: me\n"
+
+
+# --------------------------------------------------------------------------- what the tools choked on
+# Found by a red-team pass of the Go tools: a fail-open, a run at its timeout, tool errors for valid input.
+
+def _deep_rule(expr: str) -> str:
+    return json.dumps({"apiVersion": "monitoring.coreos.com/v1", "kind": "PrometheusRule", "metadata": {"name": "r", "namespace": "ns"},
+                       "spec": {"groups": [{"name": "g", "rules": [{"record": "job:foo:rate10s", "expr": expr}]}]}})
+
+
+def _template_fan(levels: int, fan: int, cycle: bool = False) -> str:
+    service = lambda name: {"apiVersion": "v1", "kind": "Service", "metadata": {"name": name, "namespace": "ns"},  # noqa: E731
+                            "spec": {"ports": [{"port": 80}], "selector": {"app": "a"}}}
+    docs = [service("stable"), service("canary")]
+    for i in range(levels):
+        last = i == levels - 1
+        spec = {"templates": [{"templateName": f"t{i + 1}"}] * fan} if not last else \
+            {"metrics": [{"name": "m", "interval": "30s", "successCondition": "result[0] >= 0.99",
+                          "provider": {"prometheus": {"address": "http://p:9090", "query": "sum(up)"}}}]}
+        if last and cycle:
+            spec["templates"] = [{"templateName": "t0"}]
+        docs.append({"apiVersion": "argoproj.io/v1alpha1", "kind": "AnalysisTemplate", "metadata": {"name": f"t{i}", "namespace": "ns"},
+                     "spec": spec})
+    docs.append({"apiVersion": "argoproj.io/v1alpha1", "kind": "Rollout", "metadata": {"name": "r", "namespace": "ns"}, "spec": {
+        "selector": {"matchLabels": {"app": "a"}}, "template": {"metadata": {"labels": {"app": "a"}}, "spec": {"containers": [{"name": "c", "image": "x"}]}},
+        "strategy": {"canary": {"canaryService": "canary", "stableService": "stable", "steps": [{"setWeight": 10}],
+                                "analysis": {"templates": [{"templateName": "t0"}]}}}}})
+    return "\n---\n".join(json.dumps(d) for d in docs)
+
+
+@pytest.mark.parametrize("content, code, expected", [
+    # 1,200 parentheses made the tree too deep to read; the query was then skipped as promtool's to report, and
+    # promtool accepts it: WH-PROM-007 (and WH-REF-045 on an analysis query) disappeared, exit 0
+    (_deep_rule("sum(rate(foo_total[10s])) + 0 * " + "(" * 1200 + "1" + ")" * 1200), 2,
+     'PrometheusRule/ns/r: group "g", record "job:foo:rate10s": the PromQL expression is nested deeper than the harness reads'),
+    # promql-ast's converter is quadratic on a long chain (160 kB: 196 s)
+    (_deep_rule("+".join(["a"] * 9000)), 2, "the PromQL expression is longer than 16,384 characters: refused"),
+    # U+0085 (NEL) in a string, which str.splitlines() splits JSON lines on: "printed something that is not a result"
+    (_deep_rule('sum(rate(foo_total{job="a\u0085b"}[5m]))'), 0, "PASS"),
+    (json.dumps({"apiVersion": "argoproj.io/v1alpha1", "kind": "Application", "metadata": {"name": "app", "namespace": "argocd"},
+                 "spec": {"project": "default", "source": {"repoURL": "https://example.com/org/repo\u0085.git", "targetRevision": "HEAD",
+                                                           "path": "overlays/staging"},
+                          "destination": {"server": "https://kubernetes.default.svc", "namespace": "ns"}}}), 1, "WH-ARGO-004"),
+    # twelve templates each naming the next ten times: rollouts-validate expanded 10^11 references until its timeout
+    (_template_fan(12, 10), 1, "WH-"),
+    (_template_fan(3, 2, cycle=True), 1, "analysis templates refer to each other in a cycle"),
+    # an arg named twice made a Rego function conflict, which failed the policies of every document in the run
+    (json.dumps({"apiVersion": "argoproj.io/v1alpha1", "kind": "AnalysisTemplate", "metadata": {"name": "success-rate", "namespace": "ns"},
+                 "spec": {"args": [{"name": "min", "value": "0.999"}, {"name": "min", "value": "0.5"}],
+                          "metrics": [{"name": "success-rate", "interval": "30s", "successCondition": "result[0] >= {{args.min}}",
+                                       "provider": {"prometheus": {"address": "http://prometheus:9090",
+                                                                   "query": 'sum(rate(x_total{svc="a"}[2m]))'}}}]}}), 1, "WH-ANA-002"),
+])
+def test_input_the_tools_choked_on_is_judged(tmp_path, content, code, expected):
+    path = tmp_path / "input.yaml"
+    path.write_text(content)
+    started = time.monotonic()
+    proc = run_cli("validate", "--offline", "--no-cache", str(path), timeout=120)
+    assert time.monotonic() - started < 30
+    assert proc.returncode == code and "printed something" not in proc.stderr, (proc.stdout + proc.stderr)[-800:]
+    assert expected in proc.stdout + proc.stderr, (proc.stdout + proc.stderr)[-800:]
+
+
+def test_a_kustomization_in_the_repository_cannot_name_a_folder_outside_it(tmp_path):
+    """`resources: [../../../../../work/main/overlays/staging]` built and passed: the verdict depended on what else
+    was on the CI host. (A kustomization outside the repository, given on the command line, may name the repository.)"""
+    proc = run_cli("validate", "--offline", "--no-cache", str(INPUT / "escaping-overlay"))
+    assert proc.returncode == 2 and proc.stderr.strip() == (
+        "gitops-check: error: tests/fixtures/input/escaping-overlay/kustomization.yaml:5: resources entry "
+        "'../../../../../outside-the-repository' leads out of the repository: refused"), proc.stderr

@@ -143,6 +143,8 @@ def canary_is_measured(idx: Index, inputs: Inputs) -> Iterator[Violation]:
     parsed = promql_ast.parse(queries, inputs.ctx.tool("promql-ast"), settings=inputs.ctx.settings)
     for n, (rollout, use, doc, metric, _query, new, old) in enumerate(jobs):
         tree = parsed[str(n)].tree
+        if parsed[str(n)].refused:
+            raise promql_ast.refusal(parsed[str(n)], f"{doc.source}: {doc.ref} metric {metric!r}")
         if tree is None:
             continue  # does not parse: WH-PROM-002's finding
         wrong = _verdict(tree, new, old, idx.ns(rollout))

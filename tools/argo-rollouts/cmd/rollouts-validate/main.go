@@ -337,40 +337,62 @@ func (g *group) references(ro *v1alpha1.Rollout) (validation.ReferencedResources
 }
 
 // templatesFromRefs follows template references (and nested ones) like getReferencedAnalysisTemplatesFromRef.
+// Each template is expanded once per walk: the result is the set of unique templates, and twelve templates each
+// naming the next ten times made 10^11 expansions (the run reached its timeout). A template naming one of the
+// templates that name it is a reference cycle, refused.
 func (g *group) templatesFromRefs(namespace string, refs []v1alpha1.AnalysisTemplateRef, fldPath *field.Path, depth int) ([]*v1alpha1.AnalysisTemplate, []*v1alpha1.ClusterAnalysisTemplate, *field.Error) {
 	var templates []*v1alpha1.AnalysisTemplate
 	var clusterTemplates []*v1alpha1.ClusterAnalysisTemplate
+	if err := g.walkRefs(namespace, refs, fldPath, depth, map[string]bool{}, map[string]bool{}, &templates, &clusterTemplates); err != nil {
+		return nil, nil, err
+	}
+	t, c := analysisutil.FilterUniqueTemplates(templates, clusterTemplates)
+	return t, c, nil
+}
+
+func (g *group) walkRefs(namespace string, refs []v1alpha1.AnalysisTemplateRef, fldPath *field.Path, depth int,
+	expanded, onPath map[string]bool, templates *[]*v1alpha1.AnalysisTemplate, clusterTemplates *[]*v1alpha1.ClusterAnalysisTemplate) *field.Error {
 	if depth > 32 {
-		return nil, nil, field.Invalid(fldPath, "", "analysis templates nest more than 32 levels deep (a reference cycle?)")
+		return field.Invalid(fldPath, "", "analysis templates nest more than 32 levels deep (a reference cycle?)")
 	}
 	for _, ref := range refs {
 		var nested []v1alpha1.AnalysisTemplateRef
+		id := "namespaced/" + key(namespace, ref.TemplateName)
+		if ref.IsClusterScope() {
+			id = "cluster/" + ref.TemplateName
+		}
+		if onPath[id] {
+			return field.Invalid(fldPath, ref.TemplateName, "analysis templates refer to each other in a cycle")
+		}
+		if expanded[id] {
+			continue
+		}
+		expanded[id] = true
 		if ref.IsClusterScope() {
 			t, ok := g.clusterTemplates[ref.TemplateName]
 			if !ok {
-				return nil, nil, field.Invalid(fldPath, ref.TemplateName, fmt.Sprintf("ClusterAnalysisTemplate '%s' not found", ref.TemplateName))
+				return field.Invalid(fldPath, ref.TemplateName, fmt.Sprintf("ClusterAnalysisTemplate '%s' not found", ref.TemplateName))
 			}
-			clusterTemplates = append(clusterTemplates, t.DeepCopy())
+			*clusterTemplates = append(*clusterTemplates, t.DeepCopy())
 			nested = t.Spec.Templates
 		} else {
 			t, ok := g.templates[key(namespace, ref.TemplateName)]
 			if !ok {
-				return nil, nil, field.Invalid(fldPath, ref.TemplateName, fmt.Sprintf("AnalysisTemplate '%s' not found", ref.TemplateName))
+				return field.Invalid(fldPath, ref.TemplateName, fmt.Sprintf("AnalysisTemplate '%s' not found", ref.TemplateName))
 			}
-			templates = append(templates, t.DeepCopy())
+			*templates = append(*templates, t.DeepCopy())
 			nested = t.Spec.Templates
 		}
 		if nested != nil {
-			inner, innerCluster, err := g.templatesFromRefs(namespace, nested, field.NewPath("spec", "templates"), depth+1)
+			onPath[id] = true
+			err := g.walkRefs(namespace, nested, field.NewPath("spec", "templates"), depth+1, expanded, onPath, templates, clusterTemplates)
+			delete(onPath, id)
 			if err != nil {
-				return nil, nil, err
+				return err
 			}
-			templates = append(templates, inner...)
-			clusterTemplates = append(clusterTemplates, innerCluster...)
 		}
 	}
-	t, c := analysisutil.FilterUniqueTemplates(templates, clusterTemplates)
-	return t, c, nil
+	return nil
 }
 
 func toFieldError(err error) *field.Error {
