@@ -63,8 +63,9 @@ def dashboards(doc: Document) -> list[Dashboard]:
     return found
 
 
-def queries(board: dict, key: str, scrape_seconds: float) -> list[PanelQuery]:
-    """Every Prometheus panel target's `expr`, its variables replaced (see the module docstring)."""
+def queries(board: dict, key: str, scrape_seconds: float, doc: Document | None = None) -> list[PanelQuery]:
+    """Every Prometheus panel target's `expr`, its variables replaced (see the module docstring); DOC, the ConfigMap
+    that holds the dashboard, names it when a query's variables expand too far."""
     values = _builtins(scrape_seconds) | _variables(board)
     title = board.get("title") or key
     found = []
@@ -75,7 +76,8 @@ def queries(board: dict, key: str, scrape_seconds: float) -> list[PanelQuery]:
             if not isinstance(expr, str) or not expr.strip() or not _prometheus(target, panel):
                 continue
             where = f'dashboard "{title}" ({key}), panel "{panel.get("title", "")}", query {target.get("refId", "?")}'
-            found.append(PanelQuery(where, _substitute(expr, values, Expansion(where[:300]))))
+            what = f"{doc.source}: {doc.ref}: {where[:300]}" if doc is not None else where[:300]
+            found.append(PanelQuery(where, _substitute(expr, values, Expansion(what))))
     return found
 
 

@@ -175,7 +175,7 @@ def _queries(doc: Document, scrape: Callable[[], Scrape], violations: list[Viola
                 )
             )
             continue
-        found += [Query(doc, q.where, q.expr, scrape(), dashboard=True) for q in grafana.queries(board.board, board.key, scrape().seconds)]
+        found += [Query(doc, q.where, q.expr, scrape(), dashboard=True) for q in grafana.queries(board.board, board.key, scrape().seconds, doc)]
     return found
 
 

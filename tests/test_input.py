@@ -630,3 +630,14 @@ def test_a_kustomization_in_the_repository_cannot_name_a_folder_outside_it(tmp_p
     assert proc.returncode == 2 and proc.stderr.strip() == (
         "gitops-check: error: tests/fixtures/input/escaping-overlay/kustomization.yaml:5: resources entry "
         "'../../../../../outside-the-repository' leads out of the repository: refused"), proc.stderr
+
+
+def test_a_dashboard_variable_expanding_too_far_names_its_configmap(tmp_path):
+    board = {"templating": {"list": [{"name": "job", "current": {"value": "x" * 100_000}}]},
+             "panels": [{"title": "p", "targets": [{"refId": "A", "expr": "+".join(['up{job="$job"}'] * 20)}]}]}
+    path = tmp_path / "dash.yaml"
+    path.write_text(_dashboard(board))
+    proc = run_cli("validate", "--offline", "--no-cache", str(path))
+    assert proc.returncode == 2 and proc.stderr.strip() == (
+        f'gitops-check: error: {path}: ConfigMap/dash: dashboard "t" (d.json), panel "p", query A: '
+        "its placeholders expand to more than 1,048,576 characters: refused"), proc.stderr
