@@ -188,3 +188,14 @@ def test_a_broken_canary_fails_the_bad_release_saying_what_the_controller_did(tm
     entry = json.loads((tmp_path / "e2e.json").read_text())["scenarios"][0]
     assert proc.returncode == 1 and not entry["passed"]
     assert expected in entry["message"], entry["message"]
+
+
+def test_the_simulated_cluster_starts_only_in_a_network_namespace_of_its_own():
+    """The Argo Rollouts controller has no flag for its ports' address and listens on every interface: the simulated
+    cluster refuses to start where anything but loopback is (here, pytest's own namespace), before it starts anything."""
+    from gitops_check import simcluster
+    from gitops_check.errors import ToolError
+
+    assert simcluster.interfaces() != ["lo"], "this test needs a namespace with more than loopback"
+    with pytest.raises(ToolError, match="starts only in a network namespace of its own"):
+        simcluster.start(settings.load(), "127.0.0.1:1")
