@@ -115,6 +115,11 @@ def _inside(path: str, root: str) -> bool:
     return path == root or path.startswith(root.rstrip(os.sep) + os.sep)
 
 
+class _TooDeep(Exception):
+    def __init__(self, node: Node):
+        self.node = node
+
+
 class _Walk:
     def __init__(self, root: Path | None):
         self.root = os.path.abspath(root) if root else None
@@ -181,8 +186,10 @@ class _Walk:
     # -- YAML nodes --------------------------------------------------------------------------------------
     def pairs(self, node: Node, depth: int = 0) -> Iterator[tuple[str, Node]]:
         """(lower-cased key, value) of a mapping, merge keys (<<) followed as kustomize's decoder does."""
-        if not isinstance(node, MappingNode) or depth > 32:
+        if not isinstance(node, MappingNode):
             return
+        if depth > 32:  # kustomize's decoder follows them all: stopping here would hide what they name (and key it)
+            raise _TooDeep(node)
         for key, value in node.value:
             if not isinstance(key, ScalarNode):
                 continue
@@ -236,13 +243,24 @@ class _Walk:
         reason = remote_reason(entry)
         if reason:
             self.fail(file, where, f"{field} entry {redact(entry)} is a remote reference ({reason}); {ADVICE}")
-        path = os.path.normpath(os.path.join(os.path.dirname(file), entry.strip()))
+        if entry != entry.strip():  # kustomize reads "cm.yaml " as written; the walk would key and lint "cm.yaml"
+            self.fail(file, where, f"{field} entry {redact(entry)} has spaces around it: refused")
+        path = os.path.normpath(os.path.join(self.physical(os.path.dirname(file)), entry))
         if self.root and _inside(os.path.abspath(file), self.root) and not _inside(os.path.abspath(path), self.root):
             # `../../../../work/main/overlays/staging`: the verdict would depend on what else is on the CI host
             self.fail(file, where, f"{field} entry {redact(entry)} leads out of the repository: refused")
         self.escape(path, file, where, f"{field} entry {redact(entry)}")
         self.read.add(path)
         return path
+
+    def physical(self, directory: str) -> str:
+        """DIRECTORY with its symbolic links followed, as kustomize resolves a kustomization's folder before it
+        joins the folder's entries (`link/../y` is the real folder's sibling, not `y` next to the link); inside the
+        repository it keeps the repository's own spelling, so findings and keys name paths as the user knows them."""
+        real = os.path.realpath(directory)
+        if self.root and self.real_root and _inside(real, self.real_root):
+            return os.path.normpath(os.path.join(self.root, os.path.relpath(real, self.real_root)))
+        return real
 
     def escape(self, path: str, file: str, where: Node | None, what: str) -> None:
         if self.root and self.real_root and _inside(path, self.root) and os.path.lexists(path):
@@ -290,6 +308,12 @@ class _Walk:
                     self.kustomization(file, doc, plugins)
 
     def kustomization(self, file: str, doc: Node, plugins: bool) -> None:
+        try:
+            self._kustomization(file, doc, plugins)
+        except _TooDeep as deep:
+            self.fail(file, deep.node, "merge keys (<<) nested more than 32 levels deep: refused")
+
+    def _kustomization(self, file: str, doc: Node, plugins: bool) -> None:
         for field, value in self.fields(doc, *HELM_FIELDS):
             if self.items(value) or (isinstance(value, MappingNode) and value.value):
                 self.fail(file, value, f"{field} would make kustomize pull a Helm chart; {ADVICE} "

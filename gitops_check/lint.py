@@ -16,6 +16,7 @@ from yamllint.config import YamlLintConfig
 
 from . import kustomgraph, loader
 from .context import Context
+from .errors import InputError
 from .model import Source, Violation
 from .render import KUSTOMIZATION_FILES
 from .rules import rule
@@ -67,9 +68,36 @@ def files_of(source: Source, settings) -> set[str]:
     return {settings.display(p) for p in overlay_sources(source.path or Path(source.name), settings)}
 
 
+BUILTIN_CONFIGS = ("default", "relaxed")  # what yamllint's `extends` may name here: its own presets
+
+
+def config(root: Path) -> YamlLintConfig:
+    """The repository's .yamllint, read alone: yamllint resolves a file that `extends` or `ignore-from-file` names
+    against the working directory, and the result cache and `--changed` (which key .yamllint) would not see it
+    change, so such a name is refused (one line: move those rules into .yamllint)."""
+    path = root / ".yamllint"
+    try:
+        data = loader.data_file(path)
+    except FileNotFoundError:
+        raise InputError(f"{path}: no such file: the lint stage reads the repository's yamllint configuration") from None
+    data = data if isinstance(data, dict) else {}
+    rules = data.get("rules") if isinstance(data.get("rules"), dict) else {}
+    extends = data.get("extends")
+    if extends is not None and extends not in BUILTIN_CONFIGS:
+        raise InputError(f"{path}: `extends` names something other than yamllint's presets ({', '.join(BUILTIN_CONFIGS)}): "
+                         "copy its rules into .yamllint")
+    named = [k for k in ("ignore-from-file",) if k in data] + [
+        f"rules.{name}.ignore-from-file" for name, rule in rules.items()
+        if isinstance(rule, dict) and "ignore-from-file" in rule]
+    if named:
+        raise InputError(f"{path}: {named[0]} names a file yamllint reads from the working directory: list the patterns "
+                         "under `ignore` in .yamllint")
+    return YamlLintConfig(file=str(path))
+
+
 def check(sources: list[Source], ctx: Context) -> list[Violation]:
     root = ctx.settings.repo_root
-    config = YamlLintConfig(file=str(root / ".yamllint"))
+    config_ = config(root)
     files: set[Path] = set()
     for source in sources:
         if source.kind == "overlay":
@@ -79,7 +107,7 @@ def check(sources: list[Source], ctx: Context) -> list[Violation]:
         shown = ctx.settings.display(path)
         # Lint runs while kustomize renders, before kustomize refuses what it would not read: the loader's read never
         # blocks (a /proc file a pull request names) and refuses what is too large for yamllint to finish.
-        for problem in linter.run(loader.read_text(path, shown), config, shown):
+        for problem in linter.run(loader.read_text(path, shown), config_, shown):
             r = YAMLLINT_ERROR if problem.level == "error" else YAMLLINT_WARNING
             violations.append(r.at(f"{shown}:{problem.line}", f"{problem.desc} ({problem.rule or 'syntax'}); run `make lint` locally"))
     return violations

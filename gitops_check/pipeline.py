@@ -185,7 +185,7 @@ def _run(paths: list[str], settings: Settings, stages: tuple[str, ...] | None, w
     todo = [t for t in targets if t[1] not in hits]
     fresh, found, seconds = _check(todo, settings, stages) if todo else ([], {n: [] for n in stages}, {})
     rendered_at = seconds.pop("render", 0.0)
-    if store and fresh:
+    if store and fresh and store.harness_unchanged():
         from . import lint
 
         lint_files = {s.name: lint.files_of(s, settings) for s in fresh} if "lint" in stages else {}

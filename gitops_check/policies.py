@@ -65,7 +65,11 @@ def policy_files(policies_dir: Path) -> list[Path]:
     and a read of it here forever; pathlib's walk recurses once per level. InputError naming the file otherwise."""
     root = Path(policies_dir)
     try:
-        paths = sorted(p for p in root.rglob("*") if not p.is_dir())
+        entries = sorted(root.rglob("*"))
+        linked = next((p for p in entries if p.is_symlink() and p.is_dir()), None)
+        if linked is not None:  # conftest's loader follows it; the walk here (and the result cache's key) would not
+            raise InputError(f"{linked}: a symbolic link to a folder: the policies folder holds its policies itself")
+        paths = [p for p in entries if not p.is_dir()]
     except RecursionError:
         raise InputError(f"{root}: folders nested more than {sys.getrecursionlimit()} levels deep: refused") from None
     except OSError as exc:

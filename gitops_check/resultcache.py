@@ -115,23 +115,28 @@ class Store:
         self.settings = settings
         self.stages = stages
         self.digests = Digests()
-        repo = settings.repo_root
-        globals_ = []
-        for rel in gitdiff.global_inputs(settings):
-            if rel in ("gitops_check/", "waivers.yaml", settings.display(settings.waivers_file)):
-                continue  # the running package is hashed below; waivers apply after the cache
-            path = repo / rel
-            globals_.append((rel, self.digests.tree(path) if rel.endswith("/") else self.digests.of(path)))
-        harness = [("package", self.digests.tree(PACKAGE))]
-        # What settings.load() can take from the environment as well as from pyproject.toml, named explicitly.
-        pins = [settings.kubernetes_version, sorted((n, t.version, t.source_key) for n, t in settings.tools.items()),
-                self.digests.of(settings.slo_file), self.digests.tree(settings.policies_dir)]
-        self.harness_key = _hash(FORMAT, list(stages), settings.offline, harness, globals_, pins)
+        self._global_inputs = [rel for rel in gitdiff.global_inputs(settings)
+                               if rel not in ("gitops_check/", "waivers.yaml", settings.display(settings.waivers_file))]
+        self.harness_key = self._harness_key(self.digests)  # (the running package is hashed itself; waivers apply after)
         self.folder = (root or settings.cache_dir / "results") / self.harness_key[:24]
         self._keys: dict[str, str | None] = {}
         self._read: dict[str, set[Path]] = {}  # target -> the files its key was computed from
 
     # -- keys ------------------------------------------------------------------------------------------------------
+    def _harness_key(self, digests: Digests) -> str:
+        settings, repo = self.settings, self.settings.repo_root
+        globals_ = [(rel, digests.tree(repo / rel) if rel.endswith("/") else digests.of(repo / rel)) for rel in self._global_inputs]
+        harness = [("package", digests.tree(PACKAGE))]
+        # What settings.load() can take from the environment as well as from pyproject.toml, named explicitly.
+        pins = [settings.kubernetes_version, sorted((n, t.version, t.source_key) for n, t in settings.tools.items()),
+                digests.of(settings.slo_file), digests.tree(settings.policies_dir)]
+        return _hash(FORMAT, list(self.stages), settings.offline, harness, globals_, pins)
+
+    def harness_unchanged(self) -> bool:
+        """Whether what judges every target (policies, settings, the harness...) still holds what it held when the
+        run began: a policy edited while the run checked stored the new policy's findings under the old key."""
+        return self._harness_key(Digests()) == self.harness_key
+
     def _files_digest(self, files: set[Path], digests: Digests | None = None) -> list[tuple[str, str]]:
         root, digests = self.settings.repo_root, digests or self.digests
         return sorted((_relative(f, root), digests.of(f)) for f in files)

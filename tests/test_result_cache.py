@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -197,3 +198,85 @@ def test_a_file_edited_during_the_run_stores_nothing(repo, tmp_path, monkeypatch
     _run(repo, cache)
     monkeypatch.setattr(pipeline, "_check", real)
     assert _fresh(_run(repo, cache)) == STAGING  # staging and argocd (which reads it) were not stored
+
+
+def test_a_policy_edited_during_the_run_stores_nothing(repo, tmp_path, monkeypatch):
+    """A policy weakened while the run checked (and restored after) left the weakened policy's PASS under the
+    original policy's key: a stale verdict for every later run."""
+    cache = tmp_path / "cache"
+    real = pipeline._check
+    policy = repo / "policies/secrets.rego"
+
+    def edit_while_checking(targets, s, stages):
+        found = real(targets, s, stages)
+        policy.write_text(policy.read_text() + "\n# edited while the run checked\n")
+        return found
+
+    monkeypatch.setattr(pipeline, "_check", edit_while_checking)
+    _run(repo, cache)
+    monkeypatch.setattr(pipeline, "_check", real)
+    policy.write_text(policy.read_text().removesuffix("\n# edited while the run checked\n"))
+    assert _fresh(_run(repo, cache)) == EVERY  # nothing was stored
+
+
+def test_a_folder_reached_through_a_symlink_is_keyed_where_kustomize_reads_it(repo, tmp_path):
+    """`link/../y` is the real folder's sibling for kustomize (it resolves the link first); the walk joined it as
+    text, so the folder kustomize read was never keyed: editing it left a stale PASS."""
+    (repo / "components/x").mkdir()
+    (repo / "components/y").mkdir()
+    (repo / "components/x/kustomization.yaml").write_text("apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources:\n  - ../y\n")
+    (repo / "components/y/kustomization.yaml").write_text("apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources:\n  - cm.yaml\n")
+    (repo / "components/y/cm.yaml").write_text("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: extra\ndata:\n  LOG_LEVEL: info\n")
+    (repo / "overlays/staging/link").symlink_to("../../components/x")
+    _edit(repo / "overlays/staging/kustomization.yaml", "  - ../../base\n", "  - ../../base\n  - link\n")
+    cache = tmp_path / "cache"
+    assert _run(repo, cache).exit_code == 0
+    (repo / "components/y/cm.yaml").write_text((repo / "components/y/cm.yaml").read_text() + "  DB_PASSWORD: hunter2secretvalue\n")
+    again = _run(repo, cache)
+    assert _fresh(again) == STAGING and "WH-SEC-003" in {v.rule for v in again.errors}
+
+
+@pytest.mark.parametrize("kustomization, expected", [
+    # kustomize's decoder follows every merge key; the walk stopped at 32 and hid what the rest named
+    ("".join("  " * i + "<<:\n" for i in range(40)) + "  " * 40 + "components:\n" + "  " * 40 + "  - comp\n",
+     "merge keys (<<) nested more than 32 levels deep: refused"),
+    # kustomize reads "cm.yaml " as written; the walk keyed and linted "cm.yaml"
+    ('resources:\n  - "cm.yaml "\n', "resources entry 'cm.yaml' has spaces around it: refused"),
+])
+def test_what_the_walk_cannot_follow_as_kustomize_does_is_refused(repo, kustomization, expected):
+    from gitops_check import kustomgraph
+    from gitops_check.errors import InputError
+
+    overlay = repo / "overlays/odd"
+    overlay.mkdir()
+    (overlay / "kustomization.yaml").write_text(kustomization)
+    with pytest.raises(InputError, match=re.escape(expected)):
+        kustomgraph.files(overlay, _settings(repo))
+
+
+def test_a_policies_folder_linked_in_is_refused(repo):
+    """conftest's loader follows a symbolic link to a folder under policies/; the harness's walk and the cache key did
+    not, so its policies judged without keying the verdicts."""
+    from gitops_check import policies
+    from gitops_check.errors import InputError
+
+    (repo / "extra-policies").mkdir()
+    (repo / "policies/extra").symlink_to("../extra-policies")
+    with pytest.raises(InputError, match="a symbolic link to a folder: the policies folder holds its policies itself"):
+        policies.policy_files(repo / "policies")
+
+
+@pytest.mark.parametrize("setting, expected", [
+    ("extends: ./lint/base.yaml\n", "`extends` names something other than yamllint's presets"),
+    ("extends: default\nignore-from-file: .gitignore\n", "ignore-from-file names a file yamllint reads from the working directory"),
+    ("extends: default\nrules:\n  line-length:\n    ignore-from-file: .gitignore\n", "rules.line-length.ignore-from-file names a file"),
+])
+def test_a_yamllint_configuration_naming_other_files_is_refused(repo, setting, expected):
+    """yamllint reads what `extends` or `ignore-from-file` names (from the working directory); only .yamllint is keyed,
+    so a stricter shared file left cached runs passing."""
+    from gitops_check import lint
+    from gitops_check.errors import InputError
+
+    (repo / ".yamllint").write_text(setting)
+    with pytest.raises(InputError, match=re.escape(expected)):
+        lint.config(repo)
