@@ -398,10 +398,11 @@ def _constant(node: Node) -> float | None:
         if a is None or b is None:
             return None
         try:
-            return {"+": a + b, "-": a - b, "*": a * b, "^": a ** b}[node["op"]] if node["op"] != "/" else (
+            value = {"+": a + b, "-": a - b, "*": a * b, "^": a ** b}[node["op"]] if node["op"] != "/" else (
                 a / b if b else math.copysign(math.inf, a) if a else math.nan)
         except (OverflowError, ZeroDivisionError, TypeError):
             return None
+        return math.nan if isinstance(value, complex) else value  # Go's math.Pow(-1, 0.5) is NaN, Python's a complex
     return None
 
 

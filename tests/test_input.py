@@ -529,6 +529,29 @@ def _deep_flags() -> str:
     (_arg_bomb(1000, 200_000), (2,), "AnalysisTemplate/t metric 'm': its placeholders expand to more than 1,048,576 characters"),
     # a flag file too deep to parse was skipped in silence
     (_deep_flags(), (1,), "WH-FLAG-001"),
+    # found by a type-confusion pass: a pause of 2^55 s before a 1ns metric made a float correction loop count 4e9
+    # times; a Job metric without a deadline passed infinity to math.ceil; 25,000 steps were quadratic (minutes)
+    (_ROLLOUT_WITH_ANALYSIS.replace("interval: 30s", "interval: 1ns").replace("steps: [", "steps: [{{pause: {{duration: 36028797018963968}}}}, ")
+     .format(count=20_000), (0, 1), ""),
+    (_ROLLOUT_WITH_ANALYSIS.replace('provider: {{prometheus: {{address: "http://p:9090", query: up}}}}',
+                                    "provider: {{job: {{spec: {{template: {{spec: {{restartPolicy: Never, containers: [{{name: c, image: x}}]}}}}}}}}}}")
+     .format(count=20_000), (0, 1), ""),
+    (_ROLLOUT_WITH_ANALYSIS.replace("{{setWeight: 10}}, ", "{{setWeight: 10}}, " + "{{pause: {{}}}}, " * 20_000).format(count=3),
+     (0, 1), ""),
+    # a number where a list of SNI hosts goes; (0-1)^0.5 is a complex number in Python (NaN in Go); 5,000 digits
+    # in an ingress-nginx annotation (an int, and a CIDR's mask)
+    ("apiVersion: networking.istio.io/v1beta1\nkind: VirtualService\nmetadata: {name: vs, namespace: ns}\nspec:\n  hosts: [svc]\n"
+     "  tls: [{match: [{port: 443, sniHosts: 7}], route: [{destination: {host: stable}}]}]\n---\n"
+     "apiVersion: argoproj.io/v1alpha1\nkind: Rollout\nmetadata: {name: r, namespace: ns}\nspec:\n  selector: {matchLabels: {app: r}}\n"
+     "  strategy: {canary: {canaryService: canary, stableService: stable, trafficRouting: {istio: {virtualService: "
+     "{name: vs, tlsRoutes: [{port: 443, sniHosts: 5}]}}}}}\n"
+     "  template: {metadata: {labels: {app: r}}, spec: {containers: [{name: c, image: x}]}}\n", (0, 1), ""),
+    ("apiVersion: monitoring.coreos.com/v1\nkind: PrometheusRule\nmetadata: {name: pr, namespace: ns}\nspec:\n  groups:\n"
+     "    - name: g\n      rules: [{record: 'x:q', expr: 'histogram_quantile((0-1)^0.5, sum by (le) (rate(x_bucket[5m])))'}]\n",
+     (0, 1), ""),
+    *[("apiVersion: networking.k8s.io/v1\nkind: Ingress\nmetadata:\n  name: ing\n  namespace: ns\n  annotations:\n"
+       f"    nginx.ingress.kubernetes.io/{key}: \"{value}\"\nspec: {{ingressClassName: nginx, rules: [{{host: a.example.com}}]}}\n",
+       (0, 1), "") for key, value in (("limit-rpm", "1" * 5000), ("denylist-source-range", "10.0.0.0/" + "1" * 5000))],
 ])
 def test_values_a_stage_computes_with_are_bounded(tmp_path, content, codes, expected):
     path = tmp_path / "input.yaml"

@@ -97,7 +97,7 @@ def _matches_port(route: dict, port, sni_hosts) -> bool:
     for match in dicts(route.get("match")):
         if port is not None and str(match.get("port")) != str(port):
             continue
-        if sni_hosts and not set(map(str, sni_hosts)) <= set(map(str, match.get("sniHosts") or [])):
+        if sni_hosts and not set(map(str, as_list(sni_hosts))) <= set(map(str, as_list(match.get("sniHosts")))):
             continue
         return True
     return False
