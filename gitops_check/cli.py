@@ -12,6 +12,7 @@ import json
 import os
 import signal
 import sys
+import threading
 from pathlib import Path
 
 from . import __version__
@@ -186,6 +187,17 @@ def _signalled_code() -> int | None:
     return 130 if _SIGNALLED[0] == signal.SIGINT else 143
 
 
+def _leave(code: int, argv: list[str] | None) -> int:
+    """An interrupted run ends now. The interpreter joins every worker thread before it exits, and a stage's thread
+    still computing would keep it alive after Ctrl-C or SIGTERM (its tools and control plane are stopped already).
+    Only as the program (no ARGV): a caller's process, a test's, is its own to end."""
+    if argv is None and threading.active_count() > 1:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    return code
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if hasattr(signal, "SIGTERM"):
@@ -232,7 +244,7 @@ def main(argv: list[str] | None = None) -> int:
         return _validate(args, settings)
     except InputError as exc:
         if _signalled_code():  # a tool killed because the run was interrupted
-            return _signalled_code()
+            return _leave(_signalled_code(), argv)
         from .report import escape  # the message may carry file names and tool output: one visible line
 
         print(f"gitops-check: error: {escape(exc)}", file=sys.stderr)
@@ -240,12 +252,12 @@ def main(argv: list[str] | None = None) -> int:
             sys.stdout.write(json.dumps({"error": str(exc)}).replace("##[", "##\\u005b") + "\n")  # scripts reading stdout get JSON too
         return 2
     except KeyboardInterrupt:
-        return 130
+        return _leave(130, argv)
     except Terminated:
-        return 143
+        return _leave(143, argv)
     except Exception as exc:  # a bug in the harness: one line, and the traceback on request
         if _signalled_code():
-            return _signalled_code()
+            return _leave(_signalled_code(), argv)
         if os.environ.get("GITOPS_CHECK_DEBUG"):
             raise
         from .report import escape

@@ -221,9 +221,9 @@ def _check(targets: list[tuple[Path, str, str]], settings: Settings, stages: tup
         from . import controlplane  # its imports cost a few hundred milliseconds an offline run never needs
 
         plane = controlplane.Session(settings)
+    pool = ThreadPoolExecutor(max_workers=len(stages) + 1)  # not a `with`: leaving one waits for every thread
     try:
-        with tempfile.TemporaryDirectory(prefix="gitops-check-") as tmp, \
-                ThreadPoolExecutor(max_workers=len(stages) + 1) as pool, runner.stop_on_failure(pool):
+        with tempfile.TemporaryDirectory(prefix="gitops-check-") as tmp, runner.stop_on_failure(pool):
             workdir = Path(tmp)
             ctx = Context(settings, workdir, plane.ready if plane else None)
 
@@ -247,6 +247,7 @@ def _check(targets: list[tuple[Path, str, str]], settings: Settings, stages: tup
             running |= {name: pool.submit(timed, name, sources) for name in stages if name not in running}
             outcomes = {name: running[name].result() for name in stages}  # the first error in stage order
     finally:
+        pool.shutdown(wait=False)  # its work is done, or stop_on_failure() waited for it, or the run was interrupted
         if plane:
             plane.close()
     seconds = {name: outcomes[name][1] for name in stages}

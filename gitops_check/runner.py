@@ -168,12 +168,16 @@ def stop_on_failure(*pools: Executor) -> Iterator[None]:
     tools until those finish or time out, or start new ones."""
     try:
         yield
-    except BaseException:
+    except BaseException as exc:
+        # A stage's error: the other threads are let finish (their tools stopped), so the run ends with the first
+        # error in order. Ctrl-C or SIGTERM: the run leaves at once; a thread still computing (not waiting on a tool)
+        # is not waited for (the CLI exits without joining it).
+        interrupted = not isinstance(exc, Exception)
         _REFUSING.set()
         try:
             stop_all()
             for pool in pools:
-                pool.shutdown(wait=True, cancel_futures=True)
+                pool.shutdown(wait=not interrupted, cancel_futures=True)
         finally:
             _REFUSING.clear()
         raise

@@ -499,3 +499,20 @@ def test_a_limit_cannot_be_set_so_high_it_stops_bounding(monkeypatch, key, raw):
         assert settings.load()
     finally:
         settings._load.cache_clear()
+
+
+@pytest.mark.parametrize("sig, code", [(signal.SIGTERM, 143), (signal.SIGINT, 130)])
+def test_an_interrupted_run_ends_while_a_stage_still_computes(sig, code):
+    """A stage computing in Python (no tool to stop) kept an interrupted run alive until it finished: the interpreter
+    joins every worker thread at exit. The program now leaves at once."""
+    program = ("import sys, time\nfrom gitops_check import cli, rollouts\n"
+               "def busy(sources, ctx):\n    end = time.monotonic() + 120\n    while time.monotonic() < end:\n        pass\n"
+               "rollouts.check = busy\nprint('started', flush=True)\n"
+               "sys.argv = ['gitops-check', 'validate', '--offline', '--no-cache', 'overlays/staging']\nsys.exit(cli.main())\n")
+    proc = subprocess.Popen([sys.executable, "-c", program], cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert proc.stdout.readline().strip() == "started"
+    time.sleep(3)  # the stages are running: rollouts' busy loop among them
+    started = time.monotonic()
+    proc.send_signal(sig)
+    proc.communicate(timeout=60)
+    assert proc.returncode == code and time.monotonic() - started < 5
