@@ -192,6 +192,9 @@ def _leave(code: int, argv: list[str] | None) -> int:
     still computing would keep it alive after Ctrl-C or SIGTERM (its tools and control plane are stopped already).
     Only as the program (no ARGV): a caller's process, a test's, is its own to end."""
     if argv is None and threading.active_count() > 1:
+        from . import runner
+
+        runner.remove_homes()
         sys.stdout.flush()
         sys.stderr.flush()
         os._exit(code)
@@ -200,6 +203,10 @@ def _leave(code: int, argv: list[str] | None) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    if argv is None:  # the program: an interrupted run leaves at once (see _leave)
+        from . import runner
+
+        runner.LEAVING_ON_INTERRUPT = True
     if hasattr(signal, "SIGTERM"):
         signal.signal(signal.SIGTERM, _terminate)
     if signal.getsignal(signal.SIGINT) is signal.default_int_handler:

@@ -452,16 +452,21 @@ def prepare_seed(settings: Settings) -> Path:
 def stop(cp: ControlPlane) -> None:
     """Stop kube-apiserver, then etcd, and remove the folder (data, keys, logs). A throwaway control plane
     is killed outright (its data goes anyway); the persistent one is asked to shut down first. Ctrl-C and SIGTERM
-    wait until it is done (a second Ctrl-C cut it short and left the folder, its token and keys behind): they are
-    blocked in the main thread meanwhile, and take effect as soon as it returns."""
-    blocked = threading.current_thread() is threading.main_thread()
-    if blocked:
-        previous = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
+    wait until it is done (a second Ctrl-C cut it short and left the folder, its token and keys behind): while it
+    runs in the main thread, where Python runs signal handlers, they are only noted, and raised again as soon as it
+    returns. (Blocking them with a signal mask would not do: any other thread of the process takes them then.)"""
+    noted: list[int] = []
+    previous = {}
+    if threading.current_thread() is threading.main_thread():
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            previous[sig] = signal.signal(sig, lambda signum, frame: noted.append(signum))
     try:
         _stop(cp)
     finally:
-        if blocked:
-            signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        if noted:
+            signal.raise_signal(noted[0])
 
 
 def _stop(cp: ControlPlane) -> None:

@@ -179,9 +179,10 @@ def _int32(value: float) -> int:
 def _parse_int32(text: str) -> int | None:
     """strconv.ParseInt(text, 10, 32): an optional sign and ASCII digits within int32, else None."""
     body = text[1:] if text[:1] in ("+", "-") else text
-    if not body or any(c not in "0123456789" for c in body) or len(body.lstrip("0")) > 10:
-        return None  # (beyond int32 either way; int() refuses more than 4,300 digits with a ValueError)
-    value = int(text)
+    digits = body.lstrip("0") or "0"  # int() counts leading zeros against its 4,300 digits
+    if not body or any(c not in "0123456789" for c in body) or len(digits) > 10:
+        return None  # (beyond int32 either way)
+    value = -int(digits) if text[0] == "-" else int(digits)
     return value if _INT32_MIN <= value <= _INT32_MAX else None
 
 

@@ -386,7 +386,10 @@ class _Walk:
         self.files.add(real)
         self.read.add(os.path.abspath(path))
         for doc in self.compose(path):
-            self.plugin_config(path, doc)
+            try:
+                self.plugin_config(path, doc)
+            except _TooDeep as deep:
+                self.fail(path, deep.node, "merge keys (<<) nested more than 32 levels deep: refused")
 
     def plugin_config(self, file: str, doc: Node, at: Node | None = None) -> None:
         """A generator/transformer/validator config (AT: the entry of an inline one, whose line is shown):

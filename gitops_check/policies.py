@@ -13,6 +13,7 @@ rule in an OPA METADATA block; rule_table() reads them for docs/policies.md.
 from __future__ import annotations
 
 import json
+import os
 import re
 import stat
 import sys
@@ -82,6 +83,9 @@ def policy_files(policies_dir: Path) -> list[Path]:
             raise InputError(f"{path}: cannot read: {what}") from None
         if not stat.S_ISREG(mode):
             raise InputError(f"{path}: not a regular file: the policies folder holds only policy and data files")
+        if path.is_symlink() and not os.path.realpath(path).startswith(os.path.realpath(root) + os.sep):
+            # /proc/<the harness's pid>/environ is a regular file too: rego-eval would show what it holds
+            raise InputError(f"{path}: a symbolic link out of the policies folder: refused")
     return paths
 
 

@@ -133,6 +133,10 @@ _LIVE: dict[int, subprocess.Popen] = {}  # pid -> every tool running now, from a
 _STOPPED: set[int] = set()  # pids stop_all() killed
 _LOCK = threading.Lock()
 _REFUSING = threading.Event()  # set while stop_on_failure() drains a failed run's threads: no tool may start
+# Set by the command-line program, which exits at once when interrupted: its interrupted run's threads are then not
+# waited for, and stay refused new tools until the process ends (a library caller's threads are waited for).
+LEAVING_ON_INTERRUPT = False
+_HOMES: set[str] = set()  # the private HOME folders of the tools running now (removed by the program as it leaves)
 
 
 def usable_cores() -> int:
@@ -172,15 +176,23 @@ def stop_on_failure(*pools: Executor) -> Iterator[None]:
         # A stage's error: the other threads are let finish (their tools stopped), so the run ends with the first
         # error in order. Ctrl-C or SIGTERM: the run leaves at once; a thread still computing (not waiting on a tool)
         # is not waited for (the CLI exits without joining it).
-        interrupted = not isinstance(exc, Exception)
+        leaving = LEAVING_ON_INTERRUPT and not isinstance(exc, Exception)
         _REFUSING.set()
         try:
             stop_all()
             for pool in pools:
-                pool.shutdown(wait=not interrupted, cancel_futures=True)
+                pool.shutdown(wait=not leaving, cancel_futures=True)
         finally:
-            _REFUSING.clear()
+            if not leaving:
+                _REFUSING.clear()
         raise
+
+
+def remove_homes() -> None:
+    """The private HOME folders of tools still counted as running: for the program leaving without waiting for
+    the threads that would remove them."""
+    for home in list(_HOMES):
+        shutil.rmtree(home, ignore_errors=True)
 
 
 def run(
@@ -209,6 +221,7 @@ def run(
     cmd = [str(c) for c in cmd]
     data = input.encode() if isinstance(input, str) else input
     home = tempfile.mkdtemp(prefix="gitops-check-home-")
+    _HOMES.add(home)
     try:
         try:
             proc = subprocess.Popen(
@@ -225,6 +238,7 @@ def run(
         return _supervise(proc, cmd, tool, data, timeout, cap, limits)
     finally:
         shutil.rmtree(home, ignore_errors=True)
+        _HOMES.discard(home)
 
 
 def _supervise(proc: subprocess.Popen, cmd: list[str], tool: str, data: bytes | None, timeout: float, cap: int,

@@ -337,9 +337,10 @@ def _go_int(value: Any) -> int:
     body = text[1:] if text[:1] in "+-" else text
     if not (body and all(c in "0123456789" for c in body)):
         return 0
-    if len(body.lstrip("0")) > 19:  # beyond int64, and beyond what int() converts quickly (or at all: 4,300 digits)
+    digits = body.lstrip("0") or "0"  # int() counts leading zeros against its 4,300 digits; Go reads 0005 as 5
+    if len(digits) > 19:  # beyond int64, and beyond what int() converts quickly (or at all)
         return -(2 ** 63) if text[0] == "-" else 2 ** 63 - 1
-    return max(-(2 ** 63), min(2 ** 63 - 1, int(text)))
+    return max(-(2 ** 63), min(2 ** 63 - 1, -int(digits) if text[0] == "-" else int(digits)))
 
 
 def _measurement(metric: dict, use: AnalysisUse, templates: list[Document], doc: Document,

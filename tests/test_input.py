@@ -431,12 +431,13 @@ def test_a_policies_folder_nested_too_deep_is_one_line(tmp_path):
 
 def test_a_policy_linked_to_the_environment_shows_no_secret(tmp_path):
     """Tools got the whole CI environment: a policy that is a link to /proc/self/environ put its variables in
-    rego-eval's error line. Tools now get only PATH, the locale, the time zone and TMPDIR of it."""
+    rego-eval's error line. Such a link is refused now (it leaves the policies folder), and tools get only PATH, the
+    locale, the time zone and TMPDIR of the environment (tests/test_runner.py)."""
     policies = policies_copy(tmp_path)
     (policies / "environ.rego").symlink_to("/proc/self/environ")
     env = {**os.environ, "GITOPS_CHECK_POLICIES_DIR": str(policies), "DEPLOY_KEY": "ZZsecretZZ", "GH_AUTH": "YYsecretYY"}
     proc = run_cli("validate", "--offline", str(FIXTURES / "policies" / "WH-POD-001.yaml"), env=env, timeout=120)
-    assert proc.returncode == 2 and "rego-eval" in proc.stderr, proc.stderr
+    assert proc.returncode == 2 and "environ.rego: a symbolic link out of the policies folder: refused" in proc.stderr, proc.stderr
     assert "secretZZ" not in proc.stdout + proc.stderr and "secretYY" not in proc.stdout + proc.stderr
 
 
@@ -524,9 +525,9 @@ def _deep_flags() -> str:
     (_dashboard({"templating": {"list": 5}}), (0, 1), ""),
     (_dashboard({"templating": {"list": [{"name": "job", "options": 7}]}}), (0, 1), ""),
     # one 100 kB value in 1,000 placeholders for 300 list elements: over 120 s
-    (_appset(300, 1000, 100_000), (2,), "ApplicationSet/s: its placeholders expand to more than 1,048,576 characters: refused"),
+    (_appset(300, 1000, 100_000), (2,), "ApplicationSet/s: its placeholders add more than 1,048,576 characters: refused"),
     # a 200 kB arg in 1,000 placeholders: 20 s and 2.9 GB
-    (_arg_bomb(1000, 200_000), (2,), "AnalysisTemplate/t metric 'm': its placeholders expand to more than 1,048,576 characters"),
+    (_arg_bomb(1000, 200_000), (2,), "AnalysisTemplate/t metric 'm': its placeholders add more than 1,048,576 characters"),
     # a flag file too deep to parse was skipped in silence
     (_deep_flags(), (1,), "WH-FLAG-001"),
     # found by a type-confusion pass: a pause of 2^55 s before a 1ns metric made a float correction loop count 4e9
@@ -551,7 +552,12 @@ def _deep_flags() -> str:
      (0, 1), ""),
     *[("apiVersion: networking.k8s.io/v1\nkind: Ingress\nmetadata:\n  name: ing\n  namespace: ns\n  annotations:\n"
        f"    nginx.ingress.kubernetes.io/{key}: \"{value}\"\nspec: {{ingressClassName: nginx, rules: [{{host: a.example.com}}]}}\n",
-       (0, 1), "") for key, value in (("limit-rpm", "1" * 5000), ("denylist-source-range", "10.0.0.0/" + "1" * 5000))],
+       (0, 1), "") for key, value in (("limit-rpm", "1" * 5000), ("denylist-source-range", "10.0.0.0/" + "1" * 5000),
+                                      ("limit-rpm", "0" * 5000 + "1"), ("denylist-source-range", "10.0.0.0/" + "0" * 5000 + "8"))],
+    # int() counts leading zeros against its 4,300 digits, Go does not: a count, a pause
+    (_ROLLOUT_WITH_ANALYSIS.format(count='"' + "0" * 5000 + '3"'), (0, 1), ""),
+    (_ROLLOUT_WITH_ANALYSIS.replace("{{setWeight: 10}}, ", "{{setWeight: 10}}, {{pause: {{duration: " + "0" * 5000 + "1}}}}, ")
+     .format(count=3), (0, 1), ""),
 ])
 def test_values_a_stage_computes_with_are_bounded(tmp_path, content, codes, expected):
     path = tmp_path / "input.yaml"
@@ -663,4 +669,32 @@ def test_a_dashboard_variable_expanding_too_far_names_its_configmap(tmp_path):
     proc = run_cli("validate", "--offline", "--no-cache", str(path))
     assert proc.returncode == 2 and proc.stderr.strip() == (
         f'gitops-check: error: {path}: ConfigMap/dash: dashboard "t" (d.json), panel "p", query A: '
-        "its placeholders expand to more than 1,048,576 characters: refused"), proc.stderr
+        "its placeholders add more than 1,048,576 characters: refused"), proc.stderr
+
+
+def test_a_policy_linked_out_of_the_policies_folder_is_refused(tmp_path):
+    """/proc/<the harness's pid>/environ is a regular file: linked in as a policy, rego-eval's error line would show
+    the harness's own environment (the tools' is allow-listed, the harness's is the CI's)."""
+    policies = policies_copy(tmp_path)
+    outside = tmp_path / "outside.rego"
+    outside.write_text("package webhook.outside\n")
+    (policies / "linked.rego").symlink_to(outside)
+    proc = input_error_in_child("from gitops_check import policies", "policies.judged_packages(arg)", policies)
+    assert proc.stdout.strip() == f"{policies / 'linked.rego'}: a symbolic link out of the policies folder: refused"
+
+
+def test_a_legit_application_set_with_many_elements_is_judged():
+    """The expansion budget counted the template's own text once per element: 150 elements of a template with
+    6.5 kB of Helm values were refused. It counts what the placeholders add."""
+    from gitops_check import argocdsync
+    from gitops_check.model import Document
+
+    values = "".join(f"key{i}: value-for-{{{{cluster}}}}-{i}\n" for i in range(200))
+    appset = {"apiVersion": "argoproj.io/v1alpha1", "kind": "ApplicationSet", "metadata": {"name": "s", "namespace": "argocd"},
+              "spec": {"generators": [{"list": {"elements": [{"cluster": f"c{n}"} for n in range(300)]}}],
+                       "template": {"metadata": {"name": "app-{{cluster}}"}, "spec": {"project": "default", "source": {
+                           "repoURL": "https://example.com/r.git", "path": "overlays/staging", "helm": {"values": values}},
+                           "destination": {"name": "{{cluster}}", "namespace": "webhook-service"}}}}}
+    assert len(values) > 6000
+    apps = list(argocdsync.applications([Document(appset, "appset.yaml")]))
+    assert len(apps) == 300 and apps[-1].meta["name"] == "app-c299"

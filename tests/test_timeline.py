@@ -366,6 +366,7 @@ def test_measurements_after_a_time_are_counted_by_arithmetic_for_huge_counts():
 
 
 @pytest.mark.parametrize("raw, value", [("9" * 5000, 2 ** 63 - 1), ("-" + "9" * 30, -(2 ** 63)), ("0" * 30 + "42", 42),
+                                        ("0" * 5000 + "5", 5), ("-" + "0" * 5000 + "5", -5),
                                         (10 ** 30, 2 ** 63 - 1), ("²", 0), ("12", 12)])
 def test_int_or_string_values_are_read_as_intstr_reads_them(raw, value):
     """Out of range, strconv.Atoi returns the bound (with its range error, which IntValue drops); 5,000 digits

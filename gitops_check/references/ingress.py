@@ -170,7 +170,10 @@ _GO_SPACE = "\t\n\v\f\r \x85\xa0\u1680" + "".join(map(chr, range(0x2000, 0x200B)
 
 def _atoi(value: str) -> bool:
     """strconv.Atoi on a 64-bit build: an optional sign and ASCII digits (no underscores, no spaces), in int64."""
-    return bool(_INT.fullmatch(value)) and len(value.lstrip("+-").lstrip("0")) <= 19 and -(2**63) <= int(value) <= 2**63 - 1
+    if not _INT.fullmatch(value):
+        return False
+    digits = value.lstrip("+-").lstrip("0") or "0"  # int() counts leading zeros against its 4,300 digits
+    return len(digits) <= 19 and -(2**63) <= (-int(digits) if value[0] == "-" else int(digits)) <= 2**63 - 1
 
 
 def _go_ip(text: str) -> int | None:
@@ -187,7 +190,8 @@ def _go_cidr(text: str) -> bool:
     """net.ParseCIDR: an address without zone, "/", then decimal digits (dtoi) up to the address's bit length."""
     addr, found, mask = text.partition("/")
     bits = _go_ip(addr) if found else None
-    return bits is not None and mask.isascii() and mask.isdigit() and len(mask.lstrip("0")) <= 3 and int(mask) <= bits
+    digits = mask.lstrip("0") or "0"
+    return bits is not None and mask.isascii() and mask.isdigit() and len(digits) <= 3 and int(digits) <= bits
 
 
 def _bad_cidr(value: str) -> str | None:

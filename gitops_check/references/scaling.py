@@ -140,14 +140,14 @@ def _scaled(value, total: int) -> int | None:
         return value
     text = str(value).strip()
     if text.endswith("%") and _decimal(text[:-1]):
-        return math.ceil(int(text[:-1]) * total / 100)
-    return int(text) if _decimal(text) else None
+        return math.ceil(int(text[:-1].lstrip("0") or "0") * total / 100)
+    return int(text.lstrip("0") or "0") if _decimal(text) else None
 
 
 def _decimal(text: str) -> bool:
     """An int32's digits as Go's strconv.Atoi reads them: ASCII only ("²" is a digit to str.isdigit, not to
-    int()), and no more than fit (400 digits overflowed the percentage's float)."""
-    return text.isascii() and text.isdigit() and len(text) <= 10
+    int()), and no more than fit, leading zeros aside (400 digits overflowed the percentage's float)."""
+    return text.isascii() and text.isdigit() and len(text.lstrip("0")) <= 10
 
 
 def pdb_budgets(idx: Index, inputs: Inputs) -> Iterator[Violation]:
