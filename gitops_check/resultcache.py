@@ -26,6 +26,7 @@ import json
 import os
 import shutil
 import tempfile
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -106,6 +107,13 @@ class Hit:
     found: dict[str, list[Violation]]  # stage -> findings (before waivers)
 
 
+def _modified_since(path: Path, ns: int) -> bool:
+    try:
+        return path.stat().st_mtime_ns >= ns
+    except OSError:
+        return False
+
+
 class Store:
     """The cache of one run: keys computed once, entries read and written under the harness key."""
 
@@ -118,6 +126,7 @@ class Store:
         self._global_inputs = [rel for rel in gitdiff.global_inputs(settings)
                                if rel not in ("gitops_check/", "waivers.yaml", settings.display(settings.waivers_file))]
         self.harness_key = self._harness_key(self.digests)  # (the running package is hashed itself; waivers apply after)
+        self.started_ns = time.time_ns()  # what was modified after this could have been read either way
         self.folder = (root or settings.cache_dir / "results") / self.harness_key[:24]
         self._keys: dict[str, str | None] = {}
         self._read: dict[str, set[Path]] = {}  # target -> the files its key was computed from
@@ -191,10 +200,13 @@ class Store:
         key = self.key(source.path or Path(source.name), source.name, source.kind)
         if key is None or not self.unchanged_since_keyed(source.name, source.kind):
             return
+        extras = self._extras(source)
+        if any(_modified_since(f, self.started_ns) for f in extras):
+            return  # an overlay an Application names was edited while the run read it: its findings are of either content
         body = {
             "key": key,
             "target": source.name,
-            "extras": self._files_digest(self._extras(source)),
+            "extras": self._files_digest(extras),
             "documents": [[d.line, _stored(d)] for d in source.documents],
             "violations": {stage: [v.as_dict() for v in vs] for stage, vs in found.items()},
         }

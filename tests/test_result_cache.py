@@ -280,3 +280,22 @@ def test_a_yamllint_configuration_naming_other_files_is_refused(repo, setting, e
     (repo / ".yamllint").write_text(setting)
     with pytest.raises(InputError, match=re.escape(expected)):
         lint.config(repo)
+
+
+def test_an_overlay_an_application_names_edited_during_the_run_stores_nothing_for_it(repo, tmp_path, monkeypatch):
+    """argocd/ reads the overlays its Applications name besides its own build; they were fingerprinted when the entry
+    was saved, so an edit while the run read them was stored as if judged. Modified during the run: argocd stores
+    nothing (staging, whose content is back as it was, is stored)."""
+    cache = tmp_path / "cache"
+    real = pipeline._check
+    staging = repo / "overlays/staging/kustomization.yaml"
+
+    def touch_while_checking(targets, s, stages):
+        found = real(targets, s, stages)
+        staging.write_text(staging.read_text())  # saved again, the same content: what an editor does
+        return found
+
+    monkeypatch.setattr(pipeline, "_check", touch_while_checking)
+    _run(repo, cache)
+    monkeypatch.setattr(pipeline, "_check", real)
+    assert _fresh(_run(repo, cache)) == {"argocd"}
