@@ -12,10 +12,11 @@ import copy
 import json
 import math
 import os
-import subprocess
 import random
+import subprocess
 import sys
 import xml.etree.ElementTree as ET
+from pathlib import Path
 
 import pytest
 
@@ -298,13 +299,18 @@ def test_plan_json_and_exit_codes(tmp_path):
     assert proc.returncode == 2 and proc.stderr.count("\n") == 1 and "Traceback" not in proc.stderr
 
 
-def test_plan_exits_1_when_over_budget_or_unguarded(tmp_path):
-    overlay = tmp_path / "slow"
+def _production_with(tmp_path, name: str, operation: str) -> Path:
+    """An overlay of production whose Rollout gets one JSON patch OPERATION (a flow mapping)."""
+    overlay = tmp_path / name
     overlay.mkdir()
     (overlay / "kustomization.yaml").write_text(
         f"resources:\n  - {os.path.relpath(REPO / PRODUCTION, overlay)}\npatches:\n  - target: {{kind: Rollout}}\n    patch: |-\n"
-        "      - {op: replace, path: /spec/progressDeadlineSeconds, value: 600}\n")
-    proc = _cli("plan", str(overlay))
+        f"      - {operation}\n")
+    return overlay
+
+
+def test_plan_exits_1_when_over_budget_or_unguarded(tmp_path):
+    proc = _cli("plan", str(_production_with(tmp_path, "slow", "{op: replace, path: /spec/progressDeadlineSeconds, value: 600}")))
     assert proc.returncode == 1 and "OVER the budget" in proc.stdout
 
 
@@ -342,11 +348,8 @@ def test_rollback_to_a_recent_revision_skips_the_steps_only_with_rollback_window
 def test_plan_text_keeps_a_forged_rollout_name_on_its_line(tmp_path):
     """A Rollout named with newlines put `::error` workflow commands and cursor moves at the start of plan lines
     (offline, nothing else checks that a name is a DNS name)."""
-    overlay = tmp_path / "forged"
-    overlay.mkdir()
-    (overlay / "kustomization.yaml").write_text(
-        f"resources:\n  - {os.path.relpath(REPO / PRODUCTION, overlay)}\npatches:\n  - target: {{kind: Rollout}}\n    patch: |-\n"
-        '      - {op: replace, path: /metadata/name, value: "x\\n::error file=README.md::forged\\n\\e[2K\\e[1A"}\n')
+    overlay = _production_with(tmp_path, "forged",
+                               '{op: replace, path: /metadata/name, value: "x\\n::error file=README.md::forged\\n\\e[2K\\e[1A"}')
     proc = _cli("plan", str(overlay))
     assert proc.returncode in (0, 1), proc.stderr
     assert "Rollout x\\n::error file=README.md::forged\\n\\x1b[2K\\x1b[1A (" in proc.stdout
