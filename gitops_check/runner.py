@@ -403,6 +403,12 @@ def _judge_end(tool: str, returncode: int, output: str, rusage, limits: Limits) 
     if returncode != 0 and _OUT_OF_MEMORY.search(output):
         raise ToolError(f"{tool} ran out of memory: a tool may use {limits.memory_mib} MiB (setting tool-memory-mib): "
                         f"{one_line(_OUT_OF_MEMORY.search(output).group(0))}")
+    # Go's runtime sometimes meets the memory cap as a fault rather than an allocation error (an alias bomb in
+    # kustomize, about one run in five): a fatal SIGSEGV after using at least half of the cap is the cap.
+    peak_mib = (rusage.ru_maxrss / 1024) if rusage is not None else 0.0  # Linux: KiB
+    if returncode != 0 and output.lstrip().startswith("SIGSEGV: segmentation violation") and peak_mib >= limits.memory_mib / 2:
+        raise ToolError(f"{tool} ran out of memory: a tool may use {limits.memory_mib} MiB (setting tool-memory-mib): "
+                        f"it faulted (SIGSEGV) after using {peak_mib:.0f} MiB")
 
 
 def _signal_name(sig: int) -> str:

@@ -516,3 +516,18 @@ def test_an_interrupted_run_ends_while_a_stage_still_computes(sig, code):
     proc.send_signal(sig)
     proc.communicate(timeout=60)
     assert proc.returncode == code and time.monotonic() - started < 5
+
+
+@pytest.mark.parametrize("allocate, out_of_memory", [(200, True), (0, False)])
+def test_a_go_fault_near_the_memory_cap_is_the_cap(allocate, out_of_memory):
+    """Go sometimes meets RLIMIT_DATA as a fatal SIGSEGV rather than "out of memory" (the alias bomb in kustomize, one
+    run in five): after half the cap or more it is reported as the cap; a fault well below it stays the tool's."""
+    fake = ("import sys\nheld = bytearray(%d * 1024 * 1024)\nheld[::4096] = b'x' * len(held[::4096])\n"
+            "sys.stderr.write('SIGSEGV: segmentation violation\\nPC=0x0 m=0 sigcode=1\\n')\nsys.exit(2)\n" % allocate)
+    command = [sys.executable, "-c", fake]
+    if out_of_memory:
+        with pytest.raises(ToolError, match=r"^fake ran out of memory: a tool may use 256 MiB \(setting tool-memory-mib\): "
+                                            r"it faulted \(SIGSEGV\) after using \d+ MiB$"):
+            runner.run(command, tool="fake", settings=limits(tool_memory_mib=256))
+    else:
+        assert runner.run(command, tool="fake", settings=limits(tool_memory_mib=256)).returncode == 2
