@@ -176,14 +176,15 @@ def _int32(value: float) -> int:
     return t if _INT32_MIN <= t <= _INT32_MAX else _INT32_MIN
 
 
-def _parse_int32(text: str) -> int | None:
-    """strconv.ParseInt(text, 10, 32): an optional sign and ASCII digits within int32, else None."""
+def parse_int(text: str, bits: int) -> int | None:
+    """strconv.ParseInt(text, 10, BITS): an optional sign and ASCII digits within a signed BITS-bit integer, else
+    None. Leading zeros are read as Go reads them (int() counts them against its 4,300 digits)."""
     body = text[1:] if text[:1] in ("+", "-") else text
-    digits = body.lstrip("0") or "0"  # int() counts leading zeros against its 4,300 digits
-    if not body or any(c not in "0123456789" for c in body) or len(digits) > 10:
-        return None  # (beyond int32 either way)
+    digits = body.lstrip("0") or "0"
+    if not body or any(c not in "0123456789" for c in body) or len(digits) > len(str(1 << bits)):
+        return None  # (beyond the range either way)
     value = -int(digits) if text[0] == "-" else int(digits)
-    return value if _INT32_MIN <= value <= _INT32_MAX else None
+    return value if -(1 << (bits - 1)) <= value < (1 << (bits - 1)) else None
 
 
 def read_pause(value: Any) -> int:
@@ -195,7 +196,7 @@ def read_pause(value: Any) -> int:
         return value
     if not isinstance(value, str):
         raise DurationError(f"not an integer or a string but {value!r}: write whole seconds (120) or a Go duration (2m)")
-    whole = _parse_int32(value)
+    whole = parse_int(value, 32)
     if whole is not None:
         return whole
     return _int32(parse_duration(value))

@@ -37,7 +37,7 @@ from weakref import WeakKeyDictionary
 import yaml
 
 from .. import loader
-from ..durations import DurationError, parse_duration_ns
+from ..durations import DurationError, parse_duration_ns, parse_int
 from ..errors import InputError
 from ..model import Document, Violation
 from ..rules import rule
@@ -163,17 +163,13 @@ def _fix(known: Annotations, name: str) -> str:
 
 # --------------------------------------------------------------------------- values, as the validators read them
 
-_INT = re.compile(r"[+-]?[0-9]+")
 # What Go's strings.TrimSpace trims: unicode.IsSpace, the Unicode White_Space property (str.strip() also takes \x1c-\x1f).
 _GO_SPACE = "\t\n\v\f\r \x85\xa0\u1680" + "".join(map(chr, range(0x2000, 0x200B))) + "\u2028\u2029\u202f\u205f\u3000"
 
 
 def _atoi(value: str) -> bool:
     """strconv.Atoi on a 64-bit build: an optional sign and ASCII digits (no underscores, no spaces), in int64."""
-    if not _INT.fullmatch(value):
-        return False
-    digits = value.lstrip("+-").lstrip("0") or "0"  # int() counts leading zeros against its 4,300 digits
-    return len(digits) <= 19 and -(2**63) <= (-int(digits) if value[0] == "-" else int(digits)) <= 2**63 - 1
+    return parse_int(value, 64) is not None
 
 
 def _go_ip(text: str) -> int | None:
