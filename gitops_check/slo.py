@@ -1,4 +1,4 @@
-"""The SLO thresholds and the deployment budget, read from the one file that holds them (base/slo.yaml).
+"""The SLO thresholds and the deployment, rollback and recovery budgets, read from the one file that holds them (base/slo.yaml).
 
 kustomize copies the same values into the AnalysisTemplates; the policies get them as `data.slo`, so a
 threshold changed in base/slo.yaml moves the canary analysis and the policies that judge it together.
@@ -12,12 +12,13 @@ from pathlib import Path
 from . import loader
 from .errors import InputError
 
-KEYS = ("successRateMin", "latencyP95MaxSeconds", "deploymentBudgetSeconds", "firstCanaryWeightMaxPercent")
+KEYS = ("successRateMin", "latencyP95MaxSeconds", "deploymentBudgetSeconds", "rollbackBudgetSeconds", "recoveryBudgetSeconds",
+        "firstCanaryWeightMaxPercent")
 NAME = "webhook-service-slo"
 
 
 def load(path: Path) -> dict[str, float]:
-    """The four SLO numbers of the ConfigMap `webhook-service-slo` in `path`, keyed as in its data.
+    """The SLO numbers of the ConfigMap `webhook-service-slo` in `path`, keyed as in its data.
 
     InputError (naming the file) when the file has no such ConfigMap, a key is missing or a value is
     not a finite number: every threshold must come from here, never from a silent default.

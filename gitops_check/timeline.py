@@ -12,7 +12,10 @@ their initialDelay, interval, count and failureLimit). From that it answers:
 - how long a rollback to a recent revision takes at worst: with spec.rollbackWindow.revisions set, a return to
   one of the last N revisions skips the steps and the analysis (that version already ran), so the worst case
   is one readiness wait (progressDeadlineSeconds) for the old pods to be fully available; without it, a
-  rollback is a full release.
+  rollback is a full release;
+- the earliest a new pod can be available: its probes' delays (startupProbe, then readinessProbe with
+  successThreshold probes one period apart) plus minReadySeconds, before any image is pulled. When that is
+  not under progressDeadlineSeconds, every step that starts pods misses the deadline.
 
 Readiness: a step that scales canary pods (setWeight, setCanaryScale) waits until they are available; the
 controller aborts (progressDeadlineAbort) or stalls when that takes longer than progressDeadlineSeconds, so
@@ -149,6 +152,8 @@ class Plan:
     deadline_aborts: bool = False
     scrape: float = 0.0
     rollback_window: int = 0  # spec.rollbackWindow.revisions; 0 when not set
+    available_least: float = 0.0  # the earliest a new pod can be available (probe delays, minReadySeconds)
+    available_why: str = ""  # what that earliest time is made of, in words
 
     # ------------------------------------------------------------------ answers
 
@@ -197,6 +202,14 @@ class Plan:
         """Worst case from a canary going bad to its abort, over every background metric (None: none)."""
         latencies = [m.latency + self.scrape for m in self.background() if m.latency is not None]
         return max(latencies) if latencies else None
+
+    def recovery_most(self) -> float | None:
+        """Worst case from a canary going bad to its abort (all traffic back on stable): its slowest background
+        metric, or, with progressDeadlineAbort, pods that never become available (None: nothing aborts it)."""
+        times = [t for t in (self.detection(),) if t is not None]
+        if self.deadline_aborts:
+            times.append(float(self.progress_deadline))
+        return max(times) if times else None
 
     def first_abort_most(self) -> float | None:
         """Worst case from sync to the abort of a canary that is bad from its first request."""
@@ -343,6 +356,40 @@ def _go_int(value: Any) -> int:
     return max(-(2 ** 63), min(2 ** 63 - 1, -int(digits) if text[0] == "-" else int(digits)))
 
 
+def _seconds(probe: dict, key: str, default: int) -> int:
+    """A probe's integer field as the kubelet reads it; anything else (the API server refuses it) counts as the
+    default, so the earliest time stays a lower bound."""
+    value = probe.get(key, default)
+    return value if isinstance(value, int) and not isinstance(value, bool) and 0 <= value < 2 ** 31 else default
+
+
+def _available_least(idx: Index, rollout: Document, spec: dict) -> tuple[float, str]:
+    """The earliest a new pod of the Rollout can be available, and why: every container must be Ready (readiness
+    probes start once the startup probe succeeded; a readiness probe needs successThreshold successes one
+    periodSeconds apart from its initialDelaySeconds), then stay Ready for minReadySeconds. Image pulls and
+    start-up work only add to it."""
+    worst, why = 0, ""
+    for template in idx.templates_of(rollout):
+        for container in template.containers():
+            startup, ready = as_dict(container.get("startupProbe")), as_dict(container.get("readinessProbe"))
+            started = _seconds(startup, "initialDelaySeconds", 0) if startup else 0
+            at = started
+            if ready:
+                first = _seconds(ready, "initialDelaySeconds", 0)
+                extra = (_seconds(ready, "successThreshold", 1) - 1) * _seconds(ready, "periodSeconds", 10)
+                at = max(started, first) + max(0, extra)
+            if at > worst:
+                parts = [f"startupProbe.initialDelaySeconds {started}"] if started else []
+                if ready:
+                    parts.append(f"readinessProbe from {_seconds(ready, 'initialDelaySeconds', 0)}s, successThreshold "
+                                 f"{_seconds(ready, 'successThreshold', 1)} x periodSeconds {_seconds(ready, 'periodSeconds', 10)}")
+                worst, why = at, f"container {container.get('name')!s}: {', '.join(parts)}"
+    min_ready = _seconds(spec, "minReadySeconds", 0)
+    if min_ready:
+        why = f"{why}, then minReadySeconds {min_ready}" if why else f"minReadySeconds {min_ready}"
+    return float(worst + min_ready), why
+
+
 def _measurement(metric: dict, use: AnalysisUse, templates: list[Document], doc: Document,
                  phase: int) -> Measurement | Unread:
     where = f"{use.where} ({doc.kind} {doc.name!r} metric {metric.get('name')!r})"
@@ -411,6 +458,7 @@ class _Builder:
         revisions = as_dict(spec.get("rollbackWindow")).get("revisions")
         if isinstance(revisions, int) and not isinstance(revisions, bool) and revisions > 0:
             self.plan.rollback_window = revisions
+        self.plan.available_least, self.plan.available_why = _available_least(idx, rollout, spec)
         self.weight = 0.0
         self.uses = analysis_uses(rollout)
 

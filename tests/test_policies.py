@@ -121,7 +121,8 @@ def test_broken_policy_is_a_tool_error(tmp_path):
 
 def test_slo_file_is_read_and_checked(tmp_path):
     assert slo.load(REPO / "base" / "slo.yaml") == {
-        "successRateMin": 0.995, "latencyP95MaxSeconds": 0.5, "deploymentBudgetSeconds": 900, "firstCanaryWeightMaxPercent": 10,
+        "successRateMin": 0.995, "latencyP95MaxSeconds": 0.5, "deploymentBudgetSeconds": 900, "rollbackBudgetSeconds": 300,
+        "recoveryBudgetSeconds": 600, "firstCanaryWeightMaxPercent": 10,
     }
     text = (REPO / "base" / "slo.yaml").read_text()
     broken = tmp_path / "slo.yaml"

@@ -586,3 +586,65 @@ def test_indefinite_background_analysis_is_not_over_budget(ctx):
     text = head + "      steps:\n        - setWeight: 20\n        - pause: {duration: 5m}\n" + rest[rest.index("  template:\n"):]
     for metric in ("      interval: 1m\n", "      interval: 1m\n      count: 0\n"):
         assert run(ctx, docs(text.replace("      interval: 1m\n      count: 3\n", metric))) == []
+
+
+def _rollout_fixture(name: str, old: str, new: str) -> list[Document]:
+    text = (HERE / name).read_text()
+    assert old in text, old
+    return docs(text.replace(old, new, 1))
+
+
+def test_a_rollback_within_rollback_window_is_one_readiness_wait(ctx):
+    """WH-REF-046: with rollbackWindow the worst case is progressDeadlineSeconds, which must fit the budget too."""
+    found = [v for v in run(ctx, _rollout_fixture("WH-REF-048.yaml", "progressDeadlineSeconds: 60", "progressDeadlineSeconds: 301"))
+             if v.rule == "WH-REF-046"]  # three readiness waits of 301s are over the deployment budget too (WH-REF-022)
+    assert len(found) == 1 and "one readiness wait of up to progressDeadlineSeconds 301" in found[0].message
+    assert "rollbackBudgetSeconds in slo.yaml" in found[0].message
+    at_budget = run(ctx, _rollout_fixture("WH-REF-048.yaml", "progressDeadlineSeconds: 60", "progressDeadlineSeconds: 300"))
+    assert "WH-REF-046" not in {v.rule for v in at_budget}
+
+
+def test_an_unset_progress_deadline_is_argo_rollouts_default_of_ten_minutes(ctx):
+    found = run(ctx, _rollout_fixture("WH-REF-022.yaml", "  progressDeadlineSeconds: 30\n", ""))
+    assert "WH-REF-046" in {v.rule for v in found}
+
+
+def test_the_recovery_budget_counts_pods_that_never_become_available(ctx):
+    """WH-REF-047: with progressDeadlineAbort a canary whose pods never become available is aborted at the deadline."""
+    slow = _rollout_fixture("WH-REF-048.yaml", "progressDeadlineSeconds: 60", "progressDeadlineSeconds: 700\n  progressDeadlineAbort: true")
+    rules = sorted(v.rule for v in run(ctx, slow))
+    assert rules == ["WH-REF-022", "WH-REF-046", "WH-REF-047"]  # every readiness wait and the rollback too
+    message = next(v.message for v in run(ctx, slow) if v.rule == "WH-REF-047")
+    assert "pods never available: progressDeadlineSeconds 700" in message and "recoveryBudgetSeconds" in message
+
+
+@pytest.mark.parametrize(
+    ("probes", "fires"),
+    [
+        ("          startupProbe:\n            httpGet: {path: /ready, port: http}\n            initialDelaySeconds: 65\n", True),
+        ("          startupProbe:\n            httpGet: {path: /ready, port: http}\n            failureThreshold: 30\n", False),
+        ("          readinessProbe:\n            httpGet: {path: /ready, port: http}\n            initialDelaySeconds: 20\n"
+         "            successThreshold: 3\n            periodSeconds: 20\n", True),  # 20 + 2 x 20 + minReadySeconds 10
+        ("          readinessProbe:\n            httpGet: {path: /ready, port: http}\n            initialDelaySeconds: '90'\n", False),
+    ],
+)
+def test_the_earliest_available_pod_is_read_from_its_probes(ctx, probes, fires):
+    """WH-REF-048 counts what must pass before any pod can be available: a startupProbe's delay (not its
+    failureThreshold, which only allows a slow start), the readiness probe's successes, minReadySeconds. A value
+    the API server refuses (a string) is not counted: the bound stays a lower bound."""
+    text = (HERE / "WH-REF-048.yaml").read_text()
+    start = text.index("          readinessProbe:\n")
+    end = text.index("successThreshold: 3\n", start) + len("successThreshold: 3\n")
+    found = run(ctx, docs(text[:start] + probes + text[end:]))
+    assert [v.rule for v in found] == (["WH-REF-048"] if fires else []), [v.message for v in found]
+
+
+def test_the_production_overlays_fit_the_rollback_and_recovery_budgets(ctx):
+    from gitops_check import timeline
+    from gitops_check.references.index import Index
+
+    source = Source("production", "overlay", loader.read_file(HERE / "WH-REF-044.yaml"))
+    idx = Index(source)
+    plan = timeline.plan(idx, idx.of_kind("Rollout")[0], 30.0)
+    assert plan.rollback_most == 30 and plan.available_least == 0  # rollbackWindow: one readiness wait
+    assert plan.recovery_most() == 30 + 2 * 180  # one scrape + (failureLimit + 1) x 3m, over the 30s deadline

@@ -136,14 +136,12 @@ def load_network_peers(policies_dir: Path) -> NetworkPeers:
     )
 
 
-def load_deployment_budget(slo_file: Path) -> float:
-    """deploymentBudgetSeconds from the SLO file (base/slo.yaml), through gitops_check.slo.load."""
+def load_budgets(slo_file: Path) -> dict[str, float]:
+    """The deployment, rollback and recovery budgets (seconds) from the SLO file (base/slo.yaml), keyed as there."""
     from .. import slo  # written alongside; imported late so other stages never depend on it
 
-    try:
-        return float(slo.load(slo_file)["deploymentBudgetSeconds"])
-    except KeyError:
-        raise InputError(f"{slo_file}: no deploymentBudgetSeconds") from None
+    values = slo.load(slo_file)  # InputError naming the file and key when one is missing
+    return {key: values[key] for key in ("deploymentBudgetSeconds", "rollbackBudgetSeconds", "recoveryBudgetSeconds")}
 
 
 class Inputs:
@@ -187,8 +185,8 @@ class Inputs:
         return flagd.load(self.ctx.settings)
 
     @cached_property
-    def deployment_budget(self) -> float:
-        return load_deployment_budget(self.ctx.settings.slo_file)
+    def budgets(self) -> dict[str, float]:
+        return load_budgets(self.ctx.settings.slo_file)
 
     def minimum_for(self, doc: Document) -> tuple[str, int]:
         """(environment, minimum replicas) for an object; an unknown environment gets the strictest minimum."""
