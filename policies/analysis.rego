@@ -168,8 +168,8 @@ count_value(m) := v if {
 }
 
 # METADATA
-# title: Prometheus is reached over http(s) without credentials in the address
-# description: A missing or malformed address errors every measurement; credentials in the URL leak into the AnalysisRun status and logs. (An empty or unparseable query is WH-PROM-002's finding.)
+# title: Prometheus is reached over an http(s) URL
+# description: A missing or malformed address errors every measurement. (Credentials in the address are WH-SEC-004's finding; an empty or unparseable query is WH-PROM-002's.)
 # custom:
 #   id: WH-ANA-004
 #   severity: error
@@ -177,8 +177,9 @@ deny contains {"rule": "WH-ANA-004", "msg": msg} if {
 	some m in metrics
 	prometheus := m.provider.prometheus
 	address := object.get(prometheus, "address", "")
-	not regex.match(`^https?://[^/@\s]+(/\S*)?$`, address)
-	msg := sprintf("metric %q prometheus address %q is not an http(s) URL without credentials: use e.g. http://prometheus-operated.monitoring.svc.cluster.local:9090 and authentication for credentials", [m.name, address])
+	not regex.match(`^https?://[^/\s]+(/\S*)?$`, address)
+	shown := regex.replace(address, `[^/@\s]*@`, "***@") # never echo a user:password@ part, with or without a scheme
+	msg := sprintf("metric %q prometheus address %q is not an http(s) URL: use e.g. http://prometheus-operated.monitoring.svc.cluster.local:9090", [m.name, shown])
 }
 
 # METADATA

@@ -75,9 +75,26 @@ test_measurement_counts_argo_rollouts_accepts_or_rejects_itself if {
 }
 
 test_prometheus_address if {
-	every address in ["", "prometheus:9090", "http://u:p@prometheus:9090"] {
+	every address in ["", "prometheus:9090", "prometheus-operated.monitoring.svc:9090/", "ftp://prometheus:9090", "http://", "http:///api"] {
 		"WH-ANA-004" in ids(with_metric({"provider": {"prometheus": {"address": address}}}))
 	}
+	every address in ["http://prometheus:9090", "https://prometheus.example.com/api/prom"] {
+		not "WH-ANA-004" in ids(with_metric({"provider": {"prometheus": {"address": address}}}))
+	}
+}
+
+test_credentials_in_the_address_are_left_to_wh_sec_004 if {
+	# WH-SEC-004 reports user:password@ in any URL; the address is still an http(s) URL
+	every address in ["http://u:p@prometheus:9090", "https://admin:Passw0rd@prometheus.example.com/api/prom"] {
+		not "WH-ANA-004" in ids(with_metric({"provider": {"prometheus": {"address": address}}}))
+	}
+}
+
+test_a_rejected_address_is_shown_without_its_credentials if {
+	some d in analysis.deny with input as with_metric({"provider": {"prometheus": {"address": "admin:Passw0rd@prometheus:9090"}}}) with data.slo as f.slo
+	d.rule == "WH-ANA-004"
+	contains(d.msg, `"***@prometheus:9090"`)
+	not contains(d.msg, "Passw0rd")
 }
 
 test_empty_query_is_left_to_promtool if {

@@ -18,17 +18,11 @@ sources contains s if {
 }
 
 # METADATA
-# title: Nothing uses or redefines the default AppProject
-# description: The default project allows every repository, cluster and namespace; Applications in it are not fenced at all.
+# title: No AppProject redefines the default project
+# description: The default project allows every repository, cluster and namespace; an AppProject named default changes what every Application left in it may do. (An Application in the default project, generated ones included, is the references stage's finding, WH-REF-035.)
 # custom:
 #   id: WH-ARGO-001
 #   severity: error
-deny contains {"rule": "WH-ARGO-001", "msg": msg} if {
-	some spec in app_specs
-	object.get(spec, "project", "default") in {"default", ""}
-	msg := "the Application uses the default AppProject: set spec.project to the service's own AppProject"
-}
-
 deny contains {"rule": "WH-ARGO-001", "msg": msg} if {
 	input.kind == "AppProject"
 	input.metadata.name == "default"

@@ -22,8 +22,6 @@ test_clean_application_and_set_pass if {
 
 test_application_rules if {
 	every case in [
-		[object.union(app_spec, {"project": "default"}), "WH-ARGO-001"],
-		[json.remove(app_spec, ["project"]), "WH-ARGO-001"],
 		[json.remove(app_spec, ["syncPolicy/automated"]), "WH-ARGO-002"],
 		[object.union(app_spec, {"syncPolicy": {"automated": {"enabled": false}}}), "WH-ARGO-002"],
 		[json.remove(app_spec, ["syncPolicy/automated/prune"]), "WH-ARGO-002"],
@@ -35,6 +33,14 @@ test_application_rules if {
 	] {
 		rules := {r.rule | some r in (argocd.deny | argocd.warn)} with input as appset(case[0])
 		rules == {case[1]}
+	}
+}
+
+test_application_in_the_default_project_is_left_to_the_references_stage if {
+	# WH-REF-035 reports every Application (ApplicationSet-generated ones included) in the default project
+	every spec in [object.union(app_spec, {"project": "default"}), object.union(app_spec, {"project": ""}), json.remove(app_spec, ["project"])] {
+		count(argocd.deny | argocd.warn) == 0 with input as app(spec)
+		count(argocd.deny | argocd.warn) == 0 with input as appset(spec)
 	}
 }
 
@@ -58,4 +64,9 @@ test_project_rules if {
 		{r.rule | some r in argocd.deny} == {case[1]} with input as project(case[0])
 	}
 	{r.rule | some r in argocd.deny} == {"WH-ARGO-001"} with input as json.patch(project(good), [{"op": "replace", "path": "/metadata/name", "value": "default"}])
+}
+
+test_only_an_appproject_named_default_redefines_it if {
+	count(argocd.deny) == 0 with input as project({"sourceRepos": ["https://github.com/company/gitops.git"], "destinations": [{"server": "https://kubernetes.default.svc", "namespace": "webhook-service"}]})
+	count(argocd.deny) == 0 with input as {"kind": "ConfigMap", "metadata": {"name": "default"}}
 }

@@ -1,27 +1,14 @@
-# Availability judged on single objects: autoscaler bounds per environment, disruption budgets that
-# let node drains proceed without emptying the service, and spreading replicas over nodes and zones.
-# Budgets judged against the real replica count need two objects: see the references stage.
+# Availability judged on single objects: disruption budgets that say what they protect, and spreading
+# replicas over nodes and zones. The replica floor per environment (an HPA's minReplicas or spec.replicas,
+# WH-REF-008) and budgets judged against the real replica count (WH-REF-009) need two objects: see the
+# references stage.
 package webhook.availability
 
 import data.lib.k8s
 
 # METADATA
-# title: HPA minReplicas meets the environment minimum
-# description: Fewer replicas than the environment minimum cannot survive a node loss during a rollout; production needs more headroom than staging.
-# custom:
-#   id: WH-AVAIL-001
-#   severity: error
-deny contains {"rule": "WH-AVAIL-001", "msg": msg} if {
-	input.kind == "HorizontalPodAutoscaler"
-	minimum := k8s.env_params.minReplicas
-	current := object.get(input.spec, "minReplicas", 1)
-	current < minimum
-	msg := sprintf("minReplicas is %v, below the %s minimum of %v (params.environments.%s.minReplicas): raise it", [current, k8s.environment, minimum, k8s.environment])
-}
-
-# METADATA
-# title: A PodDisruptionBudget allows some but not all disruption
-# description: maxUnavailable 0 or minAvailable 100% blocks every node drain and cluster upgrade; a PDB with neither field protects nothing.
+# title: A PodDisruptionBudget sets maxUnavailable or minAvailable
+# description: A PDB with neither field protects nothing. (A budget that blocks every eviction, maxUnavailable 0 or minAvailable at the replica count, is judged against the real replica floor by the references stage, WH-REF-009.)
 # custom:
 #   id: WH-AVAIL-003
 #   severity: error
@@ -30,19 +17,6 @@ deny contains {"rule": "WH-AVAIL-003", "msg": msg} if {
 	not "maxUnavailable" in object.keys(input.spec)
 	not "minAvailable" in object.keys(input.spec)
 	msg := "the PodDisruptionBudget sets neither maxUnavailable nor minAvailable: set maxUnavailable: 1"
-}
-
-deny contains {"rule": "WH-AVAIL-003", "msg": msg} if {
-	input.kind == "PodDisruptionBudget"
-	amount := k8s.amount(input.spec.maxUnavailable)
-	object.get(amount, "count", object.get(amount, "percent", 1)) == 0
-	msg := sprintf("maxUnavailable %v blocks every eviction, so node drains and upgrades hang: set maxUnavailable: 1", [input.spec.maxUnavailable])
-}
-
-deny contains {"rule": "WH-AVAIL-003", "msg": msg} if {
-	input.kind == "PodDisruptionBudget"
-	k8s.amount(input.spec.minAvailable).percent >= 100
-	msg := sprintf("minAvailable %v blocks every eviction, so node drains and upgrades hang: use maxUnavailable: 1", [input.spec.minAvailable])
 }
 
 # METADATA

@@ -3,25 +3,29 @@ package webhook.availability_test
 import data.lib.fixtures_test as f
 import data.webhook.availability
 
-hpa(min, env) := {"kind": "HorizontalPodAutoscaler", "metadata": {"name": "x", "labels": {"environment": env}}, "spec": {"minReplicas": min, "maxReplicas": 10}}
-
 pdb(spec) := {"kind": "PodDisruptionBudget", "metadata": f.meta("x"), "spec": spec}
 
-test_hpa_minimum_depends_on_environment if {
-	count(availability.deny) == 0 with input as hpa(2, "staging") with data.params as f.params
-	"WH-AVAIL-001" in f.ids(availability.deny) with input as hpa(2, "production") with data.params as f.params
+test_hpa_minimum_is_left_to_the_references_stage if {
+	# WH-REF-008 judges the replica floor (an HPA's minReplicas or spec.replicas) per environment
+	hpa := {"kind": "HorizontalPodAutoscaler", "metadata": f.meta("x"), "spec": {"minReplicas": 1, "maxReplicas": 10}}
+	count(availability.deny) == 0 with input as hpa with data.params as f.params
 }
 
-test_hpa_without_environment_is_judged_as_production if {
-	h := json.remove(hpa(2, "x"), ["metadata/labels"])
-	"WH-AVAIL-001" in f.ids(availability.deny) with input as h with data.params as f.params
+test_pdb_without_budget_fires if {
+	f.ids(availability.deny) == {"WH-AVAIL-003"} with input as pdb({})
+	f.ids(availability.deny) == {"WH-AVAIL-003"} with input as pdb({"selector": {"matchLabels": {"app.kubernetes.io/name": "webhook-service"}}})
 }
 
-test_pdb_budgets if {
-	count(availability.deny) == 0 with input as pdb({"maxUnavailable": 1})
-	count(availability.deny) == 0 with input as pdb({"minAvailable": "50%"})
-	every spec in [{}, {"maxUnavailable": 0}, {"maxUnavailable": "0%"}, {"minAvailable": "100%"}] {
-		"WH-AVAIL-003" in f.ids(availability.deny) with input as pdb(spec)
+test_pdb_with_a_budget_passes if {
+	every spec in [{"maxUnavailable": 1}, {"minAvailable": "50%"}] {
+		count(availability.deny) == 0 with input as pdb(spec)
+	}
+}
+
+test_pdb_blocking_every_eviction_is_left_to_the_references_stage if {
+	# WH-REF-009 judges these against the replicas the workload can really drop to
+	every spec in [{"maxUnavailable": 0}, {"maxUnavailable": "0%"}, {"minAvailable": "100%"}] {
+		count(availability.deny) == 0 with input as pdb(spec)
 	}
 }
 

@@ -27,15 +27,20 @@ templated(image) if contains(image, "{{")
 
 templated(image) if contains(image, "${")
 
+# The environment pins every image by digest (params.requireDigest): there WH-IMG-003 reports an image
+# without a digest (no tag, latest or a version tag alike), so WH-IMG-001 does not say it again.
+digest_required if data.params.requireDigest[k8s.environment] == true
+
 # METADATA
-# title: Images have an explicit tag other than latest
-# description: An image without a tag means latest, which changes under the same manifest; two pods of one ReplicaSet can run different code and a rollback restores nothing.
+# title: Images have an explicit tag other than latest, and any digest is well-formed
+# description: An image without a tag means latest, which changes under the same manifest; two pods of one ReplicaSet can run different code and a rollback restores nothing. A malformed digest fails every pull. Where the environment requires digests (params.requireDigest), an image without one is WH-IMG-003's finding instead.
 # custom:
 #   id: WH-IMG-001
 #   severity: error
 deny contains {"rule": "WH-IMG-001", "msg": msg} if {
 	some i in images
 	not templated(i.image)
+	not digest_required
 	not has_digest(i.image)
 	not malformed_digest(i.image)
 	not tag(i.image)
@@ -51,6 +56,7 @@ deny contains {"rule": "WH-IMG-001", "msg": msg} if {
 
 deny contains {"rule": "WH-IMG-001", "msg": msg} if {
 	some i in images
+	not digest_required
 	not has_digest(i.image)
 	not malformed_digest(i.image)
 	tag(i.image) == "latest"
@@ -71,15 +77,16 @@ deny contains {"rule": "WH-IMG-002", "msg": msg} if {
 
 # METADATA
 # title: Production images are pinned by digest
-# description: Only a digest is immutable; production must run exactly the build that was tested and promoted.
+# description: Only a digest is immutable; production must run exactly the build that was tested and promoted. Reported for every image without a digest (no tag, latest or a version tag) where params.requireDigest is true; a malformed digest is WH-IMG-001's finding.
 # custom:
 #   id: WH-IMG-003
 #   severity: error
 deny contains {"rule": "WH-IMG-003", "msg": msg} if {
-	data.params.requireDigest[k8s.environment] == true
+	digest_required
 	some i in images
 	not templated(i.image)
 	not has_digest(i.image)
+	not malformed_digest(i.image)
 	msg := sprintf("%s image %q is not pinned by digest in %s: set it as name@sha256:<digest> (kustomize images: digest)", [i.what, i.image, k8s.environment])
 }
 

@@ -49,3 +49,35 @@ test_malformed_digest_is_named if {
 	uppercase := sprintf("ghcr.io/company/webhook-service@sha256:%s", [upper(crypto.sha256("x"))])
 	ids(uppercase, "staging") == {"WH-IMG-001"}
 }
+
+test_production_reports_a_missing_digest_once if {
+	# requireDigest: WH-IMG-003 alone reports an image without a digest, whatever its tag
+	ids("ghcr.io/company/webhook-service", "production") == {"WH-IMG-003"}
+	ids("ghcr.io/company/webhook-service:latest", "production") == {"WH-IMG-003"}
+	ids("ghcr.io/company/webhook-service:1.8.0", "production") == {"WH-IMG-003"}
+	ids("ghcr.io:443/company/webhook-service", "production") == {"WH-IMG-003", "WH-IMG-004"}
+}
+
+test_production_reports_a_malformed_digest_once if {
+	# a digest that is there but malformed: WH-IMG-001 names it, WH-IMG-003 does not repeat it
+	every image in [
+		"ghcr.io/company/webhook-service@sha256:abc",
+		"ghcr.io/company/webhook-service:latest@sha256:abc",
+		sprintf("ghcr.io/company/webhook-service@sha256:%s", [upper(crypto.sha256("x"))]),
+	] {
+		ids(image, "production") == {"WH-IMG-001"}
+	}
+	msgs := {r.msg | some r in images.deny with input as with_image("ghcr.io/company/webhook-service@sha256:abc", "production") with data.params as f.params}
+	count(msgs) == 1
+	some m in msgs
+	contains(m, "digest is malformed")
+}
+
+test_without_required_digests_tags_are_judged_as_before if {
+	# staging (requireDigest false), and production when requireDigest does not name it
+	ids("ghcr.io/company/webhook-service@sha256:abc", "staging") == {"WH-IMG-001"}
+	ids("ghcr.io/company/webhook-service:latest", "staging") == {"WH-IMG-001"}
+	ids("ghcr.io/company/webhook-service", "staging") == {"WH-IMG-001"}
+	params := json.remove(f.params, ["requireDigest/production"])
+	f.ids(images.deny) == {"WH-IMG-001"} with input as with_image("ghcr.io/company/webhook-service:latest", "production") with data.params as params
+}

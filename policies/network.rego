@@ -68,7 +68,7 @@ tls_host(host) if {
 
 # METADATA
 # title: Ingresses force HTTPS
-# description: With TLS but no redirect, clients that call http:// send webhook payloads and tokens in clear text.
+# description: With TLS but no redirect, clients that call http:// send webhook payloads and tokens in clear text. The force-ssl-redirect (or ssl-redirect) annotation must be true in any spelling strconv.ParseBool reads as true ("true", "True", "1", ...), and ssl-redirect must not be false in any spelling.
 # custom:
 #   id: WH-NET-003
 #   severity: error
@@ -83,13 +83,23 @@ redirect_annotations := {
 	"nginx.ingress.kubernetes.io/ssl-redirect",
 }
 
-# ingress-nginx redirects by default once TLS is set, unless ssl-redirect is "false"; the explicit
+# ingress-nginx redirects by default once TLS is set, unless ssl-redirect is false; the explicit
 # annotation keeps the intent visible and survives a controller default change.
 forces_https if {
 	some name in redirect_annotations
-	input.metadata.annotations[name] == "true"
-	not input.metadata.annotations["nginx.ingress.kubernetes.io/ssl-redirect"] == "false"
+	input.metadata.annotations[name] in parse_bool_true
+	not ssl_redirect_off
 }
+
+# (A rule, not `not annotations[...] in parse_bool_false`: OPA evaluates the operands of a negated `in`
+# outside the negation, so a missing annotation would make it fail instead of succeed.)
+ssl_redirect_off if input.metadata.annotations["nginx.ingress.kubernetes.io/ssl-redirect"] in parse_bool_false
+
+# ingress-nginx reads its bool annotations with Go's strconv.ParseBool: these spellings are true and
+# false; the controller rejects any other value and falls back to its default.
+parse_bool_true := {"1", "t", "T", "TRUE", "true", "True"}
+
+parse_bool_false := {"0", "f", "F", "FALSE", "false", "False"}
 
 # METADATA
 # title: No NodePort or LoadBalancer Services

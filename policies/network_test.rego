@@ -45,6 +45,37 @@ test_ingress if {
 	"WH-NET-003" in f.ids(network.deny) with input as json.remove(ingress, ["metadata/annotations"])
 }
 
+annotated(annotations) := json.patch(ingress, [{"op": "replace", "path": "/metadata/annotations", "value": annotations}])
+
+force := "nginx.ingress.kubernetes.io/force-ssl-redirect"
+
+ssl := "nginx.ingress.kubernetes.io/ssl-redirect"
+
+test_https_redirect_accepts_every_true_spelling_of_parse_bool if {
+	every value in ["1", "t", "T", "TRUE", "true", "True"] {
+		count(network.deny) == 0 with input as annotated({force: value})
+		count(network.deny) == 0 with input as annotated({ssl: value})
+	}
+	count(network.deny) == 0 with input as annotated({force: "True"})
+	count(network.deny) == 0 with input as annotated({force: "1"})
+}
+
+test_https_redirect_false_or_unparsable_fires if {
+	every value in ["false", "0", "f", "F", "FALSE", "False", "", "yes", "on", "tRuE", " true", "2"] {
+		f.ids(network.deny) == {"WH-NET-003"} with input as annotated({force: value})
+	}
+	f.ids(network.deny) == {"WH-NET-003"} with input as annotated({force: "false"})
+	f.ids(network.deny) == {"WH-NET-003"} with input as annotated({force: "0"})
+}
+
+test_ssl_redirect_false_in_any_spelling_turns_the_redirect_off if {
+	every value in ["false", "0", "f", "F", "FALSE", "False"] {
+		f.ids(network.deny) == {"WH-NET-003"} with input as annotated({force: "true", ssl: value})
+		f.ids(network.deny) == {"WH-NET-003"} with input as annotated({ssl: value})
+	}
+	count(network.deny) == 0 with input as annotated({force: "True", ssl: "1"})
+}
+
 test_services if {
 	"WH-NET-004" in f.ids(network.deny) with input as {"kind": "Service", "metadata": f.meta("x"), "spec": {"type": "NodePort", "selector": {"a": "b"}}}
 	"WH-NET-005" in f.ids(network.warn) with input as {"kind": "Service", "metadata": f.meta("x"), "spec": {}}

@@ -65,7 +65,7 @@ deny contains {"rule": "WH-POD-003", "msg": msg} if {
 
 # METADATA
 # title: A seccomp profile is set (RuntimeDefault or Localhost)
-# description: Without a seccomp profile every syscall is allowed; restricted requires RuntimeDefault or Localhost on the pod or each container.
+# description: Without a seccomp profile every syscall is allowed; restricted requires RuntimeDefault or Localhost on the pod or each container. A disallowed pod-level type (e.g. Unconfined) is reported once for the pod, not again for each container that inherits it.
 # custom:
 #   id: WH-POD-004
 #   severity: error
@@ -73,7 +73,15 @@ deny contains {"rule": "WH-POD-004", "msg": msg} if {
 	some x in k8s.containers
 	type := object.get(x.container, ["securityContext", "seccompProfile", "type"], object.get(x.spec, ["securityContext", "seccompProfile", "type"], null))
 	not type in allowed_seccomp
+	not inherits_pod_seccomp(x)
 	msg := sprintf("%s has no allowed seccomp profile: set securityContext.seccompProfile.type: RuntimeDefault on the pod or the container", [x.what])
+}
+
+# The container sets no seccomp type and the pod does: the pod's type applies, and when it is not
+# allowed the pod-level clause below reports it once.
+inherits_pod_seccomp(x) if {
+	not "type" in object.keys(object.get(x.container, ["securityContext", "seccompProfile"], {}))
+	"type" in object.keys(object.get(x.spec, ["securityContext", "seccompProfile"], {}))
 }
 
 deny contains {"rule": "WH-POD-004", "msg": msg} if {
@@ -169,6 +177,16 @@ deny contains {"rule": "WH-POD-010", "msg": msg} if {
 deny contains {"rule": "WH-POD-010", "msg": msg} if {
 	some spec in k8s.pod_specs
 	not spec.automountServiceAccountToken == false
-	object.get(spec, "serviceAccountName", "default") == "default"
+	service_account(spec) == "default"
 	msg := "the pod runs as the namespace's default ServiceAccount, which mounts a token: set serviceAccountName to a dedicated ServiceAccount or automountServiceAccountToken: false"
 }
+
+# The account a pod runs as: serviceAccountName, else the deprecated serviceAccount the API server copies
+# into it, else the namespace's default.
+service_account(spec) := spec.serviceAccountName if {
+	is_string(spec.serviceAccountName)
+	spec.serviceAccountName != ""
+} else := spec.serviceAccount if {
+	is_string(spec.serviceAccount)
+	spec.serviceAccount != ""
+} else := "default"

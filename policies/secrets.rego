@@ -101,7 +101,7 @@ deny contains {"rule": "WH-SEC-003", "msg": msg} if {
 
 # METADATA
 # title: No credentials inside URLs
-# description: user:password@host in a URL leaks the password wherever the string goes (env, ConfigMaps, annotations, Argo CD repoURL, logs).
+# description: user:password@host in a URL leaks the password wherever the string goes (env, ConfigMaps, annotations, Argo CD repoURL, logs). A value WH-SEC-002 or WH-SEC-003 already reports as a literal credential (an env value or ConfigMap key named like one, a credential line of an embedded config file, a secret-shaped value) is not reported again.
 # custom:
 #   id: WH-SEC-004
 #   severity: error
@@ -109,5 +109,59 @@ deny contains {"rule": "WH-SEC-004", "msg": msg} if {
 	input.kind != "Secret"
 	some [path, s] in k8s.strings(input)
 	regex.match(url_credentials, s)
+	not env_literal_reported(path, s)
+	not configmap_value_reported(path, s)
 	msg := sprintf("%s contains a URL with user:password: remove the credentials from the URL and pass them from a Secret (or an Argo CD repository credential)", [k8s.path_text(path)])
 }
+
+# The string at PATH is the literal value of a container env var that WH-SEC-002 reports: one named like
+# a credential (its first clause) or one that looks like a credential whatever its name (its second).
+env_literal_reported(path, s) if {
+	env := env_var_at(path)
+	regex.match(credential_name, env.name)
+	s != ""
+}
+
+env_literal_reported(path, s) if {
+	env_var_at(path)
+	count(secret_shape(s)) > 0
+}
+
+# The env var whose value sits at PATH (…, containers, i, "env", j, "value") in a container of one of
+# the input's pod specs, exactly the env vars WH-SEC-002 reads through k8s.containers.
+env_var_at(path) := env if {
+	n := count(path)
+	n >= 5
+	path[n - 1] == "value"
+	path[n - 3] == "env"
+	is_number(path[n - 2])
+	path[n - 5] in object.keys(k8s.container_fields)
+	is_number(path[n - 4])
+	object.get(input, array.slice(path, 0, n - 5), null) in k8s.pod_specs
+	env := object.get(input, array.slice(path, 0, n - 1), null)
+}
+
+# The string at PATH is a ConfigMap data value that WH-SEC-003 reports as a whole (a key named like a
+# credential), or every line of it with user:password in a URL is a line WH-SEC-003 reports (a
+# credential line of an embedded config file, or one holding a secret-shaped value).
+configmap_value_reported(path, _) if {
+	input.kind == "ConfigMap"
+	count(path) == 2
+	path[0] == "data"
+	regex.match(credential_name, path[1])
+}
+
+configmap_value_reported(path, s) if {
+	input.kind == "ConfigMap"
+	count(path) == 2
+	path[0] == "data"
+	every line in split(s, "\n") {
+		url_line_reported(line)
+	}
+}
+
+url_line_reported(line) if not regex.match(url_credentials, line)
+
+url_line_reported(line) if regex.match(credential_line, line)
+
+url_line_reported(line) if count(secret_shape(line)) > 0

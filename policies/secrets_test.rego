@@ -68,3 +68,49 @@ test_secret_shaped_values_fire_whatever_the_name if {
 	}
 	count(secrets.deny) == 0 with input as with_env([{"name": "STRIPE_MODE", "value": "sk_test_placeholder"}, {"name": "REGION", "value": "AKIA"}])
 }
+
+test_url_credentials_already_reported_as_literal_env_values_are_reported_once if {
+	# WH-SEC-002 reports the literal under a credential name; WH-SEC-004 does not repeat it
+	every name in ["DB_CONNECTION_STRING", "SENTRY_DSN", "DATABASE_PASSWORD"] {
+		f.ids(secrets.deny) == {"WH-SEC-002"} with input as with_env([{"name": name, "value": "postgres://app:s3cret@db:5432/app"}])
+	}
+
+	# ... and a secret-shaped value whatever its name
+	shaped := sprintf("https://bot:%s@github.com/company/repo.git", [github_token])
+	f.ids(secrets.deny) == {"WH-SEC-002"} with input as with_env([{"name": "REPO", "value": shaped}])
+
+	# an env var WH-SEC-002 does not report is still WH-SEC-004's, in init containers and CronJobs too
+	f.ids(secrets.deny) == {"WH-SEC-004"} with input as with_env([{"name": "DATABASE_URL", "value": "postgres://app:s3cret@db:5432/app"}])
+	init := json.patch(f.rollout, [{"op": "add", "path": "/spec/template/spec/initContainers", "value": [{"name": "migrate", "image": "x", "env": [{"name": "DATABASE_URL", "value": "postgres://app:s3cret@db"}]}]}])
+	f.ids(secrets.deny) == {"WH-SEC-004"} with input as init
+	cron := {"kind": "CronJob", "metadata": f.meta("x"), "spec": {"jobTemplate": {"spec": {"template": {"spec": {"containers": [{"name": "c", "env": [
+		{"name": "DB_CONNECTION_STRING", "value": "postgres://app:s3cret@db"},
+		{"name": "DATABASE_URL", "value": "postgres://app:s3cret@db"},
+	]}]}}}}}}
+	{r.rule | some r in secrets.deny; contains(r.msg, "env[0]")} == set() with input as cron
+	{r.rule | some r in secrets.deny; contains(r.msg, "env[1]")} == {"WH-SEC-004"} with input as cron
+	{r.rule | some r in secrets.deny; contains(r.msg, "DB_CONNECTION_STRING")} == {"WH-SEC-002"} with input as cron
+}
+
+test_an_env_like_field_outside_a_pod_spec_is_still_wh_sec_004s if {
+	# only container env vars are WH-SEC-002's: the same shape elsewhere is a plain URL with credentials
+	obj := {"kind": "Thing", "metadata": f.meta("x"), "spec": {"containers": [{"env": [{"name": "DB_PASSWORD", "value": "postgres://app:s3cret@db"}]}]}}
+	f.ids(secrets.deny) == {"WH-SEC-004"} with input as obj
+}
+
+test_url_credentials_already_reported_in_configmaps_are_reported_once if {
+	# a key named like a credential (WH-SEC-003, first clause)
+	f.ids(secrets.deny) == {"WH-SEC-003"} with input as configmap({"database_dsn": "postgres://app:s3cret@db:5432/app"})
+	count(secrets.deny) == 1 with input as configmap({"database_dsn": "postgres://app:s3cret@db:5432/app"})
+
+	# a credential line of an embedded config file (its second clause)
+	f.ids(secrets.deny) == {"WH-SEC-003"} with input as configmap({"app.properties": "db.host=db\ndb.connection_string=postgres://app:s3cret@db\n"})
+
+	# a secret-shaped value (its third clause)
+	f.ids(secrets.deny) == {"WH-SEC-003"} with input as configmap({"repo": sprintf("https://bot:%s@github.com/company/repo.git", [github_token])})
+
+	# a URL with credentials on a line WH-SEC-003 does not report is still WH-SEC-004's
+	f.ids(secrets.deny) == {"WH-SEC-004"} with input as configmap({"AMQP_URL": "amqp://u:p@rabbitmq:5672"})
+	mixed := configmap({"config.yaml": "db:\n  password: hunter2\nbroker:\n  url: amqp://u:p@rabbitmq:5672\n"})
+	f.ids(secrets.deny) == {"WH-SEC-003", "WH-SEC-004"} with input as mixed
+}

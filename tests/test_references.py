@@ -648,3 +648,15 @@ def test_the_production_overlays_fit_the_rollback_and_recovery_budgets(ctx):
     plan = timeline.plan(idx, idx.of_kind("Rollout")[0], 30.0)
     assert plan.rollback_most == 30 and plan.available_least == 0  # rollbackWindow: one readiness wait
     assert plan.recovery_most() == 30 + 2 * 180  # one scrape + (failureLimit + 1) x 3m, over the 30s deadline
+
+
+def test_a_service_the_rollout_routes_is_left_to_argo_rollouts(ctx):
+    """A canary Service whose selector misses the Rollout's pods is WH-RVAL-001's finding (Argo Rollouts refuses a
+    selector label the template lacks); a Service nothing routes still gets WH-REF-002."""
+    text = (HERE / "WH-REF-044.yaml").read_text()
+    canary = "  name: webhook-service-canary\n  namespace: webhook-service\n  labels: {app.kubernetes.io/name: webhook-service, environment: production}\nspec:\n  selector: {app.kubernetes.io/name: webhook-service}\n"
+    assert canary in text
+    typo = canary.replace("selector: {app.kubernetes.io/name: webhook-service}", "selector: {app.kubernetes.io/name: webhook-svc}")
+    assert "WH-REF-002" not in {v.rule for v in run(ctx, docs(text.replace(canary, typo)))}
+    other = typo.replace("name: webhook-service-canary", "name: webhook-service-debug")
+    assert "WH-REF-002" in {v.rule for v in run(ctx, docs(text.replace(canary, other)))}

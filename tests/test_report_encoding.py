@@ -84,14 +84,14 @@ def hostile_result() -> tuple[Result, list[dict]]:
         doc = Document({"apiVersion": "v1", "kind": f"Pod{bad}", "metadata": {"name": f"n{bad}", "namespace": f"ns{bad}"}}, name)
         sources.append(Source(name, "file", [doc]))
         violations.append(Violation("WH-POD-005", "error", doc.kind, doc.namespace, doc.name, name, f"message {bad}"))
-        violations.append(Violation("WH-REF-026", "warning", doc.kind, doc.namespace, doc.name, f"{name}:{n + 3}", f"warn {bad}"))
+        violations.append(Violation("WH-API-002", "warning", doc.kind, doc.namespace, doc.name, f"{name}:{n + 3}", f"warn {bad}"))
         violations.append(Violation("WH-NET-004", "error", doc.kind, "", doc.name, name, f"waived {bad}", waived=f"reason {bad} (approved by {bad})"))
     violations.append(Violation("WH-POD-001", "error", "Pod", "", "p", "/abs/dir with space/a:b.yaml:7", "absolute path"))
     violations.append(Violation("WH-POD-001", "error", "Pod", "", "p", "../outside/x.yaml", "outside the repository"))
     rows = [
         {"id": "WH-POD-001", "severity": "error", "title": "t", "why": "w"},
         {"id": "WH-POD-005", "severity": "error", "title": f"title {HOSTILE[0]}", "why": f"why {HOSTILE[2]}"},
-        {"id": "WH-REF-026", "severity": "warning", "title": "t", "why": "w"},
+        {"id": "WH-API-002", "severity": "warning", "title": "t", "why": "w"},
         {"id": "WH-NET-004", "severity": "error", "title": "t", "why": "w"},
     ]
     return Result(sources=sources, violations=violations, stage_seconds={"lint": 0.1}, total_seconds=0.5), rows

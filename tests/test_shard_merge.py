@@ -18,7 +18,7 @@ from gitops_check import pipeline, settings
 
 # Manifests with known violations (a privileged Pod among them) and a clean one: validated as files, offline.
 MANIFESTS = ("WH-POD-005.yaml", "WH-POD-001.yaml", "WH-IMG-001.yaml", "WH-NET-001.yaml", "WH-SEC-001.yaml",
-             "WH-RBAC-001.yaml", "WH-AVAIL-001.yaml", "WH-PROBE-001.yaml")
+             "WH-RBAC-001.yaml", "WH-AVAIL-003.yaml", "WH-PROBE-001.yaml")
 
 
 def run_cli(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:

@@ -30,10 +30,6 @@ SERVICE_ACCOUNT = rule(
     "WH-REF-025", "error", "references", "A pod's serviceAccountName exists in the source",
     "Pods of a missing ServiceAccount are rejected by the API server: the ReplicaSet never creates them.",
 )
-DEFAULT_SERVICE_ACCOUNT = rule(
-    "WH-REF-026", "warning", "references", "Pods with an API token do not run as the default ServiceAccount",
-    "The namespace's default ServiceAccount is shared: any RBAC granted to it leaks to every pod using it.",
-)
 SECRET_STORE = rule(
     "WH-REF-027", "error", "references", "An ExternalSecret's secretStoreRef names a SecretStore in the source (or a ClusterSecretStore)",
     "An empty or missing store leaves the ExternalSecret in SecretSyncedError: the target Secret is never created.",
@@ -188,18 +184,6 @@ def service_accounts(idx: Index, inputs: Inputs) -> Iterator[Violation]:
             )
 
 
-def default_service_account(idx: Index, inputs: Inputs) -> Iterator[Violation]:
-    """Running as "default" (explicitly or by omission) with a mounted token is a warning: the default
-    account is shared. With automountServiceAccountToken: false the pod holds no token, so it is fine."""
-    for template in idx.templates:
-        if _service_account(template) == "default" and template.spec.get("automountServiceAccountToken") is not False:
-            yield DEFAULT_SERVICE_ACCOUNT.violation(
-                template.owner,
-                "pods run as the namespace's default ServiceAccount with an API token; create a dedicated "
-                "ServiceAccount and set serviceAccountName (or automountServiceAccountToken: false)",
-            )
-
-
 def _store_refs(doc: Document) -> Iterator[tuple[str, dict]]:
     """(field, storeRef) of an ExternalSecret: spec.secretStoreRef (when set, or needed by an entry with no
     sourceRef of its own) and each entry's sourceRef.storeRef (a sourceRef.generatorRef needs no store)."""
@@ -227,4 +211,4 @@ def secret_stores(idx: Index, inputs: Inputs) -> Iterator[Violation]:
                 )
 
 
-CHECKS = (configmap_refs, secret_refs, service_accounts, default_service_account, secret_stores)
+CHECKS = (configmap_refs, secret_refs, service_accounts, secret_stores)

@@ -78,7 +78,7 @@ def load_required_objects(policies_dir: Path) -> dict[str, tuple[str, ...]]:
             if name == "HorizontalPodAutoscaler":
                 raise InputError(
                     f"{path}: {key} names HorizontalPodAutoscaler; the replica floor (an HPA, or spec.replicas at "
-                    f"the minimum) is params.environments.{env}.minReplicas, judged by WH-REF-008 and WH-AVAIL-001: remove it"
+                    f"the minimum) is params.environments.{env}.minReplicas, judged by WH-REF-008: remove it"
                 )
             if name not in REQUIRED_OBJECTS:
                 raise InputError(f"{path}: {key} names {name!r}; the known entries are {', '.join(REQUIRED_OBJECTS)}")

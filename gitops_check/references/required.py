@@ -16,8 +16,8 @@ direction, and a namespace-wide deny with exceptions (say DNS for every pod) cou
 is one with ingress rules that selects the workload's pods (the traffic it receives must get in).
 
 Not repeated here: the replica floor (an HPA, or spec.replicas at the environment minimum) is WH-REF-008
-and WH-AVAIL-001 through minReplicas, so WH-REQ-003 is not used; a PDB's numbers are WH-REF-009/010 and
-WH-AVAIL-003; a canary without analysis is WH-ROLL-004 and an auto-promoting blueGreen without
+through minReplicas, so WH-REQ-003 is not used; a PDB's numbers are WH-REF-009/010 (that it sets one,
+WH-AVAIL-003); a canary without analysis is WH-ROLL-004 and an auto-promoting blueGreen without
 pre-promotion analysis WH-ROLL-010 (policies stage), so WH-REQ-006 reports what those cannot see: a
 Deployment or StatefulSet (no analysis possible), a blueGreen with manual promotion and no analysis, a
 Rollout without strategy. When the object is there but selects nothing (WH-REF-002, WH-REF-028 report

@@ -19,7 +19,8 @@ ROLLOUT_HASH_LABEL = "rollouts-pod-template-hash"
 SELECTS_NO_PODS = rule(
     "WH-REF-002", "error", "references",
     "Services, PodDisruptionBudgets, NetworkPolicies and PodMonitors select pods of a workload in the source",
-    "A selector that matches nothing routes no traffic, protects nothing, isolates nothing or scrapes nothing, silently.",
+    "A selector that matches nothing routes no traffic, protects nothing, isolates nothing or scrapes nothing, silently. "
+    "(The Services a Rollout routes are Argo Rollouts' own check: WH-RVAL-001.)",
 )
 SERVICE_PORT = rule(
     "WH-REF-003", "error", "references", "Service targetPorts exist on the selected containers",
@@ -70,7 +71,10 @@ def selectors_select_pods(idx: Index, inputs: Inputs) -> Iterator[Violation]:
     Quiet when the source has no pod templates at all (nothing to compare against)."""
     if not idx.templates:
         return
+    judged_upstream = _validated_by_argo_rollouts(idx)
     for doc in idx.of_kind("Service", "PodDisruptionBudget", "NetworkPolicy", "PodMonitor"):
+        if doc.kind == "Service" and (idx.ns(doc), doc.name) in judged_upstream:
+            continue
         selector = pod_selector(doc)
         if selector is not None and not selected_pods(idx, doc, selector):
             owners = sorted({f"{t.owner.kind}/{t.owner.name} ({_labels(t.labels)})" for t in idx.templates})
@@ -79,6 +83,17 @@ def selectors_select_pods(idx: Index, inputs: Inputs) -> Iterator[Violation]:
                 f"selector ({selector}) selects no pods in namespace \"{idx.ns(doc)}\"; pod templates here: "
                 f"{'; '.join(owners)}. Fix the selector or the template labels",
             )
+
+
+def _validated_by_argo_rollouts(idx: Index) -> set[tuple[str, str]]:
+    """(namespace, name) of the Services a Rollout with its own pod template routes: Argo Rollouts' validation
+    (the rollouts stage, WH-RVAL-001) refuses such a Service unless each selector label is a label of that
+    template, so a selector that selects none of its pods is its finding, not this stage's."""
+    from .rollouts import routed_services
+
+    return {(idx.ns(r), name) for r in idx.of_kind("Rollout")
+            if as_dict(as_dict(r.obj.get("spec")).get("template")) and not as_dict(r.obj.get("spec")).get("workloadRef")
+            for _, name in routed_services(r)}
 
 
 def service_target_ports(idx: Index, inputs: Inputs) -> Iterator[Violation]:
