@@ -8,11 +8,13 @@ the wrong namespace. The overlay is rendered (kustomize, cached per path) to lea
 
 from __future__ import annotations
 
+import json
 import re
 from fnmatch import fnmatchcase
 from pathlib import Path
 from typing import Any, Iterator
 
+from .. import loader
 from ..argocdsync import App, applications, local_sources, overlay_dir
 from ..errors import InputError
 from ..model import Document, Violation
@@ -55,6 +57,27 @@ SELECTOR_HASH = rule(
     "deploy and promotes it without analysis (seen end to end).",
 )
 HASH_POINTER = "/spec/selector/rollouts-pod-template-hash"
+
+RENDER_OPTIONS = rule(
+    "WH-REF-049", "error", "references",
+    "An Application whose source is an overlay of this repository sets no render options on top of it",
+    "Argo CD applies an Application's kustomize images, patches, name prefixes, labels, replicas or components after "
+    "the overlay is built (and renders a source with helm, plugin or directory options another way), none of which "
+    "gitops-check renders or checks: an unpinned image or a canary straight to 100 % reaches production.",
+)
+PROJECT_KINDS = rule(
+    "WH-REF-050", "error", "references",
+    "Every object an Application's overlay renders is of a group and kind its AppProject permits",
+    "Argo CD refuses the whole sync when one object is not permitted in the project (\"resource ... is not permitted "
+    "in project\"): nothing of the release is applied.",
+)
+IGNORED_TEMPLATE = rule(
+    "WH-REF-051", "error", "references",
+    "An Application that respects ignored differences (or syncs automatically) does not ignore the pod template or "
+    "images of its Rollouts and Deployments",
+    "Argo CD keeps the live value of an ignored field when it syncs with RespectIgnoreDifferences=true, and a change "
+    "there never makes the Application OutOfSync: a new image is never applied while Argo CD shows Synced.",
+)
 
 def apps(idx: Index) -> list[App]:
     """The source's Applications, those its ApplicationSets generate included: made once per source (six checks
@@ -278,4 +301,434 @@ def selector_hash_kept(idx: Index, inputs: Inputs) -> Iterator[Violation]:
                 )
 
 
-CHECKS = (app_paths, app_namespaces, app_projects, project_permits, app_environments, selector_hash_kept)
+# --------------------------------------------------------------------------- render options (WH-REF-049)
+
+# Argo CD's ApplicationSourceKustomize options this stage models: namespace (WH-REF-033 judges the namespace it sets)
+# and ignoreMissingComponents (changes nothing without components, which are refused). Every other option (images,
+# patches, namePrefix, nameSuffix, commonLabels, commonAnnotations, force*, labelWithoutSelector,
+# labelIncludeTemplates, commonAnnotationsEnvsubst, replicas, components, version, kubeVersion, apiVersions, and
+# any option this list does not know yet) changes what Argo CD renders from the overlay.
+MODELLED_KUSTOMIZE = frozenset({"namespace", "ignoreMissingComponents"})
+# A source with any of these (even empty: ApplicationSource.ExplicitType) is not built by kustomize at all.
+OTHER_TOOLS = {"helm": "a Helm chart", "plugin": "a config management plugin", "directory": "plain manifests"}
+# Argo CD merges these files of the source path into the source before rendering (mergeSourceParameters);
+# the path, repoURL, targetRevision and chart they set are reset.
+SOURCE_FILES = (".argocd-source.yaml", ".argocd-source-{}.yaml")
+RESET_BY_ARGOCD = frozenset({"path", "repoURL", "targetRevision", "chart"})
+
+
+def _empty(value: Any) -> bool:
+    """Argo CD's omitempty: an option set to nothing changes nothing."""
+    return value is None or value is False or (isinstance(value, (str, list, dict)) and not value)
+
+
+def _render_options(source: dict, modelled: frozenset = MODELLED_KUSTOMIZE) -> list[str]:
+    """What a source (or a source override file) sets that Argo CD applies on top of `kustomize build`."""
+    found = []
+    kustomize = source.get("kustomize")
+    if not _empty(kustomize):
+        options = as_dict(kustomize)
+        keys = sorted(str(k) for k, v in options.items() if k not in modelled and not _empty(v))
+        if keys or not isinstance(kustomize, dict):
+            found.append(f"kustomize options {', '.join(keys) or repr(kustomize)}")
+    for key, tool in OTHER_TOOLS.items():
+        if key in source and source[key] is not None:
+            found.append(f"{key} options (Argo CD then renders it as {tool}, not as kustomize builds it)")
+    return found
+
+
+def _source_files(target: Path, path: str, app: App) -> Iterator[tuple[str, list[str]]]:
+    """(file, what it sets) for the .argocd-source files Argo CD merges into this Application's source."""
+    name, namespace = str(app.meta.get("name") or ""), str(app.meta.get("namespace") or "")
+    instances = [name, f"{namespace}_{name}" if namespace else ""]  # Application.InstanceName, either form
+    names = [SOURCE_FILES[0]] + [SOURCE_FILES[1].format(n) for n in instances if name and n and not _unresolved(n)]
+    for file in dict.fromkeys(names):
+        shown = f"{path.rstrip('/')}/{file}"
+        try:
+            if not (target / file).is_file():
+                continue
+            data = loader.data_file(target / file)
+        except (InputError, OSError, ValueError):
+            yield shown, ["settings gitops-check cannot read"]
+            continue
+        data = as_dict(data)
+        found = _render_options(data, frozenset())  # its namespace is not the Application's, which WH-REF-033 reads
+        found += sorted(f"{k}" for k, v in data.items() if k not in RESET_BY_ARGOCD and k not in OTHER_TOOLS
+                        and k != "kustomize" and not _empty(v))
+        if found:
+            yield shown, found
+
+
+def render_options(idx: Index, inputs: Inputs) -> Iterator[Violation]:
+    """A source that is an overlay of this repository is rendered by Argo CD exactly as `kustomize build` renders
+    it: no kustomize options but the modelled namespace, no helm, plugin or directory options, and no
+    .argocd-source files merged into it."""
+    for app in apps(idx):
+        for path, source in local_sources(app):
+            target = _overlay_dir(inputs, path)
+            if target is None:
+                continue  # not an overlay here (WH-REF-032)
+            found = _render_options(source)
+            if found:
+                yield RENDER_OPTIONS.violation(
+                    app.doc,
+                    f"{app.label}source {path!r} sets {' and '.join(found)}, which Argo CD applies on top of the "
+                    "overlay and gitops-check never renders or checks; move the change into the overlay (its "
+                    "kustomization.yaml), where it is validated, and remove it from the Application",
+                )
+            for file, what in _source_files(target, path, app):
+                yield RENDER_OPTIONS.violation(
+                    app.doc,
+                    f"{app.label}Argo CD merges {file} into the source of {path!r} before rendering it, and that file "
+                    f"sets {', '.join(what)}, which gitops-check never renders or checks; move the change into the "
+                    "overlay's kustomization.yaml, where it is validated, and delete the file",
+                )
+
+
+# --------------------------------------------------------------------------- project resource lists (WH-REF-050)
+
+
+def _go_glob(pattern: str) -> re.Pattern | None:
+    """Go's filepath.Match pattern (how Argo CD matches AppProject groups, kinds and names) as a regex: `*` and
+    `?` (not across '/'), `[...]` classes (`^` negates, ranges), `\\` escapes. None for a malformed pattern, which
+    Argo CD's match treats as no match."""
+    out, i, n = [], 0, len(pattern)
+
+    def char(j: int) -> tuple[str | None, int]:
+        if j >= n or pattern[j] in "-]":
+            return None, j
+        if pattern[j] == "\\":
+            j += 1
+            if j >= n:
+                return None, j
+        return pattern[j], j + 1
+
+    while i < n:
+        c = pattern[i]
+        if c == "*":
+            out.append("[^/]*")
+        elif c == "?":
+            out.append("[^/]")
+        elif c == "\\":
+            i += 1
+            if i >= n:
+                return None
+            out.append(re.escape(pattern[i]))
+        elif c == "[":
+            j, negate, ranges = i + 1, False, []
+            if j < n and pattern[j] == "^":
+                negate, j = True, j + 1
+            while not (ranges and j < n and pattern[j] == "]"):
+                lo, j = char(j)
+                if lo is None:
+                    return None
+                hi = lo
+                if j < n and pattern[j] == "-":
+                    hi, j = char(j + 1)
+                    if hi is None or hi < lo:
+                        return None
+                ranges.append(re.escape(lo) if lo == hi else f"{re.escape(lo)}-{re.escape(hi)}")
+            out.append(f"[{'^' if negate else ''}{''.join(ranges)}]")
+            i = j
+        else:
+            out.append(re.escape(c))
+        i += 1
+    return re.compile("".join(out) + r"\Z", re.S)
+
+
+def _go_match(pattern: Any, value: str) -> bool:
+    compiled = _go_glob("" if pattern is None else str(pattern))
+    return compiled is not None and compiled.match(value) is not None
+
+
+def _in_list(items: Any, group: str, kind: str, name: str | None = None) -> bool:
+    """isResourceInList / isNamedResourceInList: some item's kind and group patterns match (and, in the cluster
+    lists, its name pattern when it has one)."""
+    for item in dicts(items):
+        if _go_match(item.get("kind"), kind) and _go_match(item.get("group"), group):
+            if name is None or not item.get("name") or _go_match(item.get("name"), name):
+                return True
+    return False
+
+
+def _not_permitted(pspec: dict, doc: Document) -> tuple[str, str] | None:
+    """(why, what to do) when AppProject.IsGroupKindNamePermitted refuses the object, else None. Namespaced: no
+    namespaceResourceWhitelist (absent or null) permits every kind, an empty one none. Cluster-scoped: only what
+    clusterResourceWhitelist lists. A blacklist entry refuses in both."""
+    group, kind = doc.group, doc.kind
+    if doc.kind in CLUSTER_SCOPED:
+        white, black, name = "clusterResourceWhitelist", "clusterResourceBlacklist", doc.name
+        listed = pspec.get(white)
+    else:
+        white, black, name = "namespaceResourceWhitelist", "namespaceResourceBlacklist", None
+        listed = pspec.get(white)
+        if listed is None:
+            listed = [{"group": "*", "kind": "*"}]
+    if not _in_list(listed if isinstance(listed, list) else [], group, kind, name):
+        how = "it is empty" if isinstance(listed, list) and not listed else "it is absent" if listed is None else ""
+        return f"not in its {white}" + (f" ({how})" if how else ""), f"add {{group: {group!r}, kind: {kind}}} to {white}"
+    if _in_list(pspec.get(black), group, kind, name):
+        return f"listed in its {black}", f"remove it from {black}"
+    return None
+
+
+def project_kinds(idx: Index, inputs: Inputs) -> Iterator[Violation]:
+    """Every object an Application's overlay renders must be permitted by the Application's AppProject (when that
+    project is in the source), as Argo CD checks each object before it syncs any."""
+    for app in apps(idx):
+        project = _project(idx, app)
+        if project is None:
+            continue  # WH-REF-035
+        pspec = as_dict(project.obj.get("spec"))
+        for path, _ in local_sources(app):
+            refused: dict[tuple[str, str, str], list[str]] = {}
+            for doc in _rendered_docs(inputs, path):
+                why = _not_permitted(pspec, doc)
+                if why is not None:
+                    refused.setdefault((doc.group, doc.kind, *why), []).append(doc.name)
+            for (group, kind, why, fix), names in refused.items():
+                yield PROJECT_KINDS.violation(
+                    app.doc,
+                    f"{app.label}source path {path!r} renders {kind} {', '.join(sorted(set(names)))} (group "
+                    f"{group or 'core'!r}), which AppProject {project.name!r} does not permit ({why}), so Argo CD refuses "
+                    f"the whole sync; {fix} or remove the object from the overlay",
+                )
+
+
+# --------------------------------------------------------------------------- ignored pod templates (WH-REF-051)
+
+WORKLOADS = (("argoproj.io", "Rollout"), ("apps", "Deployment"))
+# What a sync must never leave as it is live: the pod template, and every container image in it. A path covers
+# one of them when it is that path or an ancestor of it ("*": any array element or key).
+TEMPLATE_PATHS = (("spec", "template"),) + tuple(
+    ("spec", "template", "spec", containers, "*", "image")
+    for containers in ("containers", "initContainers", "ephemeralContainers")
+)
+# Field managers that own no part of a pod template: the HPA (scale subresource) and the Deployment controller.
+REPLICA_MANAGERS = frozenset({"kube-controller-manager"})
+
+
+def _covers(path: list[str]) -> bool:
+    return any(len(path) <= len(t) and all(p == q or "*" in (p, q) for p, q in zip(path, t)) for t in TEMPLATE_PATHS)
+
+
+def _pointer(pointer: str) -> list[str] | None:
+    """A JSON pointer's segments ([] for "", the whole object); None when it is no pointer."""
+    if pointer == "":
+        return []
+    if not pointer.startswith("/"):
+        return None
+    return [s.replace("~1", "/").replace("~0", "~") for s in pointer.split("/")[1:]]
+
+
+def _split_top(text: str, sep: str) -> list[str]:
+    """TEXT split at SEP outside brackets and strings (a '|' of '|=' or '//' is not split at)."""
+    parts, depth, start, i, quoted = [], 0, 0, 0, False
+    while i < len(text):
+        c = text[i]
+        if quoted:
+            if c == "\\":
+                i += 1
+            elif c == '"':
+                quoted = False
+        elif c == '"':
+            quoted = True
+        elif c in "([{":
+            depth += 1
+        elif c in ")]}":
+            depth -= 1
+        elif c == sep and depth == 0 and text[i + 1:i + 2] != "=":
+            parts.append(text[start:i])
+            start = i + 1
+        i += 1
+    parts.append(text[start:])
+    return parts
+
+
+_IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_INDEX = re.compile(r"\s*-?\d*\s*(:\s*-?\d*\s*)?")
+
+
+def _closing(text: str, i: int) -> int:
+    """The index of the bracket closing the one at I (-1 when unbalanced)."""
+    depth, quoted, j = 0, False, i
+    while j < len(text):
+        c = text[j]
+        if quoted:
+            if c == "\\":
+                j += 1
+            elif c == '"':
+                quoted = False
+        elif c == '"':
+            quoted = True
+        elif c in "([{":
+            depth += 1
+        elif c in ")]}":
+            depth -= 1
+            if depth == 0:
+                return j
+        j += 1
+    return -1
+
+
+def _string(text: str) -> str | None:
+    text = text.strip()
+    if len(text) >= 2 and text[0] == text[-1] == '"' and "\\(" not in text:
+        try:
+            return str(json.loads(text))
+        except ValueError:
+            return None
+    return None
+
+
+def _jq_step(term: str, prefix: list[str]) -> list[tuple[list[str], bool]]:
+    """The paths one pipe stage alternative navigates to from PREFIX: (path, known). A stage this reader does not
+    know (recursive descent, functions) ends the path where it stands, unknown: it may reach anything below."""
+    term = term.strip()
+    if term.startswith("select(") and _closing(term, 6) == len(term) - 1:
+        return [(prefix, True)]  # a filter keeps the path
+    if term.startswith("(") and _closing(term, 0) == len(term) - 1:
+        return _jq_paths(term[1:-1], prefix)
+    path, i = list(prefix), 0
+    if term == ".":
+        return [(path, True)]
+    while i < len(term):
+        if term[i] == "." and term[i + 1:i + 2] == ".":
+            return [(path, False)]
+        if term[i] == ".":
+            i += 1
+            m = _IDENT.match(term, i)
+            if m:
+                path.append(m.group(0))
+                i = m.end()
+            elif term[i:i + 1] == '"':
+                end = term.find('"', i + 1)
+                while end > 0 and term[end - 1] == "\\":
+                    end = term.find('"', end + 1)
+                key = _string(term[i:end + 1]) if end > 0 else None
+                if key is None:
+                    return [(path, False)]
+                path.append(key)
+                i = end + 1
+            elif term[i:i + 1] != "[":
+                return [(path, False)]
+        elif term[i] == "[":
+            end = _closing(term, i)
+            if end < 0:
+                return [(path, False)]
+            inner = term[i + 1:end]
+            key = _string(inner)
+            if key is not None:
+                path.append(key)
+            elif _INDEX.fullmatch(inner):
+                path.append("*")
+            else:
+                return [(path, False)]
+            i = end + 1
+        else:
+            return [(path, False)]
+        while i < len(term) and term[i] in "? \t\n":
+            i += 1
+    return [(path, True)]
+
+
+def _jq_paths(expr: str, prefix: list[str] | None = None) -> list[tuple[list[str], bool]]:
+    """The paths a jq path expression (as Argo CD runs it: del(EXPR)) names, read for the plain forms: `.a.b`,
+    `.["a"]`, `.a[]`, `.a[0]`, `?`, pipes, commas, `select(...)` and parentheses."""
+    current = [(list(prefix or []), True)]
+    for stage in _split_top(expr, "|"):
+        following = []
+        for path, known in current:
+            if not known:
+                following.append((path, known))
+                continue
+            for term in _split_top(stage, ","):
+                following.extend(_jq_step(term, path))
+        current = following
+    return current
+
+
+def _ignored_template(entry: dict) -> list[str]:
+    """What an ignoreDifferences entry ignores of a pod template (its expressions that cover it)."""
+    found = []
+    for pointer in as_list_str(entry.get("jsonPointers")):
+        segments = _pointer(pointer)
+        if segments is not None and _covers(segments):
+            found.append(f"jsonPointer {pointer!r}" if pointer else "jsonPointer '' (the whole object)")
+    for expr in as_list_str(entry.get("jqPathExpressions")):
+        if any(_covers(path) for path, _ in _jq_paths(expr)):
+            found.append(f"jqPathExpression {expr!r}")
+    managers = [m for m in as_list_str(entry.get("managedFieldsManagers")) if m not in REPLICA_MANAGERS]
+    if managers:
+        found.append(f"every field managedFieldsManagers {', '.join(managers)} own (the pod template and images "
+                     "included, once they wrote them)")
+    return found
+
+
+def _workloads(app: App, inputs: Inputs) -> list[Document] | None:
+    """The Rollouts and Deployments the Application's sources render; None when a source is not an overlay of this
+    repository that builds (what it renders is unknown)."""
+    local = list(local_sources(app))
+    if not local or len(local) != len(app.sources()):
+        return None
+    docs: list[Document] = []
+    for path, _ in local:
+        target = _overlay_dir(inputs, path)
+        if target is None:
+            return None
+        try:
+            docs.extend(inputs.rendered(target, path))
+        except InputError:
+            return None
+    return [d for d in docs if (d.group, d.kind) in WORKLOADS]
+
+
+def _entry_targets(entry: dict, app: App, workloads: list[Document] | None) -> list[str]:
+    """The workloads an ignoreDifferences entry applies to (Argo CD: group and kind globs, exact name and namespace),
+    as shown in the message; when what the sources render is unknown, the workload kinds its globs match."""
+    group, kind = str(entry.get("group") or ""), str(entry.get("kind") or "")
+    if workloads is None:
+        return [f"every {k}" for g, k in WORKLOADS if fnmatchcase(g, group) and fnmatchcase(k, kind)]
+    dest = str(app.destination.get("namespace") or "")
+    return [
+        f"{d.kind} {d.name}" for d in workloads
+        if fnmatchcase(d.group, group) and fnmatchcase(d.kind, kind)
+        and entry.get("name") in (None, "", d.name) and entry.get("namespace") in (None, "", d.namespace or dest)
+    ]
+
+
+def _automated(app: App) -> bool:
+    automated = as_dict(app.spec.get("syncPolicy")).get("automated")
+    return isinstance(automated, dict) and as_dict(automated).get("enabled") is not False
+
+
+def ignored_templates(idx: Index, inputs: Inputs) -> Iterator[Violation]:
+    """An Application must not ignore the pod template or a container image of its Rollouts and Deployments when it
+    syncs with RespectIgnoreDifferences=true (the sync keeps the live value) or automatically (a change there never
+    makes it OutOfSync). Ignoring /spec/replicas for an HPA is fine."""
+    for app in apps(idx):
+        respects = app.options.get("RespectIgnoreDifferences") == "true"
+        if not respects and not _automated(app):
+            continue
+        entries = dicts(app.spec.get("ignoreDifferences"))
+        if not entries:
+            continue
+        workloads = _workloads(app, inputs)
+        for i, entry in enumerate(entries):
+            targets = _entry_targets(entry, app, workloads)
+            what = _ignored_template(entry) if targets else []
+            if not what:
+                continue
+            how = ("with syncOptions RespectIgnoreDifferences=true every sync keeps the live value"
+                   if respects else "automated sync only syncs an OutOfSync Application, and a change there never "
+                   "makes it OutOfSync")
+            yield IGNORED_TEMPLATE.violation(
+                app.doc,
+                f"{app.label}ignoreDifferences[{i}] ignores the pod template or a container image of "
+                f"{', '.join(targets)} ({', '.join(what)}), and {how}: a new image is never applied while Argo CD "
+                "shows Synced; ignore only fields a controller owns (such as /spec/replicas under an HPA)",
+            )
+
+
+CHECKS = (app_paths, app_namespaces, app_projects, project_permits, app_environments, selector_hash_kept,
+          render_options, project_kinds, ignored_templates)
