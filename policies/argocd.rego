@@ -131,3 +131,62 @@ deny contains {"rule": "WH-ARGO-008", "msg": msg} if {
 	r.kind == "*"
 	msg := sprintf("clusterResourceWhitelist[%d] allows every cluster-scoped kind: list only the kinds needed (e.g. Namespace)", [i])
 }
+
+# Argo CD annotations on the service's own objects (any kind): hooks and sync options that make a sync
+# delete, recreate or skip what serves traffic. Argo CD splits both annotations on "," and trims each
+# entry (as gitops_check/argocdsync.py sync_options does), and compares entries exactly.
+annotation_entries(name) := {trim_space(e) |
+	value := object.get(input, ["metadata", "annotations", name], "")
+	is_string(value)
+	some e in split(value, ",")
+	trim_space(e) != ""
+}
+
+hook_annotation := "argocd.argoproj.io/hook"
+
+sync_options_annotation := "argocd.argoproj.io/sync-options"
+
+# The kinds that are meant to run as a hook: they run to completion and are deleted and recreated per sync.
+hook_kinds := {"Job", "Pod"}
+
+# METADATA
+# title: Sync hooks are Jobs or Pods, and no object is skipped
+# description: An object with argocd.argoproj.io/hook is not synced but run as a hook, and with the default BeforeHookCreation policy deleted and recreated on every sync; on a Namespace that deletes everything in it, on a Rollout or Service it is downtime. A hook of Skip (alone or in the list) means Argo CD never applies the object at all, so the release is never rolled out.
+# custom:
+#   id: WH-ARGO-009
+#   severity: error
+deny contains {"rule": "WH-ARGO-009", "msg": msg} if {
+	not input.kind in hook_kinds
+	hooks := annotation_entries(hook_annotation) - {"Skip"}
+	count(hooks) > 0
+	msg := sprintf("the %s has the annotation %s: %s, so Argo CD deletes and recreates it as a hook on every sync instead of syncing it: remove the annotation (only Jobs and Pods may be hooks)", [input.kind, hook_annotation, concat(",", sort(hooks))])
+}
+
+deny contains {"rule": "WH-ARGO-009", "msg": msg} if {
+	"Skip" in annotation_entries(hook_annotation)
+	msg := sprintf("the %s has the annotation %s: Skip, so Argo CD never applies it: remove the annotation", [input.kind, hook_annotation])
+}
+
+# The kinds whose deletion is downtime: what serves traffic and what routes it.
+replace_sensitive_kinds := {"Rollout", "Deployment", "StatefulSet", "DaemonSet", "Service"}
+
+destructive_sync_options := {"Replace=true", "Force=true"}
+
+# METADATA
+# title: No Replace or Force sync option on workloads and Services
+# description: With Replace=true Argo CD replaces the object (kubectl replace/create), and with Force=true it deletes and re-creates it when the update fails; on a Rollout, Deployment, StatefulSet, DaemonSet or Service that drops every pod or endpoint on a sync, i.e. downtime. An Application whose syncOptions set either does the same to every object it syncs.
+# custom:
+#   id: WH-ARGO-010
+#   severity: error
+deny contains {"rule": "WH-ARGO-010", "msg": msg} if {
+	input.kind in replace_sensitive_kinds
+	some option in annotation_entries(sync_options_annotation) & destructive_sync_options
+	msg := sprintf("the %s has %s %s, so Argo CD deletes and re-creates it on a sync (downtime): remove the option and let server-side apply update it in place", [input.kind, sync_options_annotation, option])
+}
+
+deny contains {"rule": "WH-ARGO-010", "msg": msg} if {
+	some spec in app_specs
+	some option in object.get(spec, ["syncPolicy", "syncOptions"], [])
+	trim_space(option) in destructive_sync_options
+	msg := sprintf("syncPolicy.syncOptions has %s, so Argo CD deletes and re-creates every object it syncs (downtime): remove it", [trim_space(option)])
+}

@@ -70,3 +70,43 @@ test_only_an_appproject_named_default_redefines_it if {
 	count(argocd.deny) == 0 with input as project({"sourceRepos": ["https://github.com/company/gitops.git"], "destinations": [{"server": "https://kubernetes.default.svc", "namespace": "webhook-service"}]})
 	count(argocd.deny) == 0 with input as {"kind": "ConfigMap", "metadata": {"name": "default"}}
 }
+
+obj(kind, annotations) := {"kind": kind, "metadata": {"name": "webhook-service", "annotations": annotations}}
+
+test_hook_annotations if {
+	every case in [
+		[obj("Namespace", {"argocd.argoproj.io/hook": "PreSync"}), {"WH-ARGO-009"}],
+		[obj("Rollout", {"argocd.argoproj.io/hook": "PostSync, SyncFail"}), {"WH-ARGO-009"}],
+		[obj("Rollout", {"argocd.argoproj.io/hook": "Skip"}), {"WH-ARGO-009"}],
+		[obj("ConfigMap", {"argocd.argoproj.io/hook": "PreSync,Skip"}), {"WH-ARGO-009"}],
+		[obj("Job", {"argocd.argoproj.io/hook": " Skip"}), {"WH-ARGO-009"}],
+		[obj("Job", {"argocd.argoproj.io/hook": "PreSync", "argocd.argoproj.io/hook-delete-policy": "BeforeHookCreation"}), set()],
+		[obj("Pod", {"argocd.argoproj.io/hook": "PostSync"}), set()],
+		[obj("Namespace", {"argocd.argoproj.io/sync-wave": "-2"}), set()],
+		[obj("Namespace", {"argocd.argoproj.io/hook": ""}), set()],
+	] {
+		{r.rule | some r in argocd.deny} == case[1] with input as case[0]
+	}
+}
+
+test_hook_message_names_the_kind_and_fix if {
+	some r in argocd.deny with input as obj("Namespace", {"argocd.argoproj.io/hook": "PreSync"})
+	contains(r.msg, "Namespace")
+	contains(r.msg, ": remove the annotation")
+}
+
+test_replace_and_force_sync_options if {
+	every case in [
+		[obj("Rollout", {"argocd.argoproj.io/sync-options": "Replace=true"}), {"WH-ARGO-010"}],
+		[obj("Service", {"argocd.argoproj.io/sync-options": "ServerSideApply=true, Force=true"}), {"WH-ARGO-010"}],
+		[obj("Deployment", {"argocd.argoproj.io/sync-options": "Force=true,Replace=true"}), {"WH-ARGO-010"}],
+		[obj("StatefulSet", {"argocd.argoproj.io/sync-options": "Replace=true"}), {"WH-ARGO-010"}],
+		[obj("Rollout", {"argocd.argoproj.io/sync-options": "Replace=false,ServerSideApply=true"}), set()],
+		[obj("Rollout", {"argocd.argoproj.io/sync-options": "PruneLast=true"}), set()],
+		[obj("ConfigMap", {"argocd.argoproj.io/sync-options": "Replace=true"}), set()],
+		[app(object.union(app_spec, {"syncPolicy": {"syncOptions": ["ServerSideApply=true", "Replace=true"]}})), {"WH-ARGO-010"}],
+		[appset(object.union(app_spec, {"syncPolicy": {"syncOptions": ["ServerSideApply=true", "Force=true"]}})), {"WH-ARGO-010"}],
+	] {
+		{r.rule | some r in argocd.deny} == case[1] with input as case[0]
+	}
+}

@@ -2,9 +2,11 @@
 # on every node or a cloud load balancer outside the ingress path.
 package webhook.network
 
+import data.lib.k8s
+
 # METADATA
 # title: NetworkPolicies do not allow everything
-# description: An ingress rule without peers, an empty peer or 0.0.0.0/0 without except admits every source; an egress rule without peers and ports reaches everything. Such a policy only looks like isolation.
+# description: An ingress rule without peers, an empty peer or 0.0.0.0/0 without except admits every source; an egress rule without peers and ports reaches everything, and so does one without peers whose ports cover every port of a protocol (a port entry without port, or ranges with endPort that together span 1-65535). In production (the policy's environment label; none means production) an egress rule without peers may only open DNS, port 53; any other port is open to every destination, the cluster's own services and the API server included. Such a policy only looks like isolation.
 # custom:
 #   id: WH-NET-001
 #   severity: error
@@ -40,6 +42,89 @@ deny contains {"rule": "WH-NET-001", "msg": msg} if {
 	count(object.get(r, "ports", [])) == 0
 	msg := sprintf("spec.egress[%d] has neither to nor ports: it allows all egress; list the destinations (and ports) needed", [i])
 }
+
+deny contains {"rule": "WH-NET-001", "msg": msg} if {
+	input.kind == "NetworkPolicy"
+	some i, r in input.spec.egress
+	count(object.get(r, "to", [])) == 0
+	some protocol in all_ports_open(object.get(r, "ports", []))
+	msg := sprintf("spec.egress[%d] has no to and its ports cover every %s port: it allows all egress; list the destinations (to) and only the ports needed", [i, protocol])
+}
+
+deny contains {"rule": "WH-NET-001", "msg": msg} if {
+	input.kind == "NetworkPolicy"
+	k8s.environment == "production"
+	some i, r in input.spec.egress
+	count(object.get(r, "to", [])) == 0
+	count(all_ports_open(object.get(r, "ports", []))) == 0
+	some j, p in object.get(r, "ports", [])
+	not dns_port(p)
+	msg := sprintf("spec.egress[%d] has no to, so ports[%d] (%s) is open to every destination in production: add to with the podSelector/namespaceSelector or ipBlock peers (only DNS, port 53, may go without)", [i, j, port_text(p)])
+}
+
+# The protocols (TCP when unset) whose every port a NetworkPolicy rule's ports open: an entry without port
+# opens all ports of its protocol; numeric ports and port..endPort ranges open all when together they
+# leave no gap in 1..65535 (a gap starts at 1 or right after the end of a range). Named ports are not
+# counted.
+all_ports_open(ports) := {protocol |
+	some p in ports
+	protocol := object.get(p, "protocol", "TCP")
+	covers_all(ports, protocol)
+}
+
+covers_all(ports, protocol) if {
+	some p in ports
+	object.get(p, "protocol", "TCP") == protocol
+	not "port" in object.keys(p)
+}
+
+covers_all(ports, protocol) if {
+	ranges := {[lo, hi] |
+		some p in ports
+		object.get(p, "protocol", "TCP") == protocol
+		[lo, hi] := port_range(p)
+	}
+	port_covered(ranges, 1)
+	every range in ranges {
+		gap_closed(ranges, range[1])
+	}
+}
+
+gap_closed(_, hi) if hi >= 65535
+
+gap_closed(ranges, hi) if {
+	hi < 65535
+	port_covered(ranges, hi + 1)
+}
+
+port_covered(ranges, n) if {
+	some range in ranges
+	range[0] <= n
+	n <= range[1]
+}
+
+port_range(p) := [n, object.get(p, "endPort", n)] if n := port_number(p.port)
+
+port_number(v) := v if is_number(v)
+
+port_number(v) := to_number(v) if {
+	is_string(v)
+	regex.match(`^[0-9]+$`, v)
+}
+
+dns_port(p) if {
+	port_number(p.port) == 53
+	object.get(p, "endPort", 53) == 53
+}
+
+port_text(p) := sprintf("%s %v-%v", [object.get(p, "protocol", "TCP"), p.port, p.endPort]) if p.endPort
+
+port_text(p) := sprintf("%s %v", [object.get(p, "protocol", "TCP"), p.port]) if {
+	not p.endPort
+	"port" in object.keys(p)
+}
+
+port_text(p) := sprintf("every %s port", [object.get(p, "protocol", "TCP")]) if not "port" in object.keys(p)
 
 # METADATA
 # title: Ingresses serve TLS for every host, with an ingress class
@@ -124,4 +209,17 @@ warn contains {"rule": "WH-NET-005", "msg": msg} if {
 	object.get(input.spec, "type", "ClusterIP") != "ExternalName"
 	count(object.get(input.spec, "selector", {})) == 0
 	msg := "the Service has no selector, so it gets no endpoints: select the workload's pods (app.kubernetes.io/name)"
+}
+
+# METADATA
+# title: No Service with externalIPs
+# description: spec.externalIPs makes every node route traffic for those addresses to the Service, around the Ingress, its TLS and its rate limits; anyone allowed to set them can also intercept traffic meant for that IP (CVE-2020-8554).
+# custom:
+#   id: WH-NET-009
+#   severity: error
+deny contains {"rule": "WH-NET-009", "msg": msg} if {
+	input.kind == "Service"
+	ips := object.get(input.spec, "externalIPs", [])
+	count(ips) > 0
+	msg := sprintf("the Service sets spec.externalIPs %v, exposing it outside the Ingress: remove externalIPs and expose it through the Ingress", [ips])
 }

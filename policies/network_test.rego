@@ -81,3 +81,57 @@ test_services if {
 	"WH-NET-005" in f.ids(network.warn) with input as {"kind": "Service", "metadata": f.meta("x"), "spec": {}}
 	count(network.warn) == 0 with input as {"kind": "Service", "metadata": f.meta("x"), "spec": {"type": "ExternalName", "externalName": "db.example.com"}}
 }
+
+staging_policy(spec) := {"kind": "NetworkPolicy", "metadata": object.union(f.meta("x"), {"labels": {"environment": "staging"}}), "spec": spec}
+
+test_peerless_egress_to_every_port_fires_in_every_environment if {
+	every ports in [
+		[{"protocol": "TCP", "port": 1, "endPort": 65535}],
+		[{"port": 0, "endPort": 65535}],
+		[{"protocol": "UDP"}],
+		[{"port": 53, "protocol": "UDP"}, {"protocol": "TCP"}],
+		[{"port": 1, "endPort": 30000}, {"port": "30001", "endPort": 65535}],
+		[{"port": 1, "endPort": 1024}, {"port": 1000, "endPort": 40000}, {"port": 40001, "endPort": 65535}],
+	] {
+		f.ids(network.deny) == {"WH-NET-001"} with input as policy({"egress": [{"ports": ports}]})
+		f.ids(network.deny) == {"WH-NET-001"} with input as staging_policy({"egress": [{"ports": ports}]})
+	}
+}
+
+test_peerless_egress_message_names_the_protocol if {
+	some r in network.deny with input as policy({"egress": [{"ports": [{"protocol": "TCP", "port": 1, "endPort": 65535}]}]})
+	contains(r.msg, "every TCP port")
+}
+
+test_peerless_egress_to_some_ports_fires_in_production_only if {
+	every ports in [
+		[{"port": 443}],
+		[{"port": 53, "protocol": "UDP"}, {"port": 443, "protocol": "TCP"}],
+		[{"port": 1, "endPort": 30000}, {"port": 30002, "endPort": 65535}],
+		[{"port": 53, "endPort": 54}],
+		[{"port": "https"}],
+		[{"protocol": "TCP", "port": 2, "endPort": 65535}],
+	] {
+		f.ids(network.deny) == {"WH-NET-001"} with input as policy({"egress": [{"ports": ports}]})
+		count(network.deny) == 0 with input as staging_policy({"egress": [{"ports": ports}]})
+	}
+}
+
+test_peerless_dns_and_egress_with_peers_pass if {
+	every egress in [
+		[{"ports": [{"port": 53, "protocol": "UDP"}, {"port": 53, "protocol": "TCP"}]}],
+		[{"ports": [{"port": "53"}]}],
+		[{"to": [peer], "ports": [{"protocol": "TCP", "port": 1, "endPort": 65535}]}],
+		[{"to": [peer], "ports": [{"port": 443}]}],
+	] {
+		count(network.deny) == 0 with input as policy({"egress": egress})
+	}
+}
+
+service(spec) := {"kind": "Service", "metadata": f.meta("x"), "spec": object.union({"selector": {"app.kubernetes.io/name": "x"}, "ports": [{"port": 8080}]}, spec)}
+
+test_external_ips_fire if {
+	f.ids(network.deny) == {"WH-NET-009"} with input as service({"externalIPs": ["203.0.113.10"]})
+	count(network.deny) == 0 with input as service({})
+	count(network.deny) == 0 with input as service({"externalIPs": []})
+}

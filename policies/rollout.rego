@@ -161,3 +161,43 @@ deny contains {"rule": "WH-ROLL-011", "msg": msg} if {
 	count(object.get(input.spec, ["template", "metadata", "annotations"], {})) == 0
 	msg := "the Rollout sets spec.template.spec next to spec.workloadRef, and the controller replaces it with the referenced workload's template: move the pod spec into the workload and remove spec.template"
 }
+
+# Every analysis a Rollout runs, with where it sits for messages: background, inline steps, blueGreen
+# pre- and post-promotion.
+rollout_analyses contains ["spec.strategy.canary.analysis", canary.analysis] if canary.analysis
+
+rollout_analyses contains [sprintf("spec.strategy.canary.steps[%d].analysis", [i]), s.analysis] if {
+	some i, s in steps
+	s.analysis
+}
+
+rollout_analyses contains [sprintf("spec.strategy.blueGreen.%s", [field]), blue_green[field]] if {
+	some field in ["prePromotionAnalysis", "postPromotionAnalysis"]
+	blue_green[field]
+}
+
+rollout_analyses contains ["spec", input.spec] if input.kind in {"AnalysisTemplate", "ClusterAnalysisTemplate"}
+
+# METADATA
+# title: No analysis runs a metric in dry-run mode
+# description: A metric matched by dryRun (metricName is a regular expression, ".*" matches every metric) is measured but its failures never fail the AnalysisRun, so a bad canary is promoted. This holds for the Rollout's background, inline and blueGreen analyses and for an AnalysisTemplate's own spec.dryRun.
+# custom:
+#   id: WH-ROLL-012
+#   severity: error
+deny contains {"rule": "WH-ROLL-012", "msg": msg} if {
+	some [where, analysis] in rollout_analyses
+	some i, d in object.get(analysis, "dryRun", [])
+	msg := sprintf("%s.dryRun[%d] puts metricName %q in dry-run, so its failures never abort the rollout: remove the dryRun entry (try a new metric in staging)", [where, i, object.get(d, "metricName", "")])
+}
+
+# METADATA
+# title: A Rollout is not paused
+# description: With spec.paused true the controller does not progress the Rollout at all; a new revision is never rolled out and a stuck canary is never aborted, until someone unpauses it by hand.
+# custom:
+#   id: WH-ROLL-013
+#   severity: error
+deny contains {"rule": "WH-ROLL-013", "msg": msg} if {
+	input.kind == "Rollout"
+	input.spec.paused == true
+	msg := "spec.paused is true, so the Rollout never progresses: remove spec.paused (pause steps with a duration pause a canary)"
+}

@@ -112,3 +112,39 @@ test_pause_durations_are_left_to_argo_rollouts if {
 		ids(with_steps([{"setWeight": 10}, {"pause": {"duration": d}}])) == set()
 	}
 }
+
+dry_run_all := [{"metricName": ".*"}]
+
+test_dry_run_metrics_fire if {
+	bg := json.patch(f.rollout, [{"op": "replace", "path": "/spec/strategy", "value": {"blueGreen": {
+		"activeService": "a", "autoPromotionSeconds": 60,
+		"prePromotionAnalysis": {"templates": [{"templateName": "t"}]},
+		"postPromotionAnalysis": {"templates": [{"templateName": "t"}]},
+	}}}])
+	ids(bg) == set()
+	every patch in [
+		[{"op": "add", "path": "/spec/strategy/canary/analysis/dryRun", "value": dry_run_all}],
+		[{"op": "add", "path": "/spec/strategy/canary/analysis/dryRun", "value": [{"metricName": "success-rate"}]}],
+		[{"op": "replace", "path": "/spec/strategy/canary/steps/1", "value": {"analysis": {"templates": [{"templateName": "t"}], "dryRun": dry_run_all}}}],
+	] {
+		ids(json.patch(f.rollout, patch)) == {"WH-ROLL-012"}
+	}
+	every field in ["prePromotionAnalysis", "postPromotionAnalysis"] {
+		ids(json.patch(bg, [{"op": "add", "path": sprintf("/spec/strategy/blueGreen/%s/dryRun", [field]), "value": dry_run_all}])) == {"WH-ROLL-012"}
+	}
+}
+
+test_dry_run_in_a_template_fires if {
+	ids(f.template) == set()
+	ids(json.patch(f.template, [{"op": "add", "path": "/spec/dryRun", "value": dry_run_all}])) == {"WH-ROLL-012"}
+}
+
+test_empty_dry_run_and_measurement_retention_pass if {
+	ids(json.patch(f.rollout, [{"op": "add", "path": "/spec/strategy/canary/analysis/dryRun", "value": []}])) == set()
+	ids(json.patch(f.rollout, [{"op": "add", "path": "/spec/strategy/canary/analysis/measurementRetention", "value": [{"metricName": ".*", "limit": 20}]}])) == set()
+}
+
+test_paused_rollout_fires if {
+	ids(json.patch(f.rollout, [{"op": "add", "path": "/spec/paused", "value": true}])) == {"WH-ROLL-013"}
+	ids(json.patch(f.rollout, [{"op": "add", "path": "/spec/paused", "value": false}])) == set()
+}

@@ -47,8 +47,8 @@ deny contains {"rule": "WH-SEC-001", "msg": msg} if {
 }
 
 # METADATA
-# title: No literal credentials in environment variables
-# description: An env value named like a password, token or key is visible in git, in the pod spec and to anyone who can read the workload; use valueFrom.secretKeyRef.
+# title: No literal credentials in environment variables or command-line flags
+# description: An env value named like a password, token or key, or a literal value after a flag so named in a container's command or args (--database-password=s3cret, --token s3cret), is visible in git, in the pod spec, in the process list and to anyone who can read the workload; use valueFrom.secretKeyRef (and $(VAR) on the command line).
 # custom:
 #   id: WH-SEC-002
 #   severity: error
@@ -68,6 +68,43 @@ deny contains {"rule": "WH-SEC-002", "msg": msg} if {
 	is_string(env.value)
 	some kind in secret_shape(env.value)
 	msg := sprintf("%s sets %s to a literal value that looks like %s: revoke it, store it in Vault and take it from a Secret with valueFrom.secretKeyRef", [x.what, env.name, kind])
+}
+
+deny contains {"rule": "WH-SEC-002", "msg": msg} if {
+	some x in k8s.containers
+	some field in ["command", "args"]
+	some i, arg in object.get(x.container, field, [])
+	is_string(arg)
+	some m in regex.find_all_string_submatch_n(credential_flag, arg, -1)
+	regex.match(credential_name, m[1])
+	msg := sprintf("%s passes %s[%d] %s with a literal value: read it from an environment variable set from a Secret (valueFrom.secretKeyRef) and pass $(VAR) instead", [x.what, field, i, flag_of(m[1])])
+}
+
+deny contains {"rule": "WH-SEC-002", "msg": msg} if {
+	some x in k8s.containers
+	some field in ["command", "args"]
+	list := object.get(x.container, field, [])
+	some i, arg in list
+	is_string(arg)
+	m := regex.find_all_string_submatch_n(`^--?([A-Za-z][\w.-]*)$`, arg, 1)[0]
+	regex.match(credential_name, m[1])
+	value := list[i + 1]
+	is_string(value)
+	literal_flag_value(value)
+	msg := sprintf("%s passes %s[%d] %s followed by a literal value: read it from an environment variable set from a Secret (valueFrom.secretKeyRef) and pass $(VAR) instead", [x.what, field, i, flag_of(m[1])])
+}
+
+# A --flag=value (or -flag=value) anywhere in a command or args entry (a `sh -c` script too), with
+# the flag's name and the first character of a literal value: not empty, not a $(VAR) / $VAR / ${VAR}
+# reference, not a {{ }} placeholder or a <placeholder>.
+credential_flag := `(?:^|[\s"'])--?([A-Za-z][\w.-]*)=["']?[^\s"'$<{]`
+
+flag_of(name) := sprintf("--%s", [name])
+
+literal_flag_value(value) if {
+	value != ""
+	not startswith(value, "-")
+	not regex.match(`^["']?[$<{]`, value)
 }
 
 # METADATA

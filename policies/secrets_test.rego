@@ -114,3 +114,41 @@ test_url_credentials_already_reported_in_configmaps_are_reported_once if {
 	mixed := configmap({"config.yaml": "db:\n  password: hunter2\nbroker:\n  url: amqp://u:p@rabbitmq:5672\n"})
 	f.ids(secrets.deny) == {"WH-SEC-003", "WH-SEC-004"} with input as mixed
 }
+
+with_cmd(field, list) := json.patch(f.rollout, [{"op": "add", "path": sprintf("/spec/template/spec/containers/0/%s", [field]), "value": list}])
+
+test_credentials_in_command_line_flags_fire if {
+	every case in [
+		["args", ["--database-password=s3cret"]],
+		["args", ["--listen=:8080", "--token=abc123"]],
+		["args", ["-api-key='k3y'"]],
+		["command", ["/bin/app", "--db-pass=hunter2"]],
+		["command", ["sh", "-c", "exec /bin/app --listen=:8080 --jwtSecret=abc"]],
+		["args", ["--password", "s3cret"]],
+		["args", ["--client-secret", "\"s3cret\""]],
+	] {
+		{r.rule | some r in secrets.deny} == {"WH-SEC-002"} with input as with_cmd(case[0], case[1])
+	}
+}
+
+test_command_line_flag_message_names_the_flag if {
+	some r in secrets.deny with input as with_cmd("args", ["--database-password=s3cret"])
+	contains(r.msg, "--database-password")
+	contains(r.msg, "args[0]")
+}
+
+test_command_line_references_and_other_flags_pass if {
+	every case in [
+		["args", ["--database-password=$(DB_PASSWORD)"]],
+		["args", ["--token=${TOKEN}", "--api-key=$API_KEY"]],
+		["args", ["--password", "$(DB_PASSWORD)"]],
+		["args", ["--password-file=/var/run/secrets/db/password", "--token-ttl=1h", "--secret-name=webhook"]],
+		["args", ["--password", "--verbose"]],
+		["args", ["--password"]],
+		["args", ["--password="]],
+		["command", ["sh", "-c", "exec /bin/app --password=\"$DB_PASSWORD\""]],
+		["args", ["--target=http://svc:8080", "--rps=20", "--synthetic-tenants"]],
+	] {
+		count(secrets.deny) == 0 with input as with_cmd(case[0], case[1])
+	}
+}
