@@ -521,9 +521,9 @@ def _pointer(pointer: str) -> list[str] | None:
     return [s.replace("~1", "/").replace("~0", "~") for s in pointer.split("/")[1:]]
 
 
-def _split_top(text: str, sep: str) -> list[str]:
-    """TEXT split at SEP outside brackets and strings (a '|' of '|=' or '//' is not split at)."""
-    parts, depth, start, i, quoted = [], 0, 0, 0, False
+def _unquoted(text: str, start: int = 0) -> Iterator[tuple[int, str, int]]:
+    """(index, character, bracket depth after it) of every character of TEXT from START outside a "string"."""
+    depth, quoted, i = 0, False, start
     while i < len(text):
         c = text[i]
         if quoted:
@@ -533,14 +533,19 @@ def _split_top(text: str, sep: str) -> list[str]:
                 quoted = False
         elif c == '"':
             quoted = True
-        elif c in "([{":
-            depth += 1
-        elif c in ")]}":
-            depth -= 1
-        elif c == sep and depth == 0 and text[i + 1:i + 2] != "=":
+        else:
+            depth += (c in "([{") - (c in ")]}")
+            yield i, c, depth
+        i += 1
+
+
+def _split_top(text: str, sep: str) -> list[str]:
+    """TEXT split at SEP outside brackets and strings (a '|' of '|=' or '//' is not split at)."""
+    parts, start = [], 0
+    for i, c, depth in _unquoted(text):
+        if c == sep and depth == 0 and text[i + 1:i + 2] != "=":
             parts.append(text[start:i])
             start = i + 1
-        i += 1
     parts.append(text[start:])
     return parts
 
@@ -551,24 +556,7 @@ _INDEX = re.compile(r"\s*-?\d*\s*(:\s*-?\d*\s*)?")
 
 def _closing(text: str, i: int) -> int:
     """The index of the bracket closing the one at I (-1 when unbalanced)."""
-    depth, quoted, j = 0, False, i
-    while j < len(text):
-        c = text[j]
-        if quoted:
-            if c == "\\":
-                j += 1
-            elif c == '"':
-                quoted = False
-        elif c == '"':
-            quoted = True
-        elif c in "([{":
-            depth += 1
-        elif c in ")]}":
-            depth -= 1
-            if depth == 0:
-                return j
-        j += 1
-    return -1
+    return next((j for j, c, depth in _unquoted(text, i) if c in ")]}" and depth == 0), -1)
 
 
 def _string(text: str) -> str | None:
