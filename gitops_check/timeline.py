@@ -206,7 +206,8 @@ class Plan:
     def recovery_most(self) -> float | None:
         """Worst case from a canary going bad to its abort (all traffic back on stable): its slowest background
         metric, or, with progressDeadlineAbort, pods that never become available (None: nothing aborts it)."""
-        times = [t for t in (self.detection(),) if t is not None]
+        detection = self.detection()
+        times = [] if detection is None else [detection]
         if self.deadline_aborts:
             times.append(float(self.progress_deadline))
         return max(times) if times else None

@@ -83,7 +83,7 @@ def deployment_timeline(idx: Index, inputs: Inputs) -> Iterator[Violation]:
                 f"{human(budget)} (deploymentBudgetSeconds in {slo}){uncounted}; shorten pauses, analysis (interval x "
                 "count) or progressDeadlineSeconds, or drop a step (`gitops-check plan` shows where the time goes)",
             )
-        yield from _rollback_and_recovery(rollout, plan, budgets, slo)
+        yield from _rollback_recovery_readiness(rollout, plan, budgets, slo)
         for gap in plan.gaps():
             yield UNGUARDED.violation(
                 rollout,
@@ -101,8 +101,7 @@ def deployment_timeline(idx: Index, inputs: Inputs) -> Iterator[Violation]:
                 )
 
 
-
-def _rollback_and_recovery(rollout, plan: timeline.Plan, budgets: dict[str, float], slo: str) -> Iterator[Violation]:
+def _rollback_recovery_readiness(rollout, plan: timeline.Plan, budgets: dict[str, float], slo: str) -> Iterator[Violation]:
     deadline = f"progressDeadlineSeconds {plan.progress_deadline:g}"
     if plan.available_least >= plan.progress_deadline:
         yield NEVER_AVAILABLE.violation(
@@ -123,7 +122,8 @@ def _rollback_and_recovery(rollout, plan: timeline.Plan, budgets: dict[str, floa
         )
     recovery, worst = budgets["recoveryBudgetSeconds"], plan.recovery_most()
     if worst is not None and worst > recovery:
-        parts = [f"slowest background metric {_show(d)}" for d in (plan.detection(),) if d is not None]
+        detection = plan.detection()
+        parts = [f"slowest background metric {_show(detection)}"] if detection is not None else []
         parts += [f"pods never available: {deadline}"] if plan.deadline_aborts else []
         yield RECOVERY_BUDGET.violation(
             rollout,
