@@ -224,6 +224,7 @@ def run(
     _HOMES.add(home)
     try:
         try:
+            forked_kib = _resident_kib()
             proc = subprocess.Popen(
                 cmd, stdin=subprocess.PIPE if data is not None else subprocess.DEVNULL, stdout=subprocess.PIPE,
                 stderr=subprocess.STDOUT if merge_stderr else subprocess.PIPE, cwd=cwd,
@@ -235,14 +236,14 @@ def run(
             raise ToolError(f"{tool} could not run: {cmd[0]} is not executable: run `make tools`") from None
         except (OSError, subprocess.SubprocessError) as exc:
             raise ToolError(f"{tool} could not run: {one_line(str(exc))}") from None
-        return _supervise(proc, cmd, tool, data, timeout, cap, limits)
+        return _supervise(proc, cmd, tool, data, timeout, cap, limits, forked_kib)
     finally:
         shutil.rmtree(home, ignore_errors=True)
         _HOMES.discard(home)
 
 
 def _supervise(proc: subprocess.Popen, cmd: list[str], tool: str, data: bytes | None, timeout: float, cap: int,
-               limits: Limits) -> Completed:
+               limits: Limits, forked_kib: int = 0) -> Completed:
     deadline = time.monotonic() + timeout
     with _LOCK:
         _LIVE[proc.pid] = proc
@@ -269,7 +270,7 @@ def _supervise(proc: subprocess.Popen, cmd: list[str], tool: str, data: bytes | 
     if stopped:
         raise ToolError(f"{tool} was stopped: the run was interrupted")
     stdout, stderr = out.decode(errors="replace"), err.decode(errors="replace")
-    _judge_end(tool, proc.returncode, stdout + stderr, rusage, limits)
+    _judge_end(tool, proc.returncode, stdout + stderr, rusage, limits, forked_kib)
     return Completed(cmd, proc.returncode, stdout, stderr)
 
 
@@ -390,7 +391,7 @@ def _close(proc: subprocess.Popen) -> None:
                 pass
 
 
-def _judge_end(tool: str, returncode: int, output: str, rusage, limits: Limits) -> None:
+def _judge_end(tool: str, returncode: int, output: str, rusage, limits: Limits, forked_kib: int = 0) -> None:
     """ToolError when the tool died of a limit or a signal: no report it printed can be trusted then."""
     if returncode < 0:
         sig = -returncode
@@ -404,11 +405,28 @@ def _judge_end(tool: str, returncode: int, output: str, rusage, limits: Limits) 
         raise ToolError(f"{tool} ran out of memory: a tool may use {limits.memory_mib} MiB (setting tool-memory-mib): "
                         f"{one_line(_OUT_OF_MEMORY.search(output).group(0))}")
     # Go's runtime sometimes meets the memory cap as a fault rather than an allocation error (an alias bomb in
-    # kustomize, about one run in five): a fatal SIGSEGV after using at least half of the cap is the cap.
-    peak_mib = (rusage.ru_maxrss / 1024) if rusage is not None else 0.0  # Linux: KiB
-    if returncode != 0 and output.lstrip().startswith("SIGSEGV: segmentation violation") and peak_mib >= limits.memory_mib / 2:
+    # kustomize, about one run in five): a fatal SIGSEGV after using at least half of the cap is the cap. A child's
+    # ru_maxrss starts at the harness's own resident memory when it was forked (Linux keeps the pre-exec image's
+    # high-water mark), so only a peak past that image says what the tool itself used.
+    peak_kib = rusage.ru_maxrss if rusage is not None else 0  # Linux: KiB
+    peak_mib = peak_kib / 1024
+    grew = peak_kib > forked_kib + _FORK_DRIFT_KIB
+    if (returncode != 0 and output.lstrip().startswith("SIGSEGV: segmentation violation") and grew
+            and peak_mib >= limits.memory_mib / 2):
         raise ToolError(f"{tool} ran out of memory: a tool may use {limits.memory_mib} MiB (setting tool-memory-mib): "
                         f"it faulted (SIGSEGV) after using {peak_mib:.0f} MiB")
+
+
+_FORK_DRIFT_KIB = 16 << 10  # what the harness's other threads may add between measuring and forking
+
+
+def _resident_kib() -> int:
+    """This process's resident memory now, in KiB: where a child forked from it starts its ru_maxrss."""
+    try:
+        with open("/proc/self/statm", "rb") as f:
+            return int(f.read().split()[1]) * (os.sysconf("SC_PAGE_SIZE") // 1024)
+    except (OSError, ValueError, IndexError):
+        return 0
 
 
 def _signal_name(sig: int) -> str:

@@ -531,3 +531,13 @@ def test_a_go_fault_near_the_memory_cap_is_the_cap(allocate, out_of_memory):
             runner.run(command, tool="fake", settings=limits(tool_memory_mib=256))
     else:
         assert runner.run(command, tool="fake", settings=limits(tool_memory_mib=256)).returncode == 2
+
+
+def test_the_harness_own_memory_is_not_counted_as_the_tools():
+    """A child's ru_maxrss starts at the memory of the process it was forked from: with the harness at 200 MiB, a
+    tool that faults after using almost nothing is not reported as out of memory (CI met it at 129 MiB)."""
+    held = bytearray(200 << 20)
+    held[::4096] = b"x" * len(held[::4096])  # resident, not only reserved
+    fake = "import sys\nsys.stderr.write('SIGSEGV: segmentation violation\\nPC=0x0 m=0 sigcode=1\\n')\nsys.exit(2)\n"
+    assert runner.run([sys.executable, "-c", fake], tool="fake", settings=limits(tool_memory_mib=256)).returncode == 2
+    del held
