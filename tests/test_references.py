@@ -302,6 +302,21 @@ def test_threshold_overrides_are_judged_by_direction(ctx, passed_success, passed
         assert arg in v.message and "slo.yaml" in v.message
 
 
+@pytest.mark.parametrize(
+    "passed",
+    ['value: "(1e9)"', 'value: "0.995 * 0"', 'value: "(0)"', 'value: ""',
+     "valueFrom: {fieldRef: {fieldPath: \"metadata.annotations['slo/success-rate-min']\"}}"],
+)
+def test_a_threshold_that_is_not_a_plain_number_is_refused(ctx, passed):
+    """Argo Rollouts pastes the arg into the condition: "(0)" or "0.995 * 0" makes `result[0] >= ...` always true,
+    and a valueFrom (an annotation set to "0") is read only at run time. None can be compared with the SLO."""
+    old = '{name: success-rate-min, value: "0.95"}'
+    assert old in THRESHOLDS
+    found = run(ctx, docs(THRESHOLDS.replace(old, "{name: success-rate-min, " + passed + "}")))
+    assert [v.rule for v in found] == ["WH-REF-036"], [v.message for v in found]
+    assert "not a plain number" in found[0].message and "success-rate-min" in found[0].message
+
+
 def test_threshold_override_in_blue_green_pre_promotion_is_reported(ctx):
     text = THRESHOLDS.replace(
         "    canary:\n      steps:\n        - setWeight: 20\n        - analysis:",

@@ -40,8 +40,10 @@ ARG_UNDECLARED = rule(
 )
 LOOSER_THRESHOLD = rule(
     "WH-REF-036", "error", "references",
-    "A Rollout does not pass an analysis threshold looser than the AnalysisTemplate's (SLO-derived) default",
-    "The template default is the SLO; a looser literal in the Rollout lets a canary that breaks the SLO be promoted.",
+    "A Rollout passes an analysis threshold only as a plain number no looser than the AnalysisTemplate's (SLO-derived) "
+    "default",
+    "The template default is the SLO; a looser number in the Rollout, or a value nothing can read before the run (a "
+    "valueFrom, an expression such as (1e9)), lets a canary that breaks the SLO be promoted.",
 )
 
 
@@ -234,16 +236,31 @@ def _number(value) -> float | None:
 
 
 def looser_thresholds(idx: Index, inputs: Inputs) -> Iterator[Violation]:
-    """A literal arg value a Rollout passes for a threshold arg must be at least as strict as the
-    template's own default: the default comes from the SLO, an override silently relaxes the gate."""
+    """An arg a Rollout passes for a threshold arg must be a plain number at least as strict as the template's own
+    default: the default comes from the SLO, an override silently relaxes the gate. Anything else (a valueFrom, an
+    expression such as "(1e9)" that Argo Rollouts pastes into the condition) cannot be judged, so it is refused."""
+    slo = inputs.ctx.settings.display(inputs.ctx.settings.slo_file)
     for rollout, use, resolved in _uses(idx):
-        passed = {str(a.get("name")): a["value"] for a in use.args if "value" in a}
+        given = {str(a.get("name")): a for a in use.args}
+        passed = {name: a["value"] for name, a in given.items() if "value" in a}
         for doc in resolved.templates:
             defaults = {str(a.get("name")): a["value"] for a in dicts(as_dict(doc.obj.get("spec")).get("args")) if "value" in a}
             reported = set()
             for name, where, lower in threshold_bounds(doc):
+                if name in reported or name not in given:
+                    continue
                 value, default = _number(passed.get(name)), _number(defaults.get(name))
-                if value is None or default is None or name in reported:
+                if value is None:
+                    reported.add(name)
+                    how = f"the value {passed[name]!r}" if name in passed else "a valueFrom"
+                    yield LOOSER_THRESHOLD.violation(
+                        rollout,
+                        f"{use.where} passes {name} as {how}, not a plain number, to AnalysisTemplate {doc.name!r} (used "
+                        f"in its {where}), so nothing can tell whether it is looser than the SLO; thresholds come from "
+                        f"{slo}: drop the override or pass a number no looser than the template's default",
+                    )
+                    continue
+                if default is None:
                     continue
                 if (value < default) if lower else (value > default):
                     reported.add(name)
@@ -252,7 +269,7 @@ def looser_thresholds(idx: Index, inputs: Inputs) -> Iterator[Violation]:
                         rollout,
                         f"{use.where} passes {name}={passed[name]!r}, looser than the {bound} {defaults[name]!r} "
                         f"AnalysisTemplate {doc.name!r} defaults to (used in its {where}); thresholds come from "
-                        f"{inputs.ctx.settings.display(inputs.ctx.settings.slo_file)}: drop the override or change the SLO there",
+                        f"{slo}: drop the override or change the SLO there",
                     )
 
 
