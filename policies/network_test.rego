@@ -34,6 +34,16 @@ test_open_policies_fire if {
 	}
 }
 
+test_an_empty_peer_is_the_api_servers_finding_when_it_judges if {
+	# kube-apiserver refuses an empty peer (WH-API-001 in the server stage); offline this rule stands in for it
+	some d in network.deny with input as policy({"egress": [{"to": [{}], "ports": [{"port": 443}]}]})
+	contains(d.msg, "kube-apiserver refuses")
+	count(network.deny) == 0 with input as policy({"egress": [{"to": [{}], "ports": [{"port": 443}]}]})
+		with data.harness.apiServer as true
+	count(network.deny) == 0 with input as policy({"ingress": [{"from": [{}]}]}) with data.harness.apiServer as true
+	"WH-NET-001" in f.ids(network.deny) with input as policy({"ingress": [{}]}) with data.harness.apiServer as true
+}
+
 test_ipblock_with_except_passes if {
 	count(network.deny) == 0 with input as policy({"ingress": [{"from": [{"ipBlock": {"cidr": "0.0.0.0/0", "except": ["10.0.0.0/8"]}}]}]})
 }
