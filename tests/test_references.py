@@ -675,3 +675,13 @@ def test_a_service_the_rollout_routes_is_left_to_argo_rollouts(ctx):
     assert "WH-REF-002" not in {v.rule for v in run(ctx, docs(text.replace(canary, typo)))}
     other = typo.replace("name: webhook-service-canary", "name: webhook-service-debug")
     assert "WH-REF-002" in {v.rule for v in run(ctx, docs(text.replace(canary, other)))}
+
+
+def test_a_query_whose_arg_nobody_passes_is_left_to_argo_rollouts(ctx):
+    """The Rollout no longer passes canary-service: Argo Rollouts refuses the analysis ("args.canary-service was not
+    resolved", WH-RVAL-001/003), so WH-REF-045 does not judge the query with a placeholder in its place."""
+    text = (HERE / "WH-REF-044.yaml").read_text()
+    passed = "        args:\n          - name: canary-service\n            value: webhook-service-canary\n          - name: namespace\n"
+    assert passed in text
+    found = run(ctx, docs(text.replace(passed, "        args:\n          - name: namespace\n")))
+    assert "WH-REF-045" not in {v.rule for v in found}, [v.message for v in found]

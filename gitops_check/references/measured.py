@@ -128,7 +128,10 @@ def _jobs(idx: Index) -> list[tuple[Document, AnalysisUse, Document, str, str, s
                 continue
             resolved = resolve(idx, idx.ns(rollout), use.templates)
             passed = _passed(idx, rollout, use)
+            given = {str(arg.get("name")) for arg in use.args}
             for doc in resolved.templates:
+                if any(name not in given for name in analysis.unresolved_args(doc, passed)):
+                    continue  # an arg nobody gives a value: Argo Rollouts refuses the run (WH-RVAL-001, WH-RVAL-003)
                 for metric in analysis.prometheus_metrics(doc, passed):
                     if metric.query is not None:
                         jobs.append((rollout, use, doc, metric.name, metric.query, *targets))
