@@ -68,6 +68,9 @@ def test_what_upstream_accepts_stays_clean(judged, path):
         ("service-not-found", "WH-RVAL-002", "spec.strategy.blueGreen.previewService"),
         ("step-analysis-dry-run-unknown-metric", "WH-RVAL-003", "spec.strategy.canary.steps[2].analysis.templates"),
         ("analysis-template-interval-days", "WH-RVAL-004", "spec.metrics"),
+        # refused by the reference validation, so no AnalysisRun is judged: the arg is reported once, not again as
+        # the run's error (WH-RVAL-003)
+        ("background-analysis-arg-missing-from-rollout-args", "WH-RVAL-001", "spec.strategy.canary.analysis.templates"),
     ],
 )
 def test_each_rule_has_its_own_fixture(judged, fixture, rule, field):

@@ -507,8 +507,10 @@ func (g *group) validateRollout(ro *v1alpha1.Rollout, invalidTemplates map[strin
 		set.AnalysisTemplates, set.ClusterAnalysisTemplates = copyTemplates(set.AnalysisTemplates), copyClusterTemplates(set.ClusterAnalysisTemplates)
 		pristine[i] = set
 	}
+	var refused []string // field paths upstream's reference validation refused
 	for _, e := range validation.ValidateRolloutReferencedResources(ro.DeepCopy(), refs) {
 		g.reportErr("Rollout", ro, e, "validation.ValidateRolloutReferencedResources")
+		refused = append(refused, e.Field)
 	}
 	// The runs this Rollout would create, judged as the analysis controller judges them. A template
 	// that is invalid on its own is reported once, at the template.
@@ -523,10 +525,10 @@ func (g *group) validateRollout(ro *v1alpha1.Rollout, invalidTemplates map[strin
 		for _, t := range set.ClusterAnalysisTemplates {
 			skip = skip || invalidTemplates["ClusterAnalysisTemplate/"+t.Name]
 		}
-		if skip {
+		fld := validation.GetAnalysisTemplateWithTypeFieldPath(set.TemplateType, set.CanaryStepIndex)
+		if skip || under(refused, fld.String()) { // refused above: the controller marks the Rollout InvalidSpec, no run
 			continue
 		}
-		fld := validation.GetAnalysisTemplateWithTypeFieldPath(set.TemplateType, set.CanaryStepIndex)
 		args, _ := analysisutil.BuildArgumentsForRolloutAnalysisRun(set.Args, stable, latest, ro)
 		var dryRun []v1alpha1.DryRun
 		var retention []v1alpha1.MeasurementRetention
@@ -546,6 +548,16 @@ func (g *group) validateRollout(ro *v1alpha1.Rollout, invalidTemplates map[strin
 		}
 		g.runConditions(ro, fld.String(), pristine[i], args, dryRun, retention, seen)
 	}
+}
+
+// under says whether one of the field paths is AT or a path below it.
+func under(fields []string, at string) bool {
+	for _, f := range fields {
+		if f == at || strings.HasPrefix(f, at+".") || strings.HasPrefix(f, at+"[") {
+			return true
+		}
+	}
+	return false
 }
 
 func copyTemplates(in []*v1alpha1.AnalysisTemplate) []*v1alpha1.AnalysisTemplate {
