@@ -24,8 +24,8 @@ deny contains {"rule": "WH-PROBE-001", "msg": msg} if {
 }
 
 # METADATA
-# title: A preStop drain is set
-# description: Endpoints, kube-proxy and the mesh learn about a terminating pod asynchronously; without a preStop pause requests keep arriving at a process that already exits.
+# title: A preStop drain is set, at least params.shutdown.minDrainSeconds long
+# description: Endpoints, kube-proxy and the mesh learn about a terminating pod asynchronously; without a preStop pause, or with a shorter one, requests keep arriving at a process that already exits.
 # custom:
 #   id: WH-PROBE-003
 #   severity: error
@@ -35,29 +35,52 @@ deny contains {"rule": "WH-PROBE-003", "msg": msg} if {
 	msg := sprintf("%s has no lifecycle.preStop: add a drain, e.g. preStop.sleep.seconds: 15", [x.what])
 }
 
+deny contains {"rule": "WH-PROBE-003", "msg": msg} if {
+	some x in serving
+	drain := drain_seconds(x.container)
+	drain > 0
+	drain < min_drain
+	msg := sprintf("%s drains %vs in preStop, less than params.shutdown.minDrainSeconds (%vs) that endpoints, kube-proxy and the sidecars take to forget a terminating pod: sleep at least %vs", [x.what, drain, min_drain, min_drain])
+}
+
+# The shutdown parameters (policies/data/params.yaml): the shortest drain and the longest request.
+min_drain := object.get(data.params, ["shutdown", "minDrainSeconds"], 0)
+
+longest_request := object.get(data.params, ["shutdown", "longestRequestSeconds"], 0)
+
+# Seconds a container's preStop hook keeps serving: a sleep action, or the sleep commands of an exec hook.
+drain_seconds(container) := container.lifecycle.preStop.sleep.seconds if is_number(container.lifecycle.preStop.sleep.seconds)
+
+drain_seconds(container) := exec_sleep_seconds(container.lifecycle.preStop.exec.command) if {
+	not container.lifecycle.preStop.sleep
+	is_array(container.lifecycle.preStop.exec.command)
+}
+
 # METADATA
-# title: The grace period outlasts the preStop drain (a sleep action equal to it, or exec `sleep` commands as long)
-# description: The kubelet kills the container when terminationGracePeriodSeconds ends, drain included; a drain as long as the grace period leaves no time to finish requests. (A sleep action longer than the grace period is rejected by the API server and Argo Rollouts.)
+# title: The grace period covers the preStop drain plus the longest request (params.shutdown.longestRequestSeconds)
+# description: The kubelet kills the container when terminationGracePeriodSeconds ends, drain included; after the drain, requests still in flight need up to the longest request to finish, or they are cut. (A sleep action longer than the grace period is rejected by the API server and Argo Rollouts.)
 # custom:
 #   id: WH-PROBE-004
 #   severity: error
 deny contains {"rule": "WH-PROBE-004", "msg": msg} if {
 	some x in serving
-	drain := x.container.lifecycle.preStop.sleep.seconds
-	grace := object.get(x.spec, "terminationGracePeriodSeconds", 30)
-	grace == drain
-	msg := sprintf("terminationGracePeriodSeconds %v is not longer than the %vs preStop sleep of %s: set it to the drain plus the longest request (e.g. %v)", [grace, drain, x.what, drain + 45])
-}
-
-deny contains {"rule": "WH-PROBE-004", "msg": msg} if {
-	some x in serving
-	not x.container.lifecycle.preStop.sleep
-	drain := exec_sleep_seconds(x.container.lifecycle.preStop.exec.command)
+	drain := drain_seconds(x.container)
 	drain > 0
 	grace := object.get(x.spec, "terminationGracePeriodSeconds", 30)
-	grace <= drain
-	msg := sprintf("terminationGracePeriodSeconds %v is not longer than the %vs the preStop exec sleeps in %s: set it to the drain plus the longest request (e.g. %v)", [grace, drain, x.what, ceil(drain) + 45])
+	not refused_sleep(x.container, grace, drain)
+	too_short(grace, drain)
+	msg := sprintf("terminationGracePeriodSeconds %v does not cover the %vs preStop drain of %s plus the longest request (%vs, params.shutdown.longestRequestSeconds): requests in flight when the drain ends are cut; set it to at least %v", [grace, drain, x.what, longest_request, ceil(drain + max([longest_request, 1]))])
 }
+
+# A sleep action longer than the grace period: the API server's and Argo Rollouts' finding (validateSleepAction).
+refused_sleep(container, grace, drain) if {
+	container.lifecycle.preStop.sleep
+	drain > grace
+}
+
+too_short(grace, drain) if grace < drain + longest_request
+
+too_short(grace, drain) if grace <= drain
 
 # Seconds the `sleep` commands of an exec hook wait, read as GNU coreutils and busybox sleep read their
 # operands: each a decimal number with an optional unit s, m, h or d, the operands summed

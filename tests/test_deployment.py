@@ -160,11 +160,15 @@ def test_resources_and_probes(overlay, find):
     assert [c["readinessProbe"][f] for f in PROBE_FIELDS] == [5, 5, 3, 3]
 
 
-def test_grace_period_outlasts_the_drain_and_the_longest_request(overlay, find):
-    rollout = find(overlay[1], "Rollout")
-    drain = container(rollout)["lifecycle"]["preStop"]["sleep"]["seconds"]
-    assert drain >= 5
-    assert pod(rollout)["terminationGracePeriodSeconds"] > drain + 30
+def test_the_longest_request_the_policies_allow_for_is_the_servers(overlay, find):
+    """WH-PROBE-004 gives the grace period the drain plus params.shutdown.longestRequestSeconds: that number must be
+    at least the server's read and write timeouts of the rendered config, or requests are cut at shutdown."""
+    from gitops_check.durations import duration_string_seconds
+
+    params = yaml.safe_load((REPO / "policies" / "data" / "params.yaml").read_text())["params"]["shutdown"]
+    server = config_map(overlay[1], find)[1]["server"]
+    longest = max(duration_string_seconds(server[k]) for k in ("readTimeout", "writeTimeout"))
+    assert params["longestRequestSeconds"] >= longest > 0
 
 
 def test_pod_and_container_are_restricted(overlay, find):
