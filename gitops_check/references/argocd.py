@@ -78,9 +78,18 @@ IGNORED_TEMPLATE = rule(
     "Argo CD keeps the live value of an ignored field when it syncs with RespectIgnoreDifferences=true, and a change "
     "there never makes the Application OutOfSync: a new image is never applied while Argo CD shows Synced.",
 )
+NAMESPACE_KEPT = rule(
+    "WH-REF-055", "error", "references",
+    "An Application that does not create its namespace (no CreateNamespace=true) renders the Namespace its objects "
+    "land in, when its AppProject lets it sync that Namespace",
+    "Argo CD prunes a Namespace it synced once it leaves the overlay, and deleting a Namespace deletes every object in "
+    "it (Rollout, Services, Secrets); on a new cluster the sync fails on the missing namespace.",
+)
+# Namespaces every cluster has: no Application needs to create or render them.
+BUILTIN_NAMESPACES = frozenset({"default", "kube-system", "kube-public", "kube-node-lease"})
 
 def apps(idx: Index) -> list[App]:
-    """The source's Applications, those its ApplicationSets generate included: made once per source (six checks
+    """The source's Applications, those its ApplicationSets generate included: made once per source (most checks
     read them)."""
     made = idx.__dict__.get("_argocd_apps")
     if made is None:
@@ -653,22 +662,30 @@ def _ignored_template(entry: dict) -> list[str]:
     return found
 
 
-def _workloads(app: App, inputs: Inputs) -> list[Document] | None:
-    """The Rollouts and Deployments the Application's sources render; None when a source is not an overlay of this
-    repository that builds (what it renders is unknown)."""
+def _rendered_sources(app: App, inputs: Inputs) -> list[tuple[dict, list[Document]]] | None:
+    """(source, what it renders) for every source of the Application; None when a source is not an overlay of this
+    repository that builds (what the Application syncs is unknown)."""
     local = list(local_sources(app))
     if not local or len(local) != len(app.sources()):
         return None
-    docs: list[Document] = []
-    for path, _ in local:
+    found = []
+    for path, source in local:
         target = _overlay_dir(inputs, path)
         if target is None:
             return None
         try:
-            docs.extend(inputs.rendered(target, path))
+            found.append((source, inputs.rendered(target, path)))
         except InputError:
             return None
-    return [d for d in docs if (d.group, d.kind) in WORKLOADS]
+    return found
+
+
+def _workloads(app: App, inputs: Inputs) -> list[Document] | None:
+    """The Rollouts and Deployments the Application's sources render; None when what they render is unknown."""
+    rendered = _rendered_sources(app, inputs)
+    if rendered is None:
+        return None
+    return [d for _, docs in rendered for d in docs if (d.group, d.kind) in WORKLOADS]
 
 
 def _entry_targets(entry: dict, app: App, workloads: list[Document] | None) -> list[str]:
@@ -718,5 +735,47 @@ def ignored_templates(idx: Index, inputs: Inputs) -> Iterator[Violation]:
             )
 
 
+# --------------------------------------------------------------------------- namespaces kept (WH-REF-055)
+
+
+def _may_sync_namespace(pspec: dict, name: str) -> bool:
+    """The AppProject lets its Applications sync Namespace NAME (clusterResourceWhitelist, not blacklisted)."""
+    return (_in_list(pspec.get("clusterResourceWhitelist"), "", "Namespace", name)
+            and not _in_list(pspec.get("clusterResourceBlacklist"), "", "Namespace", name))
+
+
+def namespaces_kept(idx: Index, inputs: Inputs) -> Iterator[Violation]:
+    """Without CreateNamespace=true, every namespace the Application's namespaced objects land in (their own, the
+    source's kustomize.namespace, else destination.namespace) must be a Namespace its sources render, when its
+    AppProject (in the source) lets it sync that Namespace: a project that does not leaves the namespace to the
+    platform. Judged only when every source is an overlay of this repository that builds."""
+    for app in apps(idx):
+        dest = str(app.destination.get("namespace") or "")
+        project = _project(idx, app)
+        if app.options.get("CreateNamespace") == "true" or project is None or _unresolved(dest):
+            continue
+        rendered = _rendered_sources(app, inputs)
+        if rendered is None:
+            continue
+        kept = {d.name for _, docs in rendered for d in docs if d.kind == "Namespace"}
+        landing = {
+            str(as_dict(source.get("kustomize")).get("namespace") or d.namespace or dest)
+            for source, docs in rendered for d in docs if d.kind not in CLUSTER_SCOPED
+        }
+        pspec = as_dict(project.obj.get("spec"))
+        missing = sorted(ns for ns in landing - kept - BUILTIN_NAMESPACES - {""} if _may_sync_namespace(pspec, ns))
+        if missing:
+            paths = ", ".join(repr(path) for path, _ in local_sources(app))
+            names = ", ".join(missing)
+            yield NAMESPACE_KEPT.violation(
+                app.doc,
+                f"{app.label}source {paths} renders objects into namespace {names} but no Namespace {names}, and "
+                "syncOptions lack CreateNamespace=true: Argo CD prunes a Namespace it synced once it leaves the overlay, "
+                "which deletes every object in it (Rollout, Services, Secrets), and on a new cluster the sync fails on "
+                "the missing namespace; keep the Namespace in the overlay, or set CreateNamespace=true (with "
+                "managedNamespaceMetadata for its labels) and manage it there",
+            )
+
+
 CHECKS = (app_paths, app_namespaces, app_projects, project_permits, app_environments, selector_hash_kept,
-          render_options, project_kinds, ignored_templates)
+          render_options, project_kinds, ignored_templates, namespaces_kept)

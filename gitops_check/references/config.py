@@ -66,6 +66,44 @@ def configmap_keys(idx: Index) -> dict[tuple[str, str], set[str] | None]:
     return found
 
 
+def _templated(template: dict) -> bool:
+    """The template writes the Secret's data: it has data or templateFrom entries and its mergePolicy is not
+    Merge (Replace, the default). external-secrets then writes only the templated keys, not spec.data/dataFrom."""
+    return bool(template.get("data") or template.get("templateFrom")) and template.get("mergePolicy") != "Merge"
+
+
+def _template_from_keys(template: dict) -> set[str] | None:
+    """The data keys templateFrom entries write: each item key of a configMap/secret entry read as Values (the
+    default), into the Secret's data (target Data, the default). None when an entry's keys come from the
+    templates themselves (templateAs KeysAndValues, a literal) and so cannot be known offline."""
+    keys: set[str] = set()
+    for entry in dicts(template.get("templateFrom")):
+        if str(entry.get("target") or "Data") != "Data":
+            continue  # labels or annotations
+        if entry.get("literal") is not None:
+            return None
+        for field in ("configMap", "secret"):
+            for item in dicts(as_dict(entry.get(field)).get("items")):
+                if str(item.get("templateAs") or "Values") != "Values":
+                    return None
+                keys.add(str(item.get("key")))
+    return keys
+
+
+def external_secret_keys(spec: dict) -> set[str] | None:
+    """The keys of the Secret an ExternalSecret writes (creationPolicy Merge aside); None when unknown offline.
+    As external-secrets' ApplyTemplate: spec.data/dataFrom keys, unless the template replaces them."""
+    template = as_dict(as_dict(spec.get("target")).get("template"))
+    templated = _template_from_keys(template)
+    if templated is not None:
+        templated |= _keys(template.get("data"))
+    if _templated(template):
+        return templated
+    if spec.get("dataFrom") or templated is None:
+        return ANY_KEY
+    return {str(d.get("secretKey")) for d in dicts(spec.get("data"))} | templated
+
+
 def secret_keys(idx: Index) -> dict[tuple[str, str], set[str] | None]:
     """(namespace, Secret name) -> keys, for every object of the source that yields a Secret."""
     found: dict[tuple[str, str], set[str] | None] = {}
@@ -75,10 +113,8 @@ def secret_keys(idx: Index) -> dict[tuple[str, str], set[str] | None]:
             found[(ns, doc.name)] = _keys(doc.obj.get("data"), doc.obj.get("stringData"))
         elif doc.kind == "ExternalSecret":
             target = as_dict(spec.get("target"))
-            template = as_dict(target.get("template"))
-            unknown = spec.get("dataFrom") or template.get("templateFrom") or target.get("creationPolicy") == "Merge"
-            keys = {str(d.get("secretKey")) for d in dicts(spec.get("data"))} | _keys(template.get("data"))
-            found[(ns, str(target.get("name") or doc.name))] = ANY_KEY if unknown else keys
+            keys = external_secret_keys(spec)
+            found[(ns, str(target.get("name") or doc.name))] = ANY_KEY if target.get("creationPolicy") == "Merge" else keys
         elif doc.kind == "Certificate" and spec.get("secretName"):
             found[(ns, str(spec["secretName"]))] = {"tls.crt", "tls.key", "ca.crt"}
         elif doc.kind == "SealedSecret":
@@ -143,11 +179,24 @@ def _check_refs(idx: Index, kind: str, provided: dict, found_rule: Rule, produce
             keys = provided[(ns, ref.name)]
             missing = [k for k in ref.keys if keys is not ANY_KEY and k not in keys]
             if missing:
+                replaced = _replaced_by_template(idx, kind, ns, ref.name)
                 yield found_rule.violation(
                     template.owner,
                     f"{ref.where}: {kind} {ref.name!r} has no key {', '.join(map(repr, missing))} "
-                    f"(keys: {', '.join(sorted(keys)) or 'none'}); add the key or fix the reference",
+                    f"(keys: {', '.join(sorted(keys)) or 'none'}){replaced}; add the key"
+                    f"{' to target.template.data, set target.template.mergePolicy: Merge,' if replaced else ''} "
+                    "or fix the reference",
                 )
+
+
+def _replaced_by_template(idx: Index, kind: str, namespace: str, name: str) -> str:
+    """A note when the Secret is written by an ExternalSecret whose target.template replaces its spec.data keys."""
+    for doc in idx.of_kind("ExternalSecret") if kind == "Secret" else ():
+        target = as_dict(as_dict(doc.obj.get("spec")).get("target"))
+        if idx.ns(doc) == namespace and str(target.get("name") or doc.name) == name and _templated(as_dict(target.get("template"))):
+            return (f' (ExternalSecret "{doc.name}" sets target.template data/templateFrom without mergePolicy: Merge, '
+                    "so the Secret holds only the templated keys, not those of spec.data/dataFrom)")
+    return ""
 
 
 def _renamed(idx: Index, kind: str, namespace: str, name: str) -> str:
