@@ -22,11 +22,16 @@ The same fact, "the controller will not act on this annotation as written", has 
   nginx.ingress.kubernetes.io: ingress-nginx reads none of them. The class is ingress-nginx's when an
   IngressClass of the source says controller k8s.io/ingress-nginx, or, without one in the source, when its
   name contains "nginx" (the controller this repository pins; its default class is "nginx").
+
+One more fact about ingress-nginx and the mesh (WH-REF-053, docs/architecture.md's traffic path): in front of the
+Service of an Istio-routed Rollout it must proxy to the Service (service-upstream) with a Host the VirtualService
+matches (upstream-vhost), or edge traffic bypasses the canary weights.
 """
 
 from __future__ import annotations
 
 import difflib
+import fnmatch
 import ipaddress
 import re
 from dataclasses import dataclass
@@ -41,8 +46,10 @@ from ..durations import DurationError, parse_duration_ns, parse_int
 from ..errors import InputError
 from ..model import Document, Violation
 from ..rules import rule
-from .index import Index, as_dict
+from .index import Index, as_dict, as_list, service_host
 from .inputs import Inputs
+from .network import _backends
+from .rollouts import find_virtual_service, routed_services, virtual_service_refs
 
 UNKNOWN_ANNOTATION = rule(
     "WH-NET-006", "error", "references",
@@ -338,4 +345,82 @@ def nginx_annotations(idx: Index, inputs: Inputs) -> Iterator[Violation]:
             )
 
 
-CHECKS = (nginx_annotations,)
+# --------------------------------------------------------------------------- the edge in front of mesh routing
+
+MESH_UPSTREAM = rule(
+    "WH-REF-053", "error", "references",
+    "An ingress-nginx Ingress in front of an Istio-routed Rollout's Service proxies to the Service (service-upstream) "
+    "with a Host its VirtualService matches (upstream-vhost)",
+    "Without service-upstream ingress-nginx sends requests straight to the pod IPs of the Service's endpoints, and with "
+    "the public Host its sidecar finds no VirtualService route: either way the canary weights are bypassed, the canary "
+    "gets no edge traffic, and its analysis reads empty results, which count as success.",
+)
+TRUE = frozenset({"1", "t", "T", "TRUE", "true", "True"})  # what strconv.ParseBool reads as true
+
+
+def _mesh_backends(idx: Index, ingress: Document) -> Iterator[tuple[str, str, Document]]:
+    """(where, Service, Rollout) for each backend that is the canary or stable Service of an Istio-routed Rollout."""
+    routed = {}
+    for rollout in idx.of_kind("Rollout"):
+        if virtual_service_refs(rollout) and idx.ns(rollout) == idx.ns(ingress):
+            for field, name in routed_services(rollout):
+                if field.startswith("canary."):
+                    routed.setdefault(name, rollout)
+    for where, backend in _backends(ingress):
+        if str(backend.get("name")) in routed:
+            yield where, str(backend["name"]), routed[str(backend["name"])]
+
+
+def _vhost_matches(vhost: str, host: str, namespace: str) -> bool:
+    """Whether a Host header reaches a VirtualService host from the ingress controller's sidecar, which runs in another
+    namespace and so knows a Service only qualified with its namespace: the same qualified name (a port aside), a
+    wildcard host, or the host's Service as name.namespace[.svc[.cluster.local]]."""
+    vhost = re.sub(r":[0-9]+$", "", vhost)
+    if (vhost == host and "." in host) or (host.startswith("*") and fnmatch.fnmatchcase(vhost, host)):
+        return True
+    service = service_host(vhost, namespace)
+    return "." in vhost and "." not in service and service == service_host(host, namespace)
+
+
+def _vs_hosts(idx: Index, rollout: Document) -> list[tuple[str, str]]:
+    """(host, namespace) of every VirtualService of the source the Rollout routes through."""
+    found = (find_virtual_service(idx, rollout, ref.name) for ref in virtual_service_refs(rollout))
+    return [(str(h), idx.ns(vs)) for vs in found if vs is not None for h in as_list(as_dict(vs.obj.get("spec")).get("hosts"))]
+
+
+def mesh_upstreams(idx: Index, inputs: Inputs) -> Iterator[Violation]:
+    """An Ingress of an ingress-nginx class whose backend is the canary or stable Service of an Istio-routed Rollout
+    must proxy to the Service (service-upstream true, as strconv.ParseBool reads it) with an upstream-vhost that names
+    a host of the Rollout's VirtualService (qualified with its namespace: the controller runs in another one), as
+    docs/architecture.md's traffic path has it. A vhost with nginx variables is not judged."""
+    for ingress in idx.of_kind("Ingress"):
+        backend = next(_mesh_backends(idx, ingress), None) if nginx_class(idx, ingress) else None
+        if backend is None:
+            continue
+        where, service, rollout = backend
+        annotations = as_dict(ingress.metadata.get("annotations"))
+        hosts = _vs_hosts(idx, rollout)
+        ns = hosts[0][1] if hosts else idx.ns(ingress)
+        name = service_host(hosts[0][0], ns) if hosts else service
+        wanted = f"{name}.{ns}.svc.cluster.local" if "." not in name else name
+        intro = f"Ingress {ingress.name}: {where} is Service {service!r}, which Rollout {rollout.name!r} routes with Istio"
+        upstream = annotations.get(PREFIX + "service-upstream")
+        if str(upstream) not in TRUE:
+            yield MESH_UPSTREAM.violation(
+                ingress,
+                f"{intro}, but {PREFIX}service-upstream is {'not set' if upstream is None else repr(upstream)}, so "
+                "ingress-nginx sends requests straight to the pod IPs of the Service's endpoints and the VirtualService "
+                f'weights never apply; set {PREFIX}service-upstream: "true"',
+            )
+        vhost = str(annotations.get(PREFIX + "upstream-vhost") or "")
+        if "$" in vhost or (vhost and (not hosts or any(_vhost_matches(vhost, h, n) for h, n in hosts))):
+            continue
+        yield MESH_UPSTREAM.violation(
+            ingress,
+            f"{intro}, but {PREFIX}upstream-vhost is {repr(vhost) + ', not a host of its VirtualService' if vhost else 'not set'}"
+            ", so requests keep the public Host and the sidecar of ingress-nginx matches no VirtualService route (the "
+            f"weights never apply); set {PREFIX}upstream-vhost: {wanted}",
+        )
+
+
+CHECKS = (nginx_annotations, mesh_upstreams)

@@ -6,7 +6,10 @@ VirtualServices, unknown route names, canary/stable missing from a managed route
 roles, Services that do not select the Rollout's pods and header/mirror routes that are not managed. What it
 never looks at: a managed route's *other* destinations (it sets only the canary and stable weights), a
 host in another namespace that it mistakes for the canary or stable Service (it cuts the host at the first
-'.'), and DestinationRules (gathered only by the Istio reconciler, at runtime).
+'.'), and DestinationRules (gathered only by the Istio reconciler, at runtime). Nor does it look at the mesh
+around the routes: whether the pods get the Istio sidecar that reports their requests (WH-REF-052) and whether an
+earlier route of the VirtualService takes a managed route's requests (WH-REF-054); either leaves the canary's
+analysis reading empty results, which count as success.
 """
 
 from __future__ import annotations
@@ -17,8 +20,9 @@ from typing import Iterator
 from .. import argocdsync
 from ..model import Document, Violation
 from ..rules import rule
-from .index import Index, as_dict, as_list, dicts, service_host
+from .index import Index, PodTemplate, as_dict, as_list, dicts, service_host
 from .inputs import Inputs
+from .traffic import _pod_annotations
 
 ROUTE_DESTINATIONS = rule(
     "WH-REF-016", "error", "references",
@@ -258,4 +262,159 @@ def dependencies_synced_first(idx: Index, inputs: Inputs) -> Iterator[Violation]
             )
 
 
-CHECKS = (route_destinations, destination_rules, dependencies_synced_first)
+# --------------------------------------------------------------------------- the mesh under an Istio-routed Rollout
+
+SIDECAR = rule(
+    "WH-REF-052", "error", "references",
+    "The pods of a Rollout that routes with Istio get the Istio sidecar, and it captures the ports the managed routes "
+    "send to",
+    "Without the sidecar (injection disabled by the pod template or the Namespace, host networking) or with the routed "
+    "port left out of its capture, the canary's requests are never reported (reporter=\"destination\"): the analysis "
+    "reads empty results, which count as success, and a bad canary is promoted.",
+)
+SHADOWED_ROUTE = rule(
+    "WH-REF-054", "error", "references",
+    "No HTTP route before a route a Rollout manages matches every request the managed route matches",
+    "Istio uses the first matching route, so the canary weights Argo Rollouts sets on a shadowed route never apply: "
+    "the canary gets no traffic, its analysis reads empty results (success) and it is promoted untested.",
+)
+
+SIDECAR_INJECT = "sidecar.istio.io/inject"
+EXCLUDE_INBOUND = "traffic.sidecar.istio.io/excludeInboundPorts"
+INCLUDE_INBOUND = "traffic.sidecar.istio.io/includeInboundPorts"
+
+
+def _no_sidecar(idx: Index, template: PodTemplate, annotations: dict) -> str | None:
+    """Why Istio's injector surely leaves these pods without a sidecar, or None. As inject.go and the injector's
+    webhook selectors read it: a Namespace labelled istio-injection=disabled matches no injector webhook; on the pod
+    the label wins over the annotation, and exactly "false" disables (other values differ across Istio versions);
+    hostNetwork pods are never injected."""
+    namespace = idx.get("Namespace", "", template.namespace)
+    if namespace is not None and str(namespace.labels.get("istio-injection")) == "disabled":
+        return f"Namespace {template.namespace!r} has the label istio-injection: disabled"
+    where = "label" if SIDECAR_INJECT in template.labels else "annotation"
+    if str(template.labels.get(SIDECAR_INJECT, annotations.get(SIDECAR_INJECT))) == "false":
+        return f'its pod template has the {where} {SIDECAR_INJECT}: "false"'
+    if template.spec.get("hostNetwork") is True:
+        return "its pods use hostNetwork, which Istio never injects"
+    return None
+
+
+def _port_list(value) -> list[int] | None:
+    """An Istio port-list annotation as the injector's parsePorts reads it (comma-separated, each trimmed, a uint16),
+    or None when it rejects it."""
+    text = str(value).strip()
+    ports = [p.strip() for p in text.split(",")] if text else []
+    valid = all(p.isascii() and p.isdigit() and int(p) < 65536 for p in ports)
+    return [int(p) for p in ports] if valid else None
+
+
+def _routed_ports(idx: Index, rollout: Document, template: PodTemplate) -> set[int]:
+    """The container ports the managed routes send to: each destination Service's port (the destination's port
+    number, or every port), through its targetPort."""
+    ports = set()
+    for _, vs, _, route in _routes(idx, rollout):
+        for dest in (as_dict(d.get("destination")) for d in dicts(route.get("route"))):
+            svc = idx.get("Service", idx.ns(vs), service_host(dest.get("host"), idx.ns(vs)))
+            number = as_dict(dest.get("port")).get("number")
+            for port in dicts(_spec(svc).get("ports")) if svc is not None else []:
+                if number is not None and str(port.get("port")) != str(number):
+                    continue
+                target = port.get("targetPort", port.get("port"))
+                if isinstance(target, str) and not target.isdigit():
+                    target = next((p.get("containerPort") for p in template.ports() if p.get("name") == target), None)
+                if str(target).isdigit():
+                    ports.add(int(target))
+    return ports
+
+
+def _uncaptured(annotations: dict, ports: set[int]) -> str | None:
+    """Why the sidecar does not capture a routed port (the injector's traffic.sidecar.istio.io/* annotations)."""
+    for key in (EXCLUDE_INBOUND, INCLUDE_INBOUND):
+        value = annotations.get(key)
+        if value is None or (key == INCLUDE_INBOUND and str(value).strip() == "*"):
+            continue
+        listed = _port_list(value)
+        if listed is None:
+            return (f"its {key} {value!r} is not a list of port numbers (only includeInboundPorts takes '*'): Istio's "
+                    "injector rejects it and refuses the pods")
+        lost = sorted(ports & set(listed) if key == EXCLUDE_INBOUND else ports - set(listed))
+        if lost:
+            return f"its {key} {value!r} leaves the routed port {lost[0]} out of the sidecar's capture"
+    return None
+
+
+def istio_sidecars(idx: Index, inputs: Inputs) -> Iterator[Violation]:
+    """A Rollout routed by Istio needs the sidecar on its pods, capturing the ports its managed routes send to.
+    Whether a Namespace outside the source injects is not known here, so only what the source says is judged."""
+    for rollout in idx.of_kind("Rollout"):
+        if not virtual_service_refs(rollout):
+            continue
+        for template in idx.templates_of(rollout):
+            annotations = _pod_annotations(idx, template)
+            why = _no_sidecar(idx, template, annotations) or _uncaptured(annotations, _routed_ports(idx, rollout, template))
+            if why:
+                yield SIDECAR.violation(
+                    rollout,
+                    f"the Rollout routes traffic with Istio (trafficRouting.istio) but {why}, so the canary's requests "
+                    'are never reported (reporter="destination") and its analysis reads empty results, which count as '
+                    "success; remove that setting so that the pods run the sidecar and it captures the routed port",
+                )
+
+
+def _narrowing(match: dict) -> dict:
+    """The conditions of an HTTPMatchRequest that narrow what it matches (name and statPrefix do not)."""
+    return {k: v for k, v in match.items() if k not in ("name", "statPrefix", "ignoreUriCase")}
+
+
+def _covers(wide: dict, narrow: dict) -> bool:
+    """Whether every request `narrow` matches is matched by `wide` (two HTTPMatchRequests), judged only when it
+    surely is: wide's conditions other than its URI are narrow's too, and wide's URI is "/" or a prefix of narrow's."""
+    a, b = _narrowing(wide), _narrowing(narrow)
+    if any(b.get(k) != v for k, v in a.items() if k != "uri"):
+        return False
+    uri, theirs = a.get("uri", {}), as_dict(b.get("uri"))
+    if uri in ({}, {"prefix": "/"}):
+        return True
+    if not isinstance(uri, dict):
+        return False
+    if narrow.get("ignoreUriCase") and not wide.get("ignoreUriCase"):
+        return False
+    prefix = uri.get("prefix")
+    if isinstance(prefix, str) and theirs.keys() & {"prefix", "exact"}:
+        return str(theirs.get("prefix", theirs.get("exact"))).startswith(prefix)
+    return uri == theirs
+
+
+def _shadows(earlier: dict, route: dict) -> bool:
+    """An earlier HTTP route takes every request of `route` (matches are ORed; no match matches everything)."""
+    wide, narrow = dicts(earlier.get("match")), dicts(route.get("match"))
+    if not wide:
+        return True
+    return all(any(_covers(w, n) for w in wide) for n in (narrow or [{}]))
+
+
+def shadowed_routes(idx: Index, inputs: Inputs) -> Iterator[Violation]:
+    """A route before a managed HTTP route must not take all of its requests. Argo Rollouts' own managedRoutes
+    (setHeaderRoute, setMirrorRoute: placed first on purpose, matching headers only) and the routes it manages
+    are not judged."""
+    for rollout in idx.of_kind("Rollout"):
+        routing = as_dict(_strategy(rollout, "canary").get("trafficRouting"))
+        own = {str(r.get("name")) for r in dicts(routing.get("managedRoutes"))}
+        for ref, vs, what, route in _routes(idx, rollout):
+            http = _http_routes(vs)
+            position = next((i for i, r in enumerate(http) if r is route), None)
+            for i, earlier in enumerate(http[:position] if position is not None else []):
+                name = str(earlier.get("name", ""))
+                if name in own or name in ref.routes or not _shadows(earlier, route):
+                    continue
+                label = f"HTTP route {name!r}" if name else f"HTTP route {i}"
+                yield SHADOWED_ROUTE.violation(
+                    rollout,
+                    f"{label} of VirtualService {vs.name!r} comes before {what}, which the Rollout manages, and matches "
+                    "every request that route matches: Istio takes the first matching route, so the canary weights "
+                    f"never apply; move {label} after it, or narrow its match",
+                )
+
+
+CHECKS = (route_destinations, destination_rules, dependencies_synced_first, istio_sidecars, shadowed_routes)
