@@ -1,9 +1,12 @@
-"""Waivers: an explicit, reviewed exception for one rule on one object, with a reason.
+"""Waivers: an explicit, reviewed exception for one rule on one object in one source, with a reason.
 
 `waivers.yaml` (pyproject: waivers-file) holds a list under `waivers:`; each entry names the rule,
-the object (kind, name, optional namespace), optionally the source it applies to, a reason, who
-approved it and an optional expiry date. A waived violation is still reported (marked waived) but
-does not fail the run; a waiver that matches nothing, or has expired, is reported too.
+the object (kind, name, optional namespace), the source it applies to (the overlay folder or manifest
+file, exactly as reports print a finding's source), a reason, who approved it and an optional expiry
+date. The source is required: every overlay renders objects of the same names, so a waiver without one
+would hide that rule's findings on that object in every overlay, production included, now and later.
+A waived violation is still reported (marked waived) but does not fail the run; a waiver that matches
+nothing (counted only when its source was validated in the run), or has expired, is reported too.
 """
 
 from __future__ import annotations
@@ -29,8 +32,8 @@ EXPIRED = rule(
     "An expired waiver was meant to be temporary: fix the object or renew the waiver with a new review.",
 )
 
-REQUIRED = ("rule", "kind", "name", "reason", "approved-by")
-ALLOWED = set(REQUIRED) | {"namespace", "source", "expires"}
+REQUIRED = ("rule", "kind", "name", "source", "reason", "approved-by")
+ALLOWED = set(REQUIRED) | {"namespace", "expires"}
 
 
 @dataclass(frozen=True)
@@ -38,10 +41,10 @@ class Waiver:
     rule: str
     kind: str
     name: str
+    source: str
     reason: str
     approved_by: str
     namespace: str = ""
-    source: str = ""
     expires: dt.date | None = None
     line: int = 0
 
@@ -51,7 +54,7 @@ class Waiver:
             and v.kind == self.kind
             and v.name == self.name
             and (not self.namespace or v.namespace == self.namespace)
-            and (not self.source or v.source == self.source)
+            and v.source == self.source
         )
 
     @property
@@ -93,7 +96,7 @@ def _waiver(entry: object, shown: str, line: int) -> Waiver:
         raise InputError(f"{where}: a waiver must be a mapping with {', '.join(REQUIRED)}")
     missing = [k for k in REQUIRED if not str(entry.get(k) or "").strip()]
     if missing:
-        raise InputError(f"{where}: waiver is missing {', '.join(missing)} (every waiver needs a reason and an approver)")
+        raise InputError(f"{where}: waiver is missing {', '.join(missing)} (every waiver needs the source it applies to, a reason and an approver)")
     unknown = sorted(set(entry) - ALLOWED)
     if unknown:
         raise InputError(f"{where}: unknown waiver field(s) {', '.join(unknown)}; allowed: {', '.join(sorted(ALLOWED))}")
@@ -104,9 +107,9 @@ def _waiver(entry: object, shown: str, line: int) -> Waiver:
         except ValueError:
             raise InputError(f"{where}: expires must be a date (YYYY-MM-DD), got {expires!r}") from None
     return Waiver(
-        rule=str(entry["rule"]), kind=str(entry["kind"]), name=str(entry["name"]), reason=str(entry["reason"]).strip(),
-        approved_by=str(entry["approved-by"]), namespace=str(entry.get("namespace") or ""),
-        source=str(entry.get("source") or ""), expires=expires, line=line,
+        rule=str(entry["rule"]), kind=str(entry["kind"]), name=str(entry["name"]), source=str(entry["source"]),
+        reason=str(entry["reason"]).strip(), approved_by=str(entry["approved-by"]),
+        namespace=str(entry.get("namespace") or ""), expires=expires, line=line,
     )
 
 
@@ -115,8 +118,8 @@ def apply(
 ) -> list[Violation]:
     """Mark covered violations as waived and add findings about unused or expired waivers.
 
-    A waiver counts as unused only when its source (if it names one) was validated in this run, so
-    validating a single file does not flag every other overlay's waivers.
+    A waiver counts as unused only when its source was validated in this run, so validating a single
+    file does not flag every other overlay's waivers.
     """
     today = today or dt.date.today()
     used: set[Waiver] = set()
@@ -131,6 +134,6 @@ def apply(
         where = f"{shown}:{w.line}"
         if w.expires and w.expires < today:
             out.append(EXPIRED.at(where, f"waiver of {w.rule} for {w.ref} expired on {w.expires}: fix the object or renew the waiver", w.kind, w.namespace, w.name))
-        elif w not in used and (not w.source or w.source in validated_sources):
+        elif w not in used and w.source in validated_sources:
             out.append(UNUSED.at(where, f"waiver of {w.rule} for {w.ref} matches no violation: delete it", w.kind, w.namespace, w.name))
     return out

@@ -570,7 +570,7 @@ def test_values_a_stage_computes_with_are_bounded(tmp_path, content, codes, expe
 
 
 @pytest.mark.parametrize("make, expected", [
-    (lambda p: p.write_text(_WAIVER + "    expires: 2024-02-30\n"), "waivers.yaml:7: invalid YAML: not a valid date (not shown)"),
+    (lambda p: p.write_text(_WAIVER + "    expires: 2024-02-30\n"), "waivers.yaml:8: invalid YAML: not a valid date (not shown)"),
     (lambda p: p.write_text(_WAIVER.replace("name: x", "name: " + "9" * 5000)),
      "waivers.yaml:4: invalid YAML: an integer longer than 100 characters: refused"),
     (lambda p: p.write_text(_WAIVER.replace("name: x", "name: 1" + ":59" * 450_000)),  # base 60: 47 s
@@ -588,7 +588,7 @@ def test_a_waivers_file_the_pull_request_breaks_is_one_line(tmp_path, make, expe
     assert proc.stderr.strip().startswith("gitops-check: error: ") and expected in proc.stderr and "internal" not in proc.stderr
 
 
-_WAIVER = "waivers:\n  - rule: WH-REF-001\n    kind: Service\n    name: x\n    reason: r\n    approved-by: me\n"
+_WAIVER = "waivers:\n  - rule: WH-REF-001\n    kind: Service\n    name: x\n    source: overlays/production\n    reason: r\n    approved-by: me\n"
 
 
 # --------------------------------------------------------------------------- what the tools choked on

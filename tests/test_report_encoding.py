@@ -263,6 +263,8 @@ spec:
             description: d
             runbook_url: https://runbooks.example.test/evil
 """
+# The waiver's source is added by the fixture: the hostile file's path exactly as the report shows it (outside
+# the repository: as given on the command line, see settings.display), escaped for a double-quoted YAML string.
 WAIVERS = """waivers:
   - rule: WH-POD-005
     kind: Pod
@@ -278,7 +280,8 @@ HOSTILE_NAME = "evil\n::error file=x,line=1::forged\x1b[2K\rPASS: 0 error(s)\u20
 def hostile_file(tmp_path_factory):
     folder = tmp_path_factory.mktemp("hostile")
     (folder / HOSTILE_NAME).write_text(POD)
-    (folder / "waivers.yaml").write_text(WAIVERS)
+    source = settings.load(REPO).display(folder / HOSTILE_NAME)  # the finding's source, as run_cli shows it
+    (folder / "waivers.yaml").write_text(WAIVERS + f"    source: {json.dumps(source)}\n")
     return folder
 
 
@@ -294,6 +297,7 @@ def test_a_hostile_file_fails_with_safe_reports_in_every_format(hostile_file, fm
     assert proc.stderr == "" or not RAW.search(proc.stderr)
     if fmt == "text":
         assert_text_is_safe(proc.stdout)
+        assert "WH-WAIVER-001" not in proc.stdout  # the waiver's source is the finding's: it applies, it is not unused
         assert "WH-POD-005" in proc.stdout and "[waived: ok\\x1b[2K\\r\\n::error file=w::waived forged \\u202e ##\\x5berror]legacy" in proc.stdout
         assert "Evil\\x1b[2K\\rPASS: 0 error(s)\\n::error file=a::forged ##\\x5berror]x" in proc.stdout
     elif fmt == "json":

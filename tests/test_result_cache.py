@@ -115,11 +115,11 @@ def test_a_waiver_re_runs_nothing_and_still_applies(repo, tmp_path):
     v = found[0]
     waivers_file = repo / "waivers.yaml"
     waivers_file.write_text(json.dumps({"waivers": [{
-        "rule": v.rule, "kind": v.kind, "name": v.name, "namespace": v.namespace,
+        "rule": v.rule, "kind": v.kind, "name": v.name, "namespace": v.namespace, "source": v.source,
         "reason": "test: accepted for this test", "approved-by": "platform-team", "expires": "2099-01-01"}]}))
     after = _run(repo, cache)
     assert _fresh(after) == set()
-    assert any(w.rule == v.rule and w.name == v.name and w.waived for w in after.waived)
+    assert any(w.rule == v.rule and w.name == v.name and w.source == v.source and w.waived for w in after.waived)
 
 
 def test_tool_pins_and_the_harness_key_the_cache(repo, tmp_path):
