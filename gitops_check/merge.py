@@ -3,9 +3,9 @@ one Result, which the report module writes as text, JSON, JUnit or SARIF like an
 
 Each shard validates its own targets, so a violation located at a target belongs to one report. What is
 located elsewhere (a line of a shared base file that lint reads for every overlay, a line of the waivers
-file) can be reported by every shard: identical findings of that kind are kept once. A waiver that one
-shard reports unused (WH-WAIVER-001) may cover a violation of another shard: it is kept only when no report
-has a violation it waives, as one run over every target would decide.
+file) can be reported by every shard: identical findings of that kind are kept once. A waiver names its source,
+and only the run that validated that source can call it unused (WH-WAIVER-001): that is the one shard whose
+findings it could waive, so its verdict stands as one run over every target would give it.
 
 The JSON report names each source's objects only through its violations, so the merged sources carry the
 objects with violations by name and the rest as unnamed objects (counted; a JUnit testcase named after the
@@ -15,7 +15,6 @@ source). Stage and total seconds are summed: the time spent across all runners.
 from __future__ import annotations
 
 import json
-import re
 from pathlib import Path
 
 from .errors import InputError
@@ -23,8 +22,6 @@ from .model import SEVERITIES, Document, Source, Violation
 from .pipeline import Result
 
 _VIOLATION_FIELDS = ("rule", "severity", "kind", "namespace", "name", "source", "message")
-_UNUSED_WAIVER = "WH-WAIVER-001"
-_WAIVER_OF = re.compile(r"waiver of (\S+) for ")
 
 
 class _Unnamed(Document):
@@ -121,16 +118,6 @@ def merge(paths: list[Path]) -> Result:
                     continue
                 seen.add(key)
             violations.append(v)
-
-    def waives(finding: Violation) -> bool:
-        m = _WAIVER_OF.match(finding.message)
-        return bool(m) and any(
-            v.waived and v.rule == m.group(1) and v.kind == finding.kind and v.name == finding.name
-            and (not finding.namespace or v.namespace == finding.namespace)
-            for v in violations
-        )
-
-    violations = [v for v in violations if not (v.rule == _UNUSED_WAIVER and waives(v))]
 
     sources = sorted((_source(s, violations) for _, data in reports for s in data["summary"]["sources"]), key=lambda s: s.name)
     stage_seconds: dict[str, float] = {}

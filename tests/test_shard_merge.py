@@ -128,6 +128,28 @@ def test_a_clean_merge_exits_0(tmp_path):
     assert proc.stdout.splitlines()[-1].startswith("PASS: 0 error(s)")
 
 
+def test_an_unused_waiver_stays_reported_when_another_shard_waived_the_same_object(tmp_path):
+    """Shard 1 validated overlays/staging, where its waiver matched nothing; shard 2 waived the same rule on an
+    object of the same name in overlays/production, with another waiver. Waivers name their source, so shard 1's
+    verdict stands, as one run would give it."""
+    def report(violations, source):
+        return {"violations": violations, "summary": {
+            "result": "pass", "errors": 0, "warnings": sum(1 for v in violations if not v.get("waived")), "waived": 0,
+            "resources": 1, "sources": [{"name": source, "kind": "overlay", "resources": 1, "violations": len(violations),
+                                         "render_seconds": 0.0}], "stages": {"lint": 0.1}, "seconds": 0.2}}
+    obj = {"kind": "NetworkPolicy", "namespace": "webhook-service", "name": "webhook-service"}
+    unused = {"rule": "WH-WAIVER-001", "severity": "warning", **obj, "source": "waivers.yaml:2",
+              "message": "waiver of WH-NET-004 for NetworkPolicy/webhook-service/webhook-service matches no violation: delete it"}
+    waived = {"rule": "WH-NET-004", "severity": "error", **obj, "source": "overlays/production", "message": "egress to 0.0.0.0/0",
+              "waived": "arbitrary HTTPS endpoints (approved by platform-team)"}
+    paths = []
+    for n, (violations, source) in enumerate([([unused], "overlays/staging"), ([waived], "overlays/production")]):
+        paths.append(tmp_path / f"shard-{n}.json")
+        paths[-1].write_text(json.dumps(report(violations, source)))
+    merged = json.loads(run_cli("merge", *map(str, paths), "--format", "json").stdout)
+    assert sorted(v["rule"] for v in merged["violations"]) == ["WH-NET-004", "WH-WAIVER-001"]
+
+
 @pytest.mark.parametrize("content", ["not json at all", "[]", '{"violations": []}', '{"violations": [{"rule": 1}], "summary": {}}',
                                      '{"error": "x.yaml: invalid YAML"}'])
 def test_merging_a_file_that_is_no_report_is_one_line_and_exit_2(tmp_path, content):
