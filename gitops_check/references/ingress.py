@@ -48,7 +48,7 @@ from ..model import Document, Violation
 from ..rules import rule
 from .index import Index, as_dict, as_list, service_host
 from .inputs import Inputs
-from .network import _backends
+from .network import ingress_service_backends
 from .rollouts import find_virtual_service, routed_services, virtual_service_refs
 
 UNKNOWN_ANNOTATION = rule(
@@ -366,7 +366,7 @@ def _mesh_backends(idx: Index, ingress: Document) -> Iterator[tuple[str, str, Do
             for field, name in routed_services(rollout):
                 if field.startswith("canary."):
                     routed.setdefault(name, rollout)
-    for where, backend in _backends(ingress):
+    for where, backend in ingress_service_backends(ingress):
         if str(backend.get("name")) in routed:
             yield where, str(backend["name"]), routed[str(backend["name"])]
 

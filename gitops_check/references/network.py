@@ -95,7 +95,8 @@ def monitor_ports(idx: Index, inputs: Inputs) -> Iterator[Violation]:
                     )
 
 
-def _backends(ingress: Document) -> Iterator[tuple[str, dict]]:
+def ingress_service_backends(ingress: Document) -> Iterator[tuple[str, dict]]:
+    """(where, service backend) of every Service an Ingress routes to: its defaultBackend, then each rule path."""
     spec = as_dict(ingress.obj.get("spec"))
     default = as_dict(as_dict(spec.get("defaultBackend")).get("service"))
     if default:
@@ -110,7 +111,7 @@ def _backends(ingress: Document) -> Iterator[tuple[str, dict]]:
 def ingress_backends(idx: Index, inputs: Inputs) -> Iterator[Violation]:
     """Each backend service must exist in the Ingress's namespace and expose the named or numbered port."""
     for ingress in idx.of_kind("Ingress"):
-        for where, backend in _backends(ingress):
+        for where, backend in ingress_service_backends(ingress):
             name, port = backend.get("name"), as_dict(backend.get("port"))
             svc = idx.get("Service", idx.ns(ingress), name)
             if svc is None:

@@ -22,7 +22,7 @@ from ..model import Document, Violation
 from ..rules import rule
 from .index import Index, PodTemplate, as_dict, as_list, dicts, service_host
 from .inputs import Inputs
-from .traffic import _pod_annotations
+from .traffic import pod_annotations, sidecar_injection
 
 ROUTE_DESTINATIONS = rule(
     "WH-REF-016", "error", "references",
@@ -279,25 +279,8 @@ SHADOWED_ROUTE = rule(
     "the canary gets no traffic, its analysis reads empty results (success) and it is promoted untested.",
 )
 
-SIDECAR_INJECT = "sidecar.istio.io/inject"
 EXCLUDE_INBOUND = "traffic.sidecar.istio.io/excludeInboundPorts"
 INCLUDE_INBOUND = "traffic.sidecar.istio.io/includeInboundPorts"
-
-
-def _no_sidecar(idx: Index, template: PodTemplate, annotations: dict) -> str | None:
-    """Why Istio's injector surely leaves these pods without a sidecar, or None. As inject.go and the injector's
-    webhook selectors read it: a Namespace labelled istio-injection=disabled matches no injector webhook; on the pod
-    the label wins over the annotation, and exactly "false" disables (other values differ across Istio versions);
-    hostNetwork pods are never injected."""
-    namespace = idx.get("Namespace", "", template.namespace)
-    if namespace is not None and str(namespace.labels.get("istio-injection")) == "disabled":
-        return f"Namespace {template.namespace!r} has the label istio-injection: disabled"
-    where = "label" if SIDECAR_INJECT in template.labels else "annotation"
-    if str(template.labels.get(SIDECAR_INJECT, annotations.get(SIDECAR_INJECT))) == "false":
-        return f'its pod template has the {where} {SIDECAR_INJECT}: "false"'
-    if template.spec.get("hostNetwork") is True:
-        return "its pods use hostNetwork, which Istio never injects"
-    return None
 
 
 def _port_list(value) -> list[int] | None:
@@ -351,8 +334,9 @@ def istio_sidecars(idx: Index, inputs: Inputs) -> Iterator[Violation]:
         if not virtual_service_refs(rollout):
             continue
         for template in idx.templates_of(rollout):
-            annotations = _pod_annotations(idx, template)
-            why = _no_sidecar(idx, template, annotations) or _uncaptured(annotations, _routed_ports(idx, rollout, template))
+            injected, why = sidecar_injection(idx, template)
+            if injected is not False:
+                why = _uncaptured(pod_annotations(idx, template), _routed_ports(idx, rollout, template))
             if why:
                 yield SIDECAR.violation(
                     rollout,

@@ -41,7 +41,7 @@ from . import netpolicy as np
 from .config import pod_refs
 from .index import Index, PodTemplate, as_dict, as_list, dicts, service_host
 from .inputs import Inputs
-from .network import monitored_services
+from .network import ingress_service_backends, monitored_services
 from .scaling import _workload_ref_targets
 from .workloads import pod_selector, selected_pods
 
@@ -357,24 +357,12 @@ def _ns_from(namespace: str, labels: dict | None = None) -> str:
     return text
 
 
-def _ingress_backends(ingress: Document) -> Iterator[dict]:
-    spec = as_dict(ingress.obj.get("spec"))
-    default = as_dict(as_dict(spec.get("defaultBackend")).get("service"))
-    if default:
-        yield default
-    for rule_ in dicts(spec.get("rules")):
-        for path in dicts(as_dict(rule_.get("http")).get("paths")):
-            service = as_dict(as_dict(path.get("backend")).get("service"))
-            if service:
-                yield service
-
-
 def _from_ingresses(idx: Index, inputs: Inputs) -> Iterator[Inbound | Violation]:
     for ingress in idx.of_kind("Ingress"):
         cls = as_dict(ingress.obj.get("spec")).get("ingressClassName")
         if not cls:
             continue  # no class: WH-NET-002
-        for backend in _ingress_backends(ingress):
+        for _, backend in ingress_service_backends(ingress):
             svc = idx.get("Service", idx.ns(ingress), backend.get("name"))
             if svc is None:
                 continue  # WH-REF-030
@@ -466,7 +454,7 @@ SIDECAR_INJECT = "sidecar.istio.io/inject"  # pod label (or the older annotation
 _STRINGS = re.compile(r'"(?:[^"\\]|\\.)*"|\'(?:[^\'\\]|\\.)*\'|`[^`]*`')  # PromQL string literals (label values)
 
 
-def _pod_annotations(idx: Index, template: PodTemplate) -> dict:
+def pod_annotations(idx: Index, template: PodTemplate) -> dict:
     """The annotations of the pods a template makes (PodTemplate keeps only their labels)."""
     owner = template.owner
     if owner.kind == "Pod":
@@ -480,16 +468,23 @@ def _pod_annotations(idx: Index, template: PodTemplate) -> dict:
     return as_dict(as_dict(as_dict(spec.get("template")).get("metadata")).get("annotations"))
 
 
-def _injection(idx: Index, template: PodTemplate) -> tuple[bool | None, str]:
-    """(whether Istio's injector adds a sidecar to the pods, why); None when the source does not say."""
+def sidecar_injection(idx: Index, template: PodTemplate) -> tuple[bool | None, str]:
+    """(whether Istio's injector adds a sidecar to the pods, why); None when the source does not say. As inject.go
+    and the injector's webhook selectors read it: a Namespace labelled istio-injection=disabled matches no injector
+    webhook; hostNetwork pods are never injected; on the pod the label wins over the annotation, and exactly
+    "false" or "true" decides (other spellings differ across Istio versions); else the namespace's
+    istio-injection=enabled or istio.io/rev label."""
     namespace = idx.get("Namespace", "", template.namespace)
     ns_labels = {str(k): str(v) for k, v in (namespace.labels if namespace is not None else {}).items()}
-    pod = template.labels.get(SIDECAR_INJECT, _pod_annotations(idx, template).get(SIDECAR_INJECT))
     if ns_labels.get("istio-injection") == "disabled":
-        return False, ""
-    if str(pod).lower() == "false":
-        return False, ""
-    if str(pod).lower() == "true":
+        return False, f"Namespace {template.namespace!r} has the label istio-injection: disabled"
+    if template.spec.get("hostNetwork") is True:
+        return False, "its pods use hostNetwork, which Istio never injects"
+    where = "label" if SIDECAR_INJECT in template.labels else "annotation"
+    pod = str(template.labels.get(SIDECAR_INJECT, pod_annotations(idx, template).get(SIDECAR_INJECT)))
+    if pod == "false":
+        return False, f'its pod template has the {where} {SIDECAR_INJECT}: "false"'
+    if pod == "true":
         return True, f"its pod template sets {SIDECAR_INJECT}: true"
     if ns_labels.get("istio-injection") == "enabled":
         return True, f'namespace "{template.namespace}" has istio-injection=enabled'
@@ -537,7 +532,7 @@ def _from_sidecars(idx: Index, inputs: Inputs) -> Iterator[Inbound]:
         f"{k}={v}" for k, v in sorted(peers.prometheus_labels.items())) + ")"
     metrics = " and ".join(f"{p}*" for p in peers.sidecar_metric_prefixes) or "its"
     for template in _served(idx):
-        meshed, why = _injection(idx, template)
+        meshed, why = sidecar_injection(idx, template)
         reader = readers.get(template.namespace) or readers.get("")
         if meshed is False or (meshed is None and reader is None):
             continue
