@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import signal
 from functools import lru_cache
@@ -9,8 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from gitops_check import controlplane, render, settings
-from gitops_check.model import Document
+from gitops_check import controlplane, loader, references, render, settings
+from gitops_check.context import Context
+from gitops_check.model import Document, Source
 
 # The result cache stays off in tests (and the CLI processes they start): a test's stand-in tools and patched
 # stages must run, never a finding cached by another test. tests/test_result_cache.py turns it on, in a folder of its own.
@@ -68,3 +70,18 @@ def find():
         return hits[0]
 
     return _find
+
+
+@pytest.fixture(scope="session")
+def references_ctx(tmp_path_factory):
+    """A Context for the references stage with the fixtures' own parameters (tests/fixtures/references/policies:
+    replica minimums production 3, staging 2), so the fixtures do not depend on how the repository tunes
+    policies/data/params.yaml."""
+    fixed = dataclasses.replace(settings.load(), policies_dir=FIXTURES / "references" / "policies")
+    return Context(fixed, tmp_path_factory.mktemp("references"))
+
+
+def check_references(ctx: Context, text_or_docs) -> list:
+    """The references stage's violations for one inline source: a YAML text or a list of Documents."""
+    docs = loader.parse(text_or_docs, "inline") if isinstance(text_or_docs, str) else list(text_or_docs)
+    return references.check([Source("inline", "file", docs)], ctx)

@@ -8,8 +8,8 @@ import dataclasses
 
 import pytest
 
-from conftest import FIXTURES
-from gitops_check import loader, references, settings
+from conftest import FIXTURES, check_references
+from gitops_check import loader, references
 from gitops_check.context import Context
 from gitops_check.model import Source
 from gitops_check.references import argocd
@@ -20,13 +20,11 @@ ROLLOUT_OVERLAY = "tests/fixtures/references/overlay-rollout"
 
 
 @pytest.fixture(scope="module")
-def ctx(tmp_path_factory):
-    fixed = dataclasses.replace(settings.load(), policies_dir=HERE / "policies")
-    return Context(fixed, tmp_path_factory.mktemp("argocd-sync-safety"))
+def ctx(references_ctx):
+    return references_ctx
 
 
-def run(ctx, text: str) -> list:
-    return references.check([Source("inline", "file", loader.parse(text, "inline"))], ctx)
+run = check_references
 
 
 def rules(ctx, text: str) -> list[str]:

@@ -6,29 +6,23 @@ and so do the repository's overlays."""
 from __future__ import annotations
 
 import copy
-import dataclasses
 
 import pytest
 
-from conftest import FIXTURES
-from gitops_check import loader, references, settings
-from gitops_check.context import Context
-from gitops_check.model import Source
+from conftest import FIXTURES, check_references
 
 HERE = FIXTURES / "references"
 MESH_RULES = {"WH-REF-052", "WH-REF-053", "WH-REF-054"}
 
 
 @pytest.fixture(scope="module")
-def ctx(tmp_path_factory):
-    fixed = dataclasses.replace(settings.load(), policies_dir=HERE / "policies")
-    return Context(fixed, tmp_path_factory.mktemp("mesh"))
+def ctx(references_ctx):
+    return references_ctx
 
 
 def found(ctx, text_or_docs) -> list[tuple[str, str]]:
     """(rule, message) of the mesh rules' violations for a YAML text or a list of Documents."""
-    docs = loader.parse(text_or_docs, "inline") if isinstance(text_or_docs, str) else text_or_docs
-    return [(v.rule, v.message) for v in references.check([Source("inline", "file", docs)], ctx) if v.rule in MESH_RULES]
+    return [(v.rule, v.message) for v in check_references(ctx, text_or_docs) if v.rule in MESH_RULES]
 
 
 def fixture(rule_id: str, old: str = "", new: str = "") -> str:

@@ -21,11 +21,8 @@ RULES = sorted(r.id for r in REGISTRY.values() if r.stage == "references")
 
 
 @pytest.fixture(scope="module")
-def ctx(tmp_path_factory):
-    """Settings with the fixtures' own replica minimums (production 3, staging 2), so the fixtures do
-    not depend on how the repository tunes policies/data/params.yaml."""
-    fixed = dataclasses.replace(settings.load(), policies_dir=HERE / "policies")
-    return Context(fixed, tmp_path_factory.mktemp("references"))
+def ctx(references_ctx):
+    return references_ctx
 
 
 def run(ctx, *docs_or_files) -> list:

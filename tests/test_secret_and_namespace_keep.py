@@ -14,7 +14,7 @@ import shutil
 
 import pytest
 
-from conftest import FIXTURES, REPO
+from conftest import FIXTURES, REPO, check_references
 from gitops_check import loader, references, settings
 from gitops_check.context import Context
 from gitops_check.model import Document, Source
@@ -25,13 +25,11 @@ OVERLAY = "tests/fixtures/references/overlay"
 
 
 @pytest.fixture(scope="module")
-def ctx(tmp_path_factory):
-    fixed = dataclasses.replace(settings.load(), policies_dir=HERE / "policies")
-    return Context(fixed, tmp_path_factory.mktemp("secret-and-namespace"))
+def ctx(references_ctx):
+    return references_ctx
 
 
-def run(ctx, text: str) -> list:
-    return references.check([Source("inline", "file", loader.parse(text, "inline"))], ctx)
+run = check_references
 
 
 # --------------------------------------------------------------------------- WH-REF-024: templated ExternalSecrets
