@@ -5,6 +5,8 @@ new pod template out of the cluster while Argo CD shows Synced (WH-REF-051)."""
 from __future__ import annotations
 
 import dataclasses
+import json
+import time
 
 import pytest
 
@@ -321,6 +323,10 @@ def test_ignored_fields_outside_template_and_images_stay_clean(ctx, expression):
         ("    - {group: argoproj.io, kind: Rollout, namespace: app, jsonPointers: [/spec/template]}\n", True),
         ("    - {group: argoproj.io, kind: Rollout, namespace: other, jsonPointers: [/spec/template]}\n", False),
         ("    - {group: '', kind: Service, jsonPointers: [/spec]}\n", False),  # not a workload
+        # Argo CD matches group and kind with util/glob (gobwas): alternatives and classes too
+        ("    - {group: argoproj.io, kind: '{Rollout,Deployment}', jsonPointers: [/spec/template]}\n", True),
+        ("    - {group: 'argoproj.{io,dev}', kind: 'Roll[!x]ut', jsonPointers: [/spec/template]}\n", True),
+        ("    - {group: argoproj.io, kind: '{Deployment,StatefulSet}', jsonPointers: [/spec/template]}\n", False),
     ],
 )
 def test_entries_apply_to_the_rendered_workloads_as_argo_cd_matches_them(ctx, entry, fires):
@@ -361,3 +367,51 @@ def test_the_repositorys_application_shape_stays_clean(ctx):
     )
     assert rules(ctx, ignoring(entries, "[ServerSideApply=true, RespectIgnoreDifferences=true]",
                                "    automated: {prune: true, selfHeal: true}\n")) == []
+
+
+
+@pytest.mark.parametrize(
+    "expression",
+    ["(" * 500 + ".a" + ")" * 500,  # deeper than the reader follows: an internal error (recursion) before
+     "|".join([".a,.a"] * 40)],  # 2^40 paths: minutes before
+)
+def test_a_jq_expression_too_large_to_read_counts_as_ignoring_everything(ctx, expression):
+    """Beyond MAX_JQ_DEPTH parentheses or MAX_JQ_PATHS paths the expression is not read: it may reach anything,
+    the pod template included, so the rule reports it (quickly) rather than passing it."""
+    started = time.monotonic()
+    assert rules(ctx, ignoring(ROLLOUT + f"      jqPathExpressions: [{json.dumps(expression)}]\n")) == ["WH-REF-051"]
+    assert time.monotonic() - started < 5
+
+
+def test_a_glob_with_many_stars_is_matched_in_linear_time(ctx):
+    """Thirteen stars took 16 s against each rendered object with a backtracking regex; RE2 does not backtrack."""
+    lists = "  namespaceResourceWhitelist:\n    - {group: '*', kind: '*************x'}\n    - {group: '*', kind: '*'}\n"
+    started = time.monotonic()
+    assert rules(ctx, rollout_project(lists)) == []
+    assert time.monotonic() - started < 5
+    assert argocd._go_match("*" * 40 + "x", "HorizontalPodAutoscaler") is False
+
+
+def test_an_applicationset_template_patch_is_refused(ctx):
+    """Argo CD applies templatePatch to each generated Application; gitops-check reads the template only, so a
+    kustomize image set there went unchecked (a red team passed validate with it)."""
+    appset = """apiVersion: argoproj.io/v1alpha1
+kind: ApplicationSet
+metadata: {name: s, namespace: argocd}
+spec:
+  goTemplate: true
+  generators: [{list: {elements: [{env: app}]}}]
+  template:
+    metadata: {name: 'web-{{.env}}'}
+    spec:
+      project: web
+      source: {repoURL: https://github.com/company/webhook-gitops.git, targetRevision: main, path: PATH}
+      destination: {server: https://kubernetes.default.svc, namespace: app}
+  templatePatch: |
+    spec:
+      source:
+        kustomize:
+          images: [ghcr.io/company/web:latest]
+""".replace("PATH", OVERLAY)
+    found = [v for v in run(ctx, PROJECT + "---\n" + appset) if v.rule == "WH-REF-049"]
+    assert len(found) == 1 and "templatePatch" in found[0].message and found[0].kind == "ApplicationSet"

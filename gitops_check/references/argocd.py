@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import json
 import re
-from fnmatch import fnmatchcase
 from pathlib import Path
 from typing import Any, Iterator
+
+import re2
 
 from .. import loader
 from ..argocdsync import App, applications, local_sources, overlay_dir
@@ -209,7 +210,66 @@ def _allowed(patterns: list, value: str) -> bool:
     """Argo CD glob lists: some pattern matches and no `!pattern` excludes."""
     positive = [str(p) for p in patterns if not str(p).startswith("!")]
     negative = [str(p)[1:] for p in patterns if str(p).startswith("!")]
-    return any(fnmatchcase(value, p) for p in positive) and not any(fnmatchcase(value, p) for p in negative)
+    return any(_glob_match(p, value) for p in positive) and not any(_glob_match(p, value) for p in negative)
+
+
+_RE2 = re2.Options()
+_RE2.log_errors = False  # a pattern that does not compile matches nothing, as in Argo CD
+
+
+def _compiled(regex: str | None):
+    """RE2 (linear time, whatever the pattern) for a translated glob; None matches nothing."""
+    if regex is None:
+        return None
+    try:
+        return re2.compile(regex, options=_RE2)
+    except re2.error:
+        return None
+
+
+def _glob(pattern: str) -> str | None:
+    """Argo CD's util/glob.Match pattern (gobwas/glob without separators) as a regex: `*` any text, `?` one
+    character, `[...]` and `[!...]` classes with ranges, `{a,b}` alternatives (nested), `\\` escapes. None when
+    gobwas cannot compile it (Argo CD then matches nothing)."""
+    out, depth, i, n = [], 0, 0, len(pattern)
+    while i < n:
+        c = pattern[i]
+        if c == "\\":
+            if i + 1 >= n:
+                return None
+            out.append(re.escape(pattern[i + 1]))
+            i += 2
+            continue
+        if c == "*":
+            out.append(".*")
+        elif c == "?":
+            out.append(".")
+        elif c == "[":
+            end = pattern.find("]", i + 2)
+            if end < 0:
+                return None
+            body = pattern[i + 1:end]
+            negate = body.startswith("!")
+            body = body[1:] if negate else body
+            out.append(f"[{'^' if negate else ''}{''.join(re.escape(ch) if ch != '-' else '-' for ch in body)}]")
+            i = end
+        elif c == "{":
+            depth += 1
+            out.append("(?:")
+        elif c == "}" and depth:
+            depth -= 1
+            out.append(")")
+        elif c == "," and depth:
+            out.append("|")
+        else:
+            out.append(re.escape(c))
+        i += 1
+    return None if depth else "".join(out)
+
+
+def _glob_match(pattern: Any, value: str) -> bool:
+    compiled = _compiled(_glob(str(pattern)))
+    return compiled is not None and compiled.fullmatch(value) is not None
 
 
 # The cluster Argo CD runs in, by name and by server URL: either spelling names the same destination.
@@ -371,7 +431,7 @@ def _source_files(target: Path, path: str, app: App) -> Iterator[tuple[str, list
 def render_options(idx: Index, inputs: Inputs) -> Iterator[Violation]:
     """A source that is an overlay of this repository is rendered by Argo CD exactly as `kustomize build` renders
     it: no kustomize options but the modelled namespace, no helm, plugin or directory options, and no
-    .argocd-source files merged into it."""
+    .argocd-source files merged into it. An ApplicationSet's templatePatch (never read here) is refused too."""
     for app in apps(idx):
         for path, source in local_sources(app):
             target = _overlay_dir(inputs, path)
@@ -392,13 +452,21 @@ def render_options(idx: Index, inputs: Inputs) -> Iterator[Violation]:
                     f"sets {', '.join(what)}, which gitops-check never renders or checks; move the change into the "
                     "overlay's kustomization.yaml, where it is validated, and delete the file",
                 )
+    for appset in idx.of_kind("ApplicationSet"):
+        if as_dict(appset.obj.get("spec")).get("templatePatch"):
+            yield RENDER_OPTIONS.violation(
+                appset,
+                "spec.templatePatch changes the Applications it generates after their template, and gitops-check "
+                "reads only the template, so what it patches (kustomize options, sources, sync settings) is never "
+                "rendered or checked; write the Applications' settings in spec.template",
+            )
 
 
 # --------------------------------------------------------------------------- project resource lists (WH-REF-050)
 
 
-def _go_glob(pattern: str) -> re.Pattern | None:
-    """Go's filepath.Match pattern (how Argo CD matches AppProject groups, kinds and names) as a regex: `*` and
+def _go_glob(pattern: str) -> str | None:
+    """Go's filepath.Match pattern (how Argo CD matches AppProject groups, kinds and names) as an RE2 regex: `*` and
     `?` (not across '/'), `[...]` classes (`^` negates, ranges), `\\` escapes. None for a malformed pattern, which
     Argo CD's match treats as no match."""
     out, i, n = [], 0, len(pattern)
@@ -442,12 +510,12 @@ def _go_glob(pattern: str) -> re.Pattern | None:
         else:
             out.append(re.escape(c))
         i += 1
-    return re.compile("".join(out) + r"\Z", re.S)
+    return "".join(out)
 
 
 def _go_match(pattern: Any, value: str) -> bool:
-    compiled = _go_glob("" if pattern is None else str(pattern))
-    return compiled is not None and compiled.match(value) is not None
+    compiled = _compiled(_go_glob("" if pattern is None else str(pattern)))
+    return compiled is not None and compiled.fullmatch(value) is not None
 
 
 def _in_list(items: Any, group: str, kind: str, name: str | None = None) -> bool:
@@ -578,14 +646,19 @@ def _string(text: str) -> str | None:
     return None
 
 
-def _jq_step(term: str, prefix: list[str]) -> list[tuple[list[str], bool]]:
+# Beyond these an expression is not read: it counts as reaching everything below where it starts.
+MAX_JQ_DEPTH = 32  # nested parentheses
+MAX_JQ_PATHS = 256  # paths its commas and pipes multiply into
+
+
+def _jq_step(term: str, prefix: list[str], depth: int) -> list[tuple[list[str], bool]]:
     """The paths one pipe stage alternative navigates to from PREFIX: (path, known). A stage this reader does not
     know (recursive descent, functions) ends the path where it stands, unknown: it may reach anything below."""
     term = term.strip()
     if term.startswith("select(") and _closing(term, 6) == len(term) - 1:
         return [(prefix, True)]  # a filter keeps the path
     if term.startswith("(") and _closing(term, 0) == len(term) - 1:
-        return _jq_paths(term[1:-1], prefix)
+        return _jq_paths(term[1:-1], prefix, depth + 1)
     path, i = list(prefix), 0
     if term == ".":
         return [(path, True)]
@@ -629,10 +702,14 @@ def _jq_step(term: str, prefix: list[str]) -> list[tuple[list[str], bool]]:
     return [(path, True)]
 
 
-def _jq_paths(expr: str, prefix: list[str] | None = None) -> list[tuple[list[str], bool]]:
+def _jq_paths(expr: str, prefix: list[str] | None = None, depth: int = 0) -> list[tuple[list[str], bool]]:
     """The paths a jq path expression (as Argo CD runs it: del(EXPR)) names, read for the plain forms: `.a.b`,
-    `.["a"]`, `.a[]`, `.a[0]`, `?`, pipes, commas, `select(...)` and parentheses."""
-    current = [(list(prefix or []), True)]
+    `.["a"]`, `.a[]`, `.a[0]`, `?`, pipes, commas, `select(...)` and parentheses (up to MAX_JQ_DEPTH deep, and
+    MAX_JQ_PATHS paths)."""
+    start = list(prefix or [])
+    if depth > MAX_JQ_DEPTH:
+        return [(start, False)]
+    current = [(start, True)]
     for stage in _split_top(expr, "|"):
         following = []
         for path, known in current:
@@ -640,7 +717,9 @@ def _jq_paths(expr: str, prefix: list[str] | None = None) -> list[tuple[list[str
                 following.append((path, known))
                 continue
             for term in _split_top(stage, ","):
-                following.extend(_jq_step(term, path))
+                following.extend(_jq_step(term, path, depth))
+                if len(following) > MAX_JQ_PATHS:
+                    return [(start, False)]
         current = following
     return current
 
@@ -693,11 +772,11 @@ def _entry_targets(entry: dict, app: App, workloads: list[Document] | None) -> l
     as shown in the message; when what the sources render is unknown, the workload kinds its globs match."""
     group, kind = str(entry.get("group") or ""), str(entry.get("kind") or "")
     if workloads is None:
-        return [f"every {k}" for g, k in WORKLOADS if fnmatchcase(g, group) and fnmatchcase(k, kind)]
+        return [f"every {k}" for g, k in WORKLOADS if _glob_match(group, g) and _glob_match(kind, k)]
     dest = str(app.destination.get("namespace") or "")
     return [
         f"{d.kind} {d.name}" for d in workloads
-        if fnmatchcase(d.group, group) and fnmatchcase(d.kind, kind)
+        if _glob_match(group, d.group) and _glob_match(kind, d.kind)
         and entry.get("name") in (None, "", d.name) and entry.get("namespace") in (None, "", d.namespace or dest)
     ]
 
