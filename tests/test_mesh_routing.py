@@ -10,6 +10,7 @@ import copy
 import pytest
 
 from conftest import FIXTURES, check_references
+from gitops_check.errors import InputError
 
 HERE = FIXTURES / "references"
 MESH_RULES = {"WH-REF-052", "WH-REF-053", "WH-REF-054"}
@@ -51,7 +52,7 @@ def pod_metadata(labels: str = "", annotations: str = "") -> str:
 
 def test_sidecar_opt_out_by_pod_label_is_reported(ctx):
     [(rule, message)] = found(ctx, fixture("WH-REF-052"))
-    assert rule == "WH-REF-052" and 'label sidecar.istio.io/inject: "false"' in message and "; " in message
+    assert rule == "WH-REF-052" and "label sidecar.istio.io/inject: 'false'" in message and "; " in message
     assert found(ctx, INJECTED) == []
 
 
@@ -62,9 +63,12 @@ def test_sidecar_opt_out_by_pod_label_is_reported(ctx):
         (', sidecar.istio.io/inject: "true"', 'sidecar.istio.io/inject: "false"', False),  # the label wins
         (', sidecar.istio.io/inject: "false"', 'sidecar.istio.io/inject: "true"', True),
         ("", 'sidecar.istio.io/inject: "true"', False),
-        # not "false": older injectors read it as false, newer ones fall back to the namespace's policy
-        (', sidecar.istio.io/inject: "False"', "", False),
-        ("", 'sidecar.istio.io/inject: "no"', False),
+        # Istio's injectRequired lower-cases the value: y/yes/true/on inject, empty defers to the namespace, any
+        # other value (False, no, off) stops injection
+        (', sidecar.istio.io/inject: "False"', "", True),
+        ("", 'sidecar.istio.io/inject: "no"', True),
+        ("", 'sidecar.istio.io/inject: "Yes"', False),
+        ("", 'sidecar.istio.io/inject: ""', False),
     ],
 )
 def test_pod_opt_out_label_wins_over_annotation(ctx, labels, annotations, fires):
@@ -146,7 +150,8 @@ def test_service_upstream_not_true(ctx, value):
         ("web.app.svc", False),
         ("web.app", False),
         ("web.app.svc.cluster.local:80", False),
-        ("$service_name.app.svc.cluster.local", False),  # nginx variables: not judged
+        ("$service_name.app.svc.cluster.local", True),  # an nginx variable cannot be judged: refused
+        ("$host", True),  # the public Host, as a variable
         ("web", True),  # the short name: the controller's sidecar, in its own namespace, does not resolve it here
         ("web.other.svc.cluster.local", True),
         ("web-canary.app.svc.cluster.local", True),  # no VirtualService for that host: straight to the canary
@@ -219,10 +224,11 @@ def test_catch_all_route_before_the_managed_route_is_reported(ctx):
         ("    - name: m\n      match:\n        - uri: {prefix: /admin}\n" + ROUTE, False),
         ("    - name: m\n      match:\n        - uri: {prefix: /}\n          method: {exact: GET}\n" + ROUTE, False),
         ("    - name: m\n      match:\n        - uri: {exact: /}\n" + ROUTE, False),
-        ("    - name: m\n      match:\n        - uri: {regex: '.*'}\n" + ROUTE, False),  # not judged
+        ("    - name: m\n      match:\n        - uri: {regex: '.*'}\n" + ROUTE, True),  # matches every path
+        ("    - name: m\n      match:\n        - uri: {regex: '/api/.*'}\n" + ROUTE, False),  # not every path
     ],
     ids=["no-match", "unnamed", "prefix-ignore-case", "or-catch-all", "header", "narrower-uri", "method", "exact",
-         "regex"],
+         "regex-every-path", "regex-some-paths"],
 )
 def test_what_an_earlier_route_matches(ctx, route, fires):
     assert rules(ctx, before_primary(route)) == (["WH-REF-054"] if fires else [])
@@ -302,3 +308,29 @@ def test_overlays_would_be_caught(ctx, rendered):
     assert changed(no_upstream) == ["WH-REF-053"]
     assert changed(unsuffixed_vhost, "tests/overlays/region-eu") == ["WH-REF-053"]
     assert changed(catch_all_first) == ["WH-REF-054"]
+
+
+# --------------------------------------------------------------------------- input the rules must survive
+
+
+@pytest.mark.parametrize("target", ['"²"', "'" + "9" * 4301 + "'"])
+def test_a_target_port_that_is_no_port_number_is_not_a_routed_port(ctx, target):
+    """"²".isdigit() is true and int() refuses it; 4,301 digits exceed int()'s limit: both were internal errors."""
+    text = INJECTED.replace("    - {name: http, port: 80, targetPort: http}\n", f"    - {{name: http, port: 80, targetPort: {target}}}\n", 1)
+    assert text != INJECTED
+    assert found(ctx, text) == []
+
+
+def test_a_port_list_annotation_of_too_many_digits_is_no_port_list(ctx):
+    text = pod_metadata(annotations="traffic.sidecar.istio.io/excludeInboundPorts: '" + "9" * 4301 + "'")
+    [(rule, message)] = found(ctx, text)
+    assert rule == "WH-REF-052" and "not a list of port numbers" in message
+
+
+def test_routes_with_too_many_match_conditions_to_compare_are_refused(ctx):
+    """1,500 x 1,500 conditions took 16 s per pair of routes; beyond MAX_MATCH_PAIRS it is one line, exit 2."""
+    many = "".join(f"        - uri: {{prefix: /x{n}}}\n" for n in range(400))
+    text = before_primary("    - name: m\n      match:\n" + many + ROUTE)
+    text = text.replace("    - name: primary\n", "    - name: primary\n      match:\n" + many.replace("/x", "/p"), 1)
+    with pytest.raises(InputError, match=r"400 x 400 match conditions .* more than the 100,000"):
+        found(ctx, text)

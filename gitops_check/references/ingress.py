@@ -392,7 +392,7 @@ def mesh_upstreams(idx: Index, inputs: Inputs) -> Iterator[Violation]:
     """An Ingress of an ingress-nginx class whose backend is the canary or stable Service of an Istio-routed Rollout
     must proxy to the Service (service-upstream true, as strconv.ParseBool reads it) with an upstream-vhost that names
     a host of the Rollout's VirtualService (qualified with its namespace: the controller runs in another one), as
-    docs/architecture.md's traffic path has it. A vhost with nginx variables is not judged."""
+    docs/architecture.md's traffic path has it. A vhost with nginx variables cannot be judged, so it is refused."""
     for ingress in idx.of_kind("Ingress"):
         backend = next(_mesh_backends(idx, ingress), None) if nginx_class(idx, ingress) else None
         if backend is None:
@@ -413,13 +413,17 @@ def mesh_upstreams(idx: Index, inputs: Inputs) -> Iterator[Violation]:
                 f'weights never apply; set {PREFIX}service-upstream: "true"',
             )
         vhost = str(annotations.get(PREFIX + "upstream-vhost") or "")
-        if "$" in vhost or (vhost and (not hosts or any(_vhost_matches(vhost, h, n) for h, n in hosts))):
+        if "$" not in vhost and vhost and (not hosts or any(_vhost_matches(vhost, h, n) for h, n in hosts)):
             continue
+        if "$" in vhost:
+            what = f"{vhost!r}, an nginx variable gitops-check cannot resolve (and $host is the public Host)"
+        else:
+            what = f"{vhost!r}, not a host of its VirtualService" if vhost else "not set"
         yield MESH_UPSTREAM.violation(
             ingress,
-            f"{intro}, but {PREFIX}upstream-vhost is {repr(vhost) + ', not a host of its VirtualService' if vhost else 'not set'}"
-            ", so requests keep the public Host and the sidecar of ingress-nginx matches no VirtualService route (the "
-            f"weights never apply); set {PREFIX}upstream-vhost: {wanted}",
+            f"{intro}, but {PREFIX}upstream-vhost is {what}, so requests may keep the public Host and the sidecar of "
+            f"ingress-nginx then matches no VirtualService route (the weights never apply); set {PREFIX}upstream-vhost: "
+            f"{wanted}",
         )
 
 

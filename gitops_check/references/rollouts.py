@@ -14,10 +14,14 @@ analysis reading empty results, which count as success.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Iterator
 
+import re2
+
 from .. import argocdsync
+from ..errors import InputError
 from ..model import Document, Violation
 from ..rules import rule
 from .index import Index, PodTemplate, as_dict, as_list, dicts, service_host
@@ -288,8 +292,11 @@ def _port_list(value) -> list[int] | None:
     or None when it rejects it."""
     text = str(value).strip()
     ports = [p.strip() for p in text.split(",")] if text else []
-    valid = all(p.isascii() and p.isdigit() and int(p) < 65536 for p in ports)
+    valid = all(_PORT.fullmatch(p) and int(p) < 65536 for p in ports)
     return [int(p) for p in ports] if valid else None
+
+
+_PORT = re.compile(r"[0-9]{1,5}")  # ASCII digits only ("²".isdigit() is true), and few enough for int()
 
 
 def _routed_ports(idx: Index, rollout: Document, template: PodTemplate) -> set[int]:
@@ -304,9 +311,9 @@ def _routed_ports(idx: Index, rollout: Document, template: PodTemplate) -> set[i
                 if number is not None and str(port.get("port")) != str(number):
                     continue
                 target = port.get("targetPort", port.get("port"))
-                if isinstance(target, str) and not target.isdigit():
+                if isinstance(target, str) and not _PORT.fullmatch(target):
                     target = next((p.get("containerPort") for p in template.ports() if p.get("name") == target), None)
-                if str(target).isdigit():
+                if _PORT.fullmatch(str(target)):
                     ports.add(int(target))
     return ports
 
@@ -358,7 +365,7 @@ def _covers(wide: dict, narrow: dict) -> bool:
     if any(b.get(k) != v for k, v in a.items() if k != "uri"):
         return False
     uri, theirs = a.get("uri", {}), as_dict(b.get("uri"))
-    if uri in ({}, {"prefix": "/"}):
+    if uri in ({}, {"prefix": "/"}) or _any_path(uri):
         return True
     if not isinstance(uri, dict):
         return False
@@ -370,11 +377,33 @@ def _covers(wide: dict, narrow: dict) -> bool:
     return uri == theirs
 
 
-def _shadows(earlier: dict, route: dict) -> bool:
+_RE2 = re2.Options()
+_RE2.log_errors = False  # a regex RE2 refuses takes nothing here (Istio refuses the VirtualService)
+# Paths a regex that takes every request must match in full (Istio matches uri.regex with RE2, whole path).
+_PROBES = ("/", "/a", "/a/b.c?d=e&f", "/" + "x" * 64, "/%2F~")
+MAX_MATCH_PAIRS = 100_000  # match pairs of two routes compared; more is refused rather than judged for minutes
+
+
+def _any_path(uri) -> bool:
+    """A uri.regex that matches every request path (".*", "^/.*$", ...): it takes every request, as prefix "/" does."""
+    regex = uri.get("regex") if isinstance(uri, dict) and len(uri) == 1 else None
+    if not isinstance(regex, str):
+        return False
+    try:
+        compiled = re2.compile(regex, options=_RE2)
+    except re2.error:
+        return False
+    return all(compiled.fullmatch(probe) for probe in _PROBES)
+
+
+def _shadows(earlier: dict, route: dict, where: str) -> bool:
     """An earlier HTTP route takes every request of `route` (matches are ORed; no match matches everything)."""
     wide, narrow = dicts(earlier.get("match")), dicts(route.get("match"))
     if not wide:
         return True
+    if len(wide) * max(1, len(narrow)) > MAX_MATCH_PAIRS:
+        raise InputError(f"{where}: {len(wide)} x {len(narrow)} match conditions to compare between two HTTP routes, "
+                         f"more than the {MAX_MATCH_PAIRS:,} gitops-check judges: merge them (a prefix or a regex)")
     return all(any(_covers(w, n) for w in wide) for n in (narrow or [{}]))
 
 
@@ -390,7 +419,7 @@ def shadowed_routes(idx: Index, inputs: Inputs) -> Iterator[Violation]:
             position = next((i for i, r in enumerate(http) if r is route), None)
             for i, earlier in enumerate(http[:position] if position is not None else []):
                 name = str(earlier.get("name", ""))
-                if name in own or name in ref.routes or not _shadows(earlier, route):
+                if name in own or name in ref.routes or not _shadows(earlier, route, f"{vs.source}: {vs.ref}"):
                     continue
                 label = f"HTTP route {name!r}" if name else f"HTTP route {i}"
                 yield SHADOWED_ROUTE.violation(

@@ -471,9 +471,10 @@ def pod_annotations(idx: Index, template: PodTemplate) -> dict:
 def sidecar_injection(idx: Index, template: PodTemplate) -> tuple[bool | None, str]:
     """(whether Istio's injector adds a sidecar to the pods, why); None when the source does not say. As inject.go
     and the injector's webhook selectors read it: a Namespace labelled istio-injection=disabled matches no injector
-    webhook; hostNetwork pods are never injected; on the pod the label wins over the annotation, and exactly
-    "false" or "true" decides (other spellings differ across Istio versions); else the namespace's
-    istio-injection=enabled or istio.io/rev label."""
+    webhook; hostNetwork pods are never injected; on the pod the label wins over the annotation, and its value,
+    in any case, injects when it is y, yes, true or on and stops injection when it is anything else but empty
+    (injectRequired); an empty or absent value leaves it to the namespace's istio-injection=enabled or
+    istio.io/rev label."""
     namespace = idx.get("Namespace", "", template.namespace)
     ns_labels = {str(k): str(v) for k, v in (namespace.labels if namespace is not None else {}).items()}
     if ns_labels.get("istio-injection") == "disabled":
@@ -481,11 +482,12 @@ def sidecar_injection(idx: Index, template: PodTemplate) -> tuple[bool | None, s
     if template.spec.get("hostNetwork") is True:
         return False, "its pods use hostNetwork, which Istio never injects"
     where = "label" if SIDECAR_INJECT in template.labels else "annotation"
-    pod = str(template.labels.get(SIDECAR_INJECT, pod_annotations(idx, template).get(SIDECAR_INJECT)))
-    if pod == "false":
-        return False, f'its pod template has the {where} {SIDECAR_INJECT}: "false"'
-    if pod == "true":
-        return True, f"its pod template sets {SIDECAR_INJECT}: true"
+    value = template.labels.get(SIDECAR_INJECT, pod_annotations(idx, template).get(SIDECAR_INJECT))
+    pod = "" if value is None else str(value)
+    if pod.lower() in ("y", "yes", "true", "on"):
+        return True, f"its pod template sets {SIDECAR_INJECT}: {pod}"
+    if pod:
+        return False, f"its pod template has the {where} {SIDECAR_INJECT}: {pod!r}, which Istio reads as no sidecar"
     if ns_labels.get("istio-injection") == "enabled":
         return True, f'namespace "{template.namespace}" has istio-injection=enabled'
     if "istio.io/rev" in ns_labels:
