@@ -57,6 +57,14 @@ deny contains {"rule": "WH-NET-001", "msg": msg} if {
 
 deny contains {"rule": "WH-NET-001", "msg": msg} if {
 	input.kind == "NetworkPolicy"
+	some i, r in input.spec.egress
+	count(object.get(r, "to", [])) == 0
+	count(object.get(r, "ports", [])) > max_judged_ports
+	msg := sprintf("spec.egress[%d] has no to and lists %d ports, more than the %d gitops-check judges (whether they open every port): list the destinations (to)", [i, count(r.ports), max_judged_ports])
+}
+
+deny contains {"rule": "WH-NET-001", "msg": msg} if {
+	input.kind == "NetworkPolicy"
 	k8s.environment == "production"
 	some i, r in input.spec.egress
 	count(object.get(r, "to", [])) == 0
@@ -71,10 +79,13 @@ deny contains {"rule": "WH-NET-001", "msg": msg} if {
 # leave no gap in 1..65535 (a gap starts at 1 or right after the end of a range). Named ports are not
 # counted.
 all_ports_open(ports) := {protocol |
-	some p in ports
-	protocol := object.get(p, "protocol", "TCP")
+	some protocol in {object.get(p, "protocol", "TCP") | some p in ports}
 	covers_all(ports, protocol)
 }
+
+# Port entries of one rule beyond which the gap search (quadratic) is not run: such a rule is reported as too
+# many ports to judge.
+max_judged_ports := 256
 
 covers_all(ports, protocol) if {
 	some p in ports
@@ -88,6 +99,8 @@ covers_all(ports, protocol) if {
 		object.get(p, "protocol", "TCP") == protocol
 		[lo, hi] := port_range(p)
 	}
+	count(ranges) <= max_judged_ports
+	sum([width | some r in ranges; width := (r[1] - r[0]) + 1]) >= 65535 # fewer ports cannot span 1-65535
 	port_covered(ranges, 1)
 	every range in ranges {
 		gap_closed(ranges, range[1])

@@ -127,6 +127,13 @@ test_peerless_egress_to_some_ports_fires_in_production_only if {
 	}
 }
 
+test_peerless_egress_with_more_ports_than_judged_fires if {
+	many := [{"port": n} | some n in numbers.range(1000, 1000 + network.max_judged_ports)]
+	some d in network.deny with input as staging_policy({"egress": [{"ports": many}]})
+	contains(d.msg, "more than the 256 gitops-check judges")
+	count(network.deny) == 0 with input as staging_policy({"egress": [{"ports": array.slice(many, 0, network.max_judged_ports)}]})
+}
+
 test_peerless_dns_and_egress_with_peers_pass if {
 	every egress in [
 		[{"ports": [{"port": 53, "protocol": "UDP"}, {"port": 53, "protocol": "TCP"}]}],

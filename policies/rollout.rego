@@ -171,6 +171,11 @@ rollout_analyses contains [sprintf("spec.strategy.canary.steps[%d].analysis", [i
 	s.analysis
 }
 
+rollout_analyses contains [sprintf("spec.strategy.canary.steps[%d].experiment", [i]), s.experiment] if {
+	some i, s in steps
+	s.experiment
+}
+
 rollout_analyses contains [sprintf("spec.strategy.blueGreen.%s", [field]), blue_green[field]] if {
 	some field in ["prePromotionAnalysis", "postPromotionAnalysis"]
 	blue_green[field]
@@ -180,7 +185,7 @@ rollout_analyses contains ["spec", input.spec] if input.kind in {"AnalysisTempla
 
 # METADATA
 # title: No analysis runs a metric in dry-run mode
-# description: A metric matched by dryRun (metricName is a regular expression, ".*" matches every metric) is measured but its failures never fail the AnalysisRun, so a bad canary is promoted. This holds for the Rollout's background, inline and blueGreen analyses and for an AnalysisTemplate's own spec.dryRun.
+# description: A metric matched by dryRun (metricName is a regular expression, ".*" matches every metric) is measured but its failures never fail the AnalysisRun, so a bad canary is promoted. This holds for the Rollout's background, inline, experiment and blueGreen analyses and for an AnalysisTemplate's own spec.dryRun.
 # custom:
 #   id: WH-ROLL-012
 #   severity: error

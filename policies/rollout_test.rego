@@ -126,6 +126,7 @@ test_dry_run_metrics_fire if {
 		[{"op": "add", "path": "/spec/strategy/canary/analysis/dryRun", "value": dry_run_all}],
 		[{"op": "add", "path": "/spec/strategy/canary/analysis/dryRun", "value": [{"metricName": "success-rate"}]}],
 		[{"op": "replace", "path": "/spec/strategy/canary/steps/1", "value": {"analysis": {"templates": [{"templateName": "t"}], "dryRun": dry_run_all}}}],
+		[{"op": "replace", "path": "/spec/strategy/canary/steps/1", "value": {"experiment": {"duration": "30s", "templates": [{"name": "c", "specRef": "canary"}], "analyses": [{"name": "a", "templateName": "t"}], "dryRun": dry_run_all}}}],
 	] {
 		ids(json.patch(f.rollout, patch)) == {"WH-ROLL-012"}
 	}
