@@ -14,7 +14,7 @@ from conftest import FIXTURES, check_references
 from gitops_check import loader, references
 from gitops_check.context import Context
 from gitops_check.model import Source
-from gitops_check.references import argocd
+from gitops_check.references import globs
 
 HERE = FIXTURES / "references"
 OVERLAY = "tests/fixtures/references/overlay"
@@ -243,10 +243,10 @@ def test_project_outside_the_source_is_not_judged(ctx):
 
 
 def test_go_glob_reads_patterns_as_filepath_match():
-    assert argocd._go_match("*", "") and argocd._go_match("", "") and not argocd._go_match("", "apps")
-    assert argocd._go_match("[^a]pps", "xpps") and not argocd._go_match("[!a]pps", "xpps")  # '!' is no negation
-    assert argocd._go_match("\\*", "*") and not argocd._go_match("\\*", "x")
-    assert not argocd._go_match("[]a]", "a") and not argocd._go_match("[", "[") and not argocd._go_match("[b-a]", "a")
+    assert globs.go_match("*", "") and globs.go_match("", "") and not globs.go_match("", "apps")
+    assert globs.go_match("[^a]pps", "xpps") and not globs.go_match("[!a]pps", "xpps")  # '!' is no negation
+    assert globs.go_match("\\*", "*") and not globs.go_match("\\*", "x")
+    assert not globs.go_match("[]a]", "a") and not globs.go_match("[", "[") and not globs.go_match("[b-a]", "a")
 
 
 # --------------------------------------------------------------------------- WH-REF-051 ignored pod templates
@@ -389,7 +389,7 @@ def test_a_glob_with_many_stars_is_matched_in_linear_time(ctx):
     started = time.monotonic()
     assert rules(ctx, rollout_project(lists)) == []
     assert time.monotonic() - started < 5
-    assert argocd._go_match("*" * 40 + "x", "HorizontalPodAutoscaler") is False
+    assert globs.go_match("*" * 40 + "x", "HorizontalPodAutoscaler") is False
 
 
 def test_an_applicationset_template_patch_is_refused(ctx):

@@ -1,6 +1,9 @@
 """Argo CD objects against the repository: every Application (and every Application an ApplicationSet
 list generator produces) points at an overlay that exists, deploys it into the namespace its manifests
-declare, and stays inside what its AppProject allows.
+declare, and stays inside what its AppProject allows; and what Argo CD would do on top of the overlay is
+safe: no render options gitops-check never renders, every rendered kind permitted by the project, no ignored
+pod template, the namespace kept (WH-REF-049..051, 055). Patterns are matched as Argo CD matches them
+(references.globs); jq expressions are read by references.jqpaths.
 
 These mistakes only surface after merge, as a ComparisonError or a sync that fails or lands objects in
 the wrong namespace. The overlay is rendered (kustomize, cached per path) to learn its namespaces.
@@ -8,12 +11,9 @@ the wrong namespace. The overlay is rendered (kustomize, cached per path) to lea
 
 from __future__ import annotations
 
-import json
 import re
 from pathlib import Path
 from typing import Any, Iterator
-
-import re2
 
 from .. import loader
 from ..argocdsync import App, applications, local_sources, overlay_dir
@@ -21,8 +21,10 @@ from ..errors import InputError
 from ..model import Document, Violation
 from ..render import is_overlay
 from ..rules import rule
+from .globs import argo_match, go_match
 from .index import CLUSTER_SCOPED, ENVIRONMENT_LABEL, Index, as_dict, dicts
 from .inputs import Inputs
+from .jqpaths import paths as jq_paths
 from .rollouts import routed_services
 
 APP_PATH = rule(
@@ -210,66 +212,7 @@ def _allowed(patterns: list, value: str) -> bool:
     """Argo CD glob lists: some pattern matches and no `!pattern` excludes."""
     positive = [str(p) for p in patterns if not str(p).startswith("!")]
     negative = [str(p)[1:] for p in patterns if str(p).startswith("!")]
-    return any(_glob_match(p, value) for p in positive) and not any(_glob_match(p, value) for p in negative)
-
-
-_RE2 = re2.Options()
-_RE2.log_errors = False  # a pattern that does not compile matches nothing, as in Argo CD
-
-
-def _compiled(regex: str | None):
-    """RE2 (linear time, whatever the pattern) for a translated glob; None matches nothing."""
-    if regex is None:
-        return None
-    try:
-        return re2.compile(regex, options=_RE2)
-    except re2.error:
-        return None
-
-
-def _glob(pattern: str) -> str | None:
-    """Argo CD's util/glob.Match pattern (gobwas/glob without separators) as a regex: `*` any text, `?` one
-    character, `[...]` and `[!...]` classes with ranges, `{a,b}` alternatives (nested), `\\` escapes. None when
-    gobwas cannot compile it (Argo CD then matches nothing)."""
-    out, depth, i, n = [], 0, 0, len(pattern)
-    while i < n:
-        c = pattern[i]
-        if c == "\\":
-            if i + 1 >= n:
-                return None
-            out.append(re.escape(pattern[i + 1]))
-            i += 2
-            continue
-        if c == "*":
-            out.append(".*")
-        elif c == "?":
-            out.append(".")
-        elif c == "[":
-            end = pattern.find("]", i + 2)
-            if end < 0:
-                return None
-            body = pattern[i + 1:end]
-            negate = body.startswith("!")
-            body = body[1:] if negate else body
-            out.append(f"[{'^' if negate else ''}{''.join(re.escape(ch) if ch != '-' else '-' for ch in body)}]")
-            i = end
-        elif c == "{":
-            depth += 1
-            out.append("(?:")
-        elif c == "}" and depth:
-            depth -= 1
-            out.append(")")
-        elif c == "," and depth:
-            out.append("|")
-        else:
-            out.append(re.escape(c))
-        i += 1
-    return None if depth else "".join(out)
-
-
-def _glob_match(pattern: Any, value: str) -> bool:
-    compiled = _compiled(_glob(str(pattern)))
-    return compiled is not None and compiled.fullmatch(value) is not None
+    return any(argo_match(p, value) for p in positive) and not any(argo_match(p, value) for p in negative)
 
 
 # The cluster Argo CD runs in, by name and by server URL: either spelling names the same destination.
@@ -465,65 +408,12 @@ def render_options(idx: Index, inputs: Inputs) -> Iterator[Violation]:
 # --------------------------------------------------------------------------- project resource lists (WH-REF-050)
 
 
-def _go_glob(pattern: str) -> str | None:
-    """Go's filepath.Match pattern (how Argo CD matches AppProject groups, kinds and names) as an RE2 regex: `*` and
-    `?` (not across '/'), `[...]` classes (`^` negates, ranges), `\\` escapes. None for a malformed pattern, which
-    Argo CD's match treats as no match."""
-    out, i, n = [], 0, len(pattern)
-
-    def char(j: int) -> tuple[str | None, int]:
-        if j >= n or pattern[j] in "-]":
-            return None, j
-        if pattern[j] == "\\":
-            j += 1
-            if j >= n:
-                return None, j
-        return pattern[j], j + 1
-
-    while i < n:
-        c = pattern[i]
-        if c == "*":
-            out.append("[^/]*")
-        elif c == "?":
-            out.append("[^/]")
-        elif c == "\\":
-            i += 1
-            if i >= n:
-                return None
-            out.append(re.escape(pattern[i]))
-        elif c == "[":
-            j, negate, ranges = i + 1, False, []
-            if j < n and pattern[j] == "^":
-                negate, j = True, j + 1
-            while not (ranges and j < n and pattern[j] == "]"):
-                lo, j = char(j)
-                if lo is None:
-                    return None
-                hi = lo
-                if j < n and pattern[j] == "-":
-                    hi, j = char(j + 1)
-                    if hi is None or hi < lo:
-                        return None
-                ranges.append(re.escape(lo) if lo == hi else f"{re.escape(lo)}-{re.escape(hi)}")
-            out.append(f"[{'^' if negate else ''}{''.join(ranges)}]")
-            i = j
-        else:
-            out.append(re.escape(c))
-        i += 1
-    return "".join(out)
-
-
-def _go_match(pattern: Any, value: str) -> bool:
-    compiled = _compiled(_go_glob("" if pattern is None else str(pattern)))
-    return compiled is not None and compiled.fullmatch(value) is not None
-
-
 def _in_list(items: Any, group: str, kind: str, name: str | None = None) -> bool:
     """isResourceInList / isNamedResourceInList: some item's kind and group patterns match (and, in the cluster
     lists, its name pattern when it has one)."""
     for item in dicts(items):
-        if _go_match(item.get("kind"), kind) and _go_match(item.get("group"), group):
-            if name is None or not item.get("name") or _go_match(item.get("name"), name):
+        if go_match(item.get("kind"), kind) and go_match(item.get("group"), group):
+            if name is None or not item.get("name") or go_match(item.get("name"), name):
                 return True
     return False
 
@@ -598,132 +488,6 @@ def _pointer(pointer: str) -> list[str] | None:
     return [s.replace("~1", "/").replace("~0", "~") for s in pointer.split("/")[1:]]
 
 
-def _unquoted(text: str, start: int = 0) -> Iterator[tuple[int, str, int]]:
-    """(index, character, bracket depth after it) of every character of TEXT from START outside a "string"."""
-    depth, quoted, i = 0, False, start
-    while i < len(text):
-        c = text[i]
-        if quoted:
-            if c == "\\":
-                i += 1
-            elif c == '"':
-                quoted = False
-        elif c == '"':
-            quoted = True
-        else:
-            depth += (c in "([{") - (c in ")]}")
-            yield i, c, depth
-        i += 1
-
-
-def _split_top(text: str, sep: str) -> list[str]:
-    """TEXT split at SEP outside brackets and strings (a '|' of '|=' or '//' is not split at)."""
-    parts, start = [], 0
-    for i, c, depth in _unquoted(text):
-        if c == sep and depth == 0 and text[i + 1:i + 2] != "=":
-            parts.append(text[start:i])
-            start = i + 1
-    parts.append(text[start:])
-    return parts
-
-
-_IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-_INDEX = re.compile(r"\s*-?\d*\s*(:\s*-?\d*\s*)?")
-
-
-def _closing(text: str, i: int) -> int:
-    """The index of the bracket closing the one at I (-1 when unbalanced)."""
-    return next((j for j, c, depth in _unquoted(text, i) if c in ")]}" and depth == 0), -1)
-
-
-def _string(text: str) -> str | None:
-    text = text.strip()
-    if len(text) >= 2 and text[0] == text[-1] == '"' and "\\(" not in text:
-        try:
-            return str(json.loads(text))
-        except ValueError:
-            return None
-    return None
-
-
-# Beyond these an expression is not read: it counts as reaching everything below where it starts.
-MAX_JQ_DEPTH = 32  # nested parentheses
-MAX_JQ_PATHS = 256  # paths its commas and pipes multiply into
-
-
-def _jq_step(term: str, prefix: list[str], depth: int) -> list[tuple[list[str], bool]]:
-    """The paths one pipe stage alternative navigates to from PREFIX: (path, known). A stage this reader does not
-    know (recursive descent, functions) ends the path where it stands, unknown: it may reach anything below."""
-    term = term.strip()
-    if term.startswith("select(") and _closing(term, 6) == len(term) - 1:
-        return [(prefix, True)]  # a filter keeps the path
-    if term.startswith("(") and _closing(term, 0) == len(term) - 1:
-        return _jq_paths(term[1:-1], prefix, depth + 1)
-    path, i = list(prefix), 0
-    if term == ".":
-        return [(path, True)]
-    while i < len(term):
-        if term[i] == "." and term[i + 1:i + 2] == ".":
-            return [(path, False)]
-        if term[i] == ".":
-            i += 1
-            m = _IDENT.match(term, i)
-            if m:
-                path.append(m.group(0))
-                i = m.end()
-            elif term[i:i + 1] == '"':
-                end = term.find('"', i + 1)
-                while end > 0 and term[end - 1] == "\\":
-                    end = term.find('"', end + 1)
-                key = _string(term[i:end + 1]) if end > 0 else None
-                if key is None:
-                    return [(path, False)]
-                path.append(key)
-                i = end + 1
-            elif term[i:i + 1] != "[":
-                return [(path, False)]
-        elif term[i] == "[":
-            end = _closing(term, i)
-            if end < 0:
-                return [(path, False)]
-            inner = term[i + 1:end]
-            key = _string(inner)
-            if key is not None:
-                path.append(key)
-            elif _INDEX.fullmatch(inner):
-                path.append("*")
-            else:
-                return [(path, False)]
-            i = end + 1
-        else:
-            return [(path, False)]
-        while i < len(term) and term[i] in "? \t\n":
-            i += 1
-    return [(path, True)]
-
-
-def _jq_paths(expr: str, prefix: list[str] | None = None, depth: int = 0) -> list[tuple[list[str], bool]]:
-    """The paths a jq path expression (as Argo CD runs it: del(EXPR)) names, read for the plain forms: `.a.b`,
-    `.["a"]`, `.a[]`, `.a[0]`, `?`, pipes, commas, `select(...)` and parentheses (up to MAX_JQ_DEPTH deep, and
-    MAX_JQ_PATHS paths)."""
-    start = list(prefix or [])
-    if depth > MAX_JQ_DEPTH:
-        return [(start, False)]
-    current = [(start, True)]
-    for stage in _split_top(expr, "|"):
-        following = []
-        for path, known in current:
-            if not known:
-                following.append((path, known))
-                continue
-            for term in _split_top(stage, ","):
-                following.extend(_jq_step(term, path, depth))
-                if len(following) > MAX_JQ_PATHS:
-                    return [(start, False)]
-        current = following
-    return current
-
-
 def _ignored_template(entry: dict) -> list[str]:
     """What an ignoreDifferences entry ignores of a pod template (its expressions that cover it)."""
     found = []
@@ -732,7 +496,7 @@ def _ignored_template(entry: dict) -> list[str]:
         if segments is not None and _covers(segments):
             found.append(f"jsonPointer {pointer!r}" if pointer else "jsonPointer '' (the whole object)")
     for expr in as_list_str(entry.get("jqPathExpressions")):
-        if any(_covers(path) for path, _ in _jq_paths(expr)):
+        if any(_covers(path) for path, _ in jq_paths(expr)):
             found.append(f"jqPathExpression {expr!r}")
     managers = [m for m in as_list_str(entry.get("managedFieldsManagers")) if m not in REPLICA_MANAGERS]
     if managers:
@@ -772,11 +536,11 @@ def _entry_targets(entry: dict, app: App, workloads: list[Document] | None) -> l
     as shown in the message; when what the sources render is unknown, the workload kinds its globs match."""
     group, kind = str(entry.get("group") or ""), str(entry.get("kind") or "")
     if workloads is None:
-        return [f"every {k}" for g, k in WORKLOADS if _glob_match(group, g) and _glob_match(kind, k)]
+        return [f"every {k}" for g, k in WORKLOADS if argo_match(group, g) and argo_match(kind, k)]
     dest = str(app.destination.get("namespace") or "")
     return [
         f"{d.kind} {d.name}" for d in workloads
-        if _glob_match(group, d.group) and _glob_match(kind, d.kind)
+        if argo_match(group, d.group) and argo_match(kind, d.kind)
         and entry.get("name") in (None, "", d.name) and entry.get("namespace") in (None, "", d.namespace or dest)
     ]
 
