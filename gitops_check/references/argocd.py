@@ -132,15 +132,19 @@ def app_paths(idx: Index, inputs: Inputs) -> Iterator[Violation]:
                 yield APP_PATH.violation(app.doc, f"{app.label}source path {path!r} does not build: {exc}")
 
 
-def _rendered_docs(inputs: Inputs, path: str) -> list[Document]:
-    """The objects an overlay path renders; [] when it is not an overlay or does not build (app_paths reports it)."""
+def _rendered(inputs: Inputs, path: str) -> list[Document] | None:
+    """The objects an overlay path renders; None when it is not an overlay or does not build (app_paths reports it)."""
     target = _overlay_dir(inputs, path)
     if target is None:
-        return []
+        return None
     try:
         return inputs.rendered(target, path)
     except InputError:
-        return []
+        return None
+
+
+def _rendered_docs(inputs: Inputs, path: str) -> list[Document]:
+    return _rendered(inputs, path) or []
 
 
 def _rendered_namespaces(inputs: Inputs, path: str, source: dict) -> set[str]:
@@ -513,13 +517,10 @@ def _rendered_sources(app: App, inputs: Inputs) -> list[tuple[dict, list[Documen
         return None
     found = []
     for path, source in local:
-        target = _overlay_dir(inputs, path)
-        if target is None:
+        docs = _rendered(inputs, path)
+        if docs is None:
             return None
-        try:
-            found.append((source, inputs.rendered(target, path)))
-        except InputError:
-            return None
+        found.append((source, docs))
     return found
 
 

@@ -1,6 +1,7 @@
 """The two kinds of pattern Argo CD matches names with, translated to RE2 (linear time, whatever the pattern):
 util/glob (gobwas/glob without separators) for source repositories, destinations and ignoreDifferences, and Go's
-filepath.Match for an AppProject's resource lists. A pattern Argo CD cannot compile matches nothing."""
+filepath.Match for an AppProject's resource lists. A pattern Argo CD cannot compile matches nothing. compile_re2
+also serves the regexes a pull request writes itself (Prometheus label matchers, Istio URI regexes)."""
 
 from __future__ import annotations
 
@@ -10,11 +11,11 @@ from typing import Any
 import re2
 
 _RE2 = re2.Options()
-_RE2.log_errors = False  # a pattern that does not compile matches nothing, as in Argo CD
+_RE2.log_errors = False  # a pattern RE2 refuses is a non-match for the caller, not a line on stderr
 
 
-def _compiled(regex: str | None):
-    """RE2 (linear time, whatever the pattern) for a translated glob; None matches nothing."""
+def compile_re2(regex: str | None):
+    """RE2 for a regex (linear time, whatever the pull request wrote); None when there is none or RE2 refuses it."""
     if regex is None:
         return None
     try:
@@ -64,7 +65,7 @@ def _glob(pattern: str) -> str | None:
 
 
 def argo_match(pattern: Any, value: str) -> bool:
-    compiled = _compiled(_glob(str(pattern)))
+    compiled = compile_re2(_glob(str(pattern)))
     return compiled is not None and compiled.fullmatch(value) is not None
 
 
@@ -117,5 +118,5 @@ def _go_glob(pattern: str) -> str | None:
 
 
 def go_match(pattern: Any, value: str) -> bool:
-    compiled = _compiled(_go_glob("" if pattern is None else str(pattern)))
+    compiled = compile_re2(_go_glob("" if pattern is None else str(pattern)))
     return compiled is not None and compiled.fullmatch(value) is not None

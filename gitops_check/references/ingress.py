@@ -63,8 +63,10 @@ UNKNOWN_ANNOTATION = rule(
 PREFIX = "nginx.ingress.kubernetes.io/"
 # Relative to the repository: a fact about the controller (like the pin it comes from), not a policy parameter.
 DATA_FILE = Path("policies") / "data" / "ingress-nginx-annotations.yaml"
-# What Go's strconv.ParseBool accepts: the validator of every boolean annotation (parser.ValidateBool).
-BOOLEANS = frozenset({"1", "t", "T", "TRUE", "true", "True", "0", "f", "F", "FALSE", "false", "False"})
+# What Go's strconv.ParseBool accepts (the validator of every boolean annotation, parser.ValidateBool), and of that
+# what it reads as true.
+TRUE = frozenset({"1", "t", "T", "TRUE", "true", "True"})
+BOOLEANS = TRUE | {"0", "f", "F", "FALSE", "false", "False"}
 NGINX_CONTROLLER = "k8s.io/ingress-nginx"  # an IngressClass's spec.controller for ingress-nginx
 # Prefixes ingress-nginx does not read that are written for it by mistake, and whose they are.
 OTHER_PREFIXES = {
@@ -355,7 +357,6 @@ MESH_UPSTREAM = rule(
     "the public Host its sidecar finds no VirtualService route: either way the canary weights are bypassed, the canary "
     "gets no edge traffic, and its analysis reads empty results, which count as success.",
 )
-TRUE = frozenset({"1", "t", "T", "TRUE", "true", "True"})  # what strconv.ParseBool reads as true
 
 
 def _mesh_backends(idx: Index, ingress: Document) -> Iterator[tuple[str, str, Document]]:

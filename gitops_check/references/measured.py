@@ -12,12 +12,12 @@ measures the active version on purpose, experiment analyses measure their own Re
 
 from __future__ import annotations
 
-import re2
 from typing import Iterator
 
 from .. import analysis, promql_ast
 from ..model import Document, Violation
 from ..rules import rule
+from .globs import compile_re2
 from .index import Index, as_dict
 from .inputs import Inputs
 from .templates import AnalysisUse, analysis_uses, resolve
@@ -68,10 +68,6 @@ def _names(service: str, namespace: str) -> tuple[str, ...]:
     return (service, f"{service}.{namespace}.svc.cluster.local", f"{service}.{namespace}.svc", f"{service}.{namespace}")
 
 
-_RE2 = re2.Options()
-_RE2.log_errors = False  # a pattern RE2 refuses is a non-match here, not a line on stderr
-
-
 def _selects(matcher: promql_ast.Matcher, service: str, namespace: str) -> bool:
     names = _names(service, namespace)
     if matcher.type == "=":
@@ -79,11 +75,8 @@ def _selects(matcher: promql_ast.Matcher, service: str, namespace: str) -> bool:
     if matcher.type == "=~":
         if service in (NEW_HASH, OLD_HASH):
             return service in matcher.value
-        try:  # RE2, as Prometheus matches (anchored); linear in the name, whatever the pull request wrote
-            pattern = re2.compile(matcher.value, options=_RE2)
-        except re2.error:
-            return False
-        return any(pattern.fullmatch(n) is not None for n in names)
+        pattern = compile_re2(matcher.value)  # RE2, as Prometheus matches (anchored); refused: no match
+        return pattern is not None and any(pattern.fullmatch(n) is not None for n in names)
     return False
 
 

@@ -18,12 +18,12 @@ import re
 from dataclasses import dataclass
 from typing import Iterator
 
-import re2
 
 from .. import argocdsync
 from ..errors import InputError
 from ..model import Document, Violation
 from ..rules import rule
+from .globs import compile_re2
 from .index import Index, PodTemplate, as_dict, as_list, dicts, service_host
 from .inputs import Inputs
 from .traffic import pod_annotations, sidecar_injection
@@ -377,8 +377,6 @@ def _covers(wide: dict, narrow: dict) -> bool:
     return uri == theirs
 
 
-_RE2 = re2.Options()
-_RE2.log_errors = False  # a regex RE2 refuses takes nothing here (Istio refuses the VirtualService)
 # Paths a regex that takes every request must match in full (Istio matches uri.regex with RE2, whole path).
 _PROBES = ("/", "/a", "/a/b.c?d=e&f", "/" + "x" * 64, "/%2F~")
 MAX_MATCH_PAIRS = 100_000  # match pairs of two routes compared; more is refused rather than judged for minutes
@@ -387,13 +385,8 @@ MAX_MATCH_PAIRS = 100_000  # match pairs of two routes compared; more is refused
 def _any_path(uri) -> bool:
     """A uri.regex that matches every request path (".*", "^/.*$", ...): it takes every request, as prefix "/" does."""
     regex = uri.get("regex") if isinstance(uri, dict) and len(uri) == 1 else None
-    if not isinstance(regex, str):
-        return False
-    try:
-        compiled = re2.compile(regex, options=_RE2)
-    except re2.error:
-        return False
-    return all(compiled.fullmatch(probe) for probe in _PROBES)
+    compiled = compile_re2(regex) if isinstance(regex, str) else None  # refused by RE2: Istio refuses it too
+    return compiled is not None and all(compiled.fullmatch(probe) for probe in _PROBES)
 
 
 def _shadows(earlier: dict, route: dict, where: str) -> bool:
