@@ -221,7 +221,7 @@ def _check(targets: list[tuple[Path, str, str]], settings: Settings, stages: tup
         from . import controlplane  # its imports cost a few hundred milliseconds an offline run never needs
 
         plane = controlplane.Session(settings)
-    pool = ThreadPoolExecutor(max_workers=len(stages) + 1)  # not a `with`: leaving one waits for every thread
+    pool = ThreadPoolExecutor(max_workers=2 * len(stages) + 1)  # not a `with`: leaving one waits for every thread
     try:
         with tempfile.TemporaryDirectory(prefix="gitops-check-") as tmp, runner.stop_on_failure(pool):
             workdir = Path(tmp)
@@ -241,6 +241,8 @@ def _check(targets: list[tuple[Path, str, str]], settings: Settings, stages: tup
                 modules[name] = importlib.import_module(f"gitops_check.{name}")
                 if not getattr(modules[name], "READS_DOCUMENTS", True):
                     running[name] = pool.submit(timed, name, unrendered)
+                elif hasattr(modules[name], "ahead"):  # what the stage needs besides the documents (ctx.once)
+                    pool.submit(modules[name].ahead, ctx)
             sources = rendering.result()  # a target that does not render is the error, whatever lint found
             rendered_at = time.perf_counter()
             # Each stage runs one tool process (or pure Python); running them side by side hides latency.

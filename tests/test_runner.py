@@ -541,3 +541,29 @@ def test_the_harness_own_memory_is_not_counted_as_the_tools():
     fake = "import sys\nsys.stderr.write('SIGSEGV: segmentation violation\\nPC=0x0 m=0 sigcode=1\\n')\nsys.exit(2)\n"
     assert runner.run([sys.executable, "-c", fake], tool="fake", settings=limits(tool_memory_mib=256)).returncode == 2
     del held
+
+
+def test_context_once_computes_once_for_every_thread(tmp_path):
+    """Context.once: the first caller computes, concurrent callers wait for the same answer or exception."""
+    from gitops_check.context import Context
+
+    ctx, calls, gate = Context(settings.load(), tmp_path), [], threading.Event()
+
+    def slow():
+        calls.append(1)
+        gate.wait(5)
+        return object()
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        answers = [pool.submit(ctx.once, "k", slow) for _ in range(4)]
+        gate.set()
+        assert len({id(a.result(timeout=10)) for a in answers}) == 1 and calls == [1]
+
+    def failing():
+        calls.append(2)
+        raise ToolError("tool broke")
+
+    for _ in range(2):
+        with pytest.raises(ToolError, match="broke"):
+            ctx.once("bad", failing)
+    assert calls == [1, 2]

@@ -230,3 +230,31 @@ def test_converter_is_strict_except_where_the_crd_preserves_unknown_fields():
     assert {"apiVersion", "kind", "metadata"} <= set(spec["properties"]["embedded"]["properties"])
     assert out["properties"]["apiVersion"]["enum"] == ["example.com/v1"]
     assert out["properties"]["metadata"] == {"$ref": "#/$defs/" + kubernetes.OBJECT_META}
+
+
+def test_kubeconform_workers_grow_with_the_documents(monkeypatch):
+    """A second worker compiles every schema again: one overlay gets one worker, a fleet one per core."""
+    monkeypatch.setattr(kubeconform.runner, "usable_cores", lambda: 2)
+    workers = lambda n: kubeconform.command("kubeconform", [], "1.34", [], documents=n)[6]  # noqa: E731
+    assert [workers(n) for n in (0, 23, 199, 230, 5000)] == ["1", "1", "1", "2", "2"]
+    assert kubeconform.command("kubeconform", [], "1.34", [])[5:7] == ["-n", "1"]
+
+
+def test_schemas_are_prepared_once_per_run_ahead_of_the_documents(tmp_path, monkeypatch):
+    """The pipeline calls schemas.ahead() while kustomize renders; check() gets the same schema set, not a second
+    round of integrity checks; a failure of the preparation is raised by check() too."""
+    calls = []
+    real = schemas.prepare
+    monkeypatch.setattr(schemas, "prepare", lambda s: calls.append(s) or real(s))
+    ctx = Context(settings.load(), tmp_path)
+    prepared = schemas.ahead(ctx)
+    assert schemas.check([], ctx) == [] and schemas.ahead(ctx) is prepared and len(calls) == 1
+
+    def broken(s):
+        raise ToolError("schema folder damaged")
+
+    monkeypatch.setattr(schemas, "prepare", broken)
+    other = Context(settings.load(), tmp_path)
+    for ask in (schemas.ahead, lambda c: schemas.check([], c)):
+        with pytest.raises(ToolError, match="damaged"):
+            ask(other)
