@@ -141,3 +141,22 @@ def test_the_real_overlays_and_argocd_are_clean(ctx, rendered):
     targets = pipeline.resolve_targets([], ctx.settings)
     sources = pipeline.render_targets(targets, ctx.settings)
     assert judge(ctx, *sources) == []
+
+
+def test_cluster_scoped_kinds_are_what_the_api_server_and_the_locked_crds_say(ctx):
+    """references.index.CLUSTER_SCOPED decides which objects have no namespace (namespace checks, the Argo CD
+    destination's namespaces, duplicate detection): it must hold every kind the real kube-apiserver, with the locked
+    CRDs installed, serves without a namespace, and no kind it serves in one. Three kinds of CRDs that are not locked
+    here (cert-manager's ClusterIssuer, External Secrets' ClusterExternalSecret, the CSI snapshotter's
+    VolumeSnapshotClass) are cluster-scoped upstream."""
+    from gitops_check.kubeapi import Client
+    from gitops_check.references.index import CLUSTER_SCOPED
+
+    cp = ctx.control_plane()
+    served = Client(cp.url, cp.token, cp.ca_file).resources().values()
+    cluster = {r.kind for r in served if not r.namespaced}
+    namespaced = {r.kind for r in served if r.namespaced}
+    assert "ClusterAnalysisTemplate" in cluster and "ClusterSecretStore" in cluster and "Rollout" in namespaced
+    assert sorted(cluster - CLUSTER_SCOPED) == [], " ".join(sorted(cluster - CLUSTER_SCOPED))
+    assert sorted(CLUSTER_SCOPED & namespaced) == []
+    assert sorted(CLUSTER_SCOPED - cluster) == ["ClusterExternalSecret", "ClusterIssuer", "VolumeSnapshotClass"]
