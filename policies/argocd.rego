@@ -144,22 +144,79 @@ annotation_entries(name) := {trim_space(e) |
 
 hook_annotation := "argocd.argoproj.io/hook"
 
+helm_hook_annotation := "helm.sh/hook"
+
 sync_options_annotation := "argocd.argoproj.io/sync-options"
 
 # The kinds that are meant to run as a hook: they run to completion and are deleted and recreated per sync.
 hook_kinds := {"Job", "Pod"}
 
+# Which objects Argo CD runs as hooks, and in which sync phase, as gitops-engine reads the annotations (Argo CD
+# v3.5.1, gitops-engine/pkg/sync/hook/hook.go IsHook and Types, hook/helm/hook.go and hook/helm/type.go): the
+# hook types of argocd.argoproj.io/hook; when it names none, those helm.sh/hook maps onto them (other Helm values
+# map to nothing). The object is a hook when argocd.argoproj.io/hook is present, whatever its value, unless its
+# only type is Skip; without it, when helm.sh/hook is present and not exactly crd-install.
+annotations := a if {
+	a := object.get(input, ["metadata", "annotations"], {})
+	is_object(a)
+} else := {}
+
+argo_hook_types := {"PreSync", "Sync", "PostSync", "SyncFail", "Skip"}
+
+helm_hook_types := {"pre-install": "PreSync", "pre-upgrade": "PreSync", "post-install": "PostSync", "post-upgrade": "PostSync"}
+
+argo_types := annotation_entries(hook_annotation) & argo_hook_types
+
+hook_types := argo_types if count(argo_types) > 0
+
+hook_types := {helm_hook_types[e] | some e in annotation_entries(helm_hook_annotation)} if count(argo_types) == 0
+
+has_annotation(name) if name in object.keys(annotations)
+
+is_hook if {
+	has_annotation(hook_annotation)
+	hook_types != {"Skip"}
+}
+
+is_hook if {
+	not has_annotation(hook_annotation)
+	annotations[helm_hook_annotation] != "crd-install"
+}
+
+# Argo CD's controller runs these on the Application's deletion, not in a sync (controller/hook.go).
+deletion_hook if count(annotation_entries(hook_annotation) & {"PreDelete", "PostDelete"}) > 0
+
+deletion_hook if count(annotation_entries(helm_hook_annotation) & {"pre-delete", "post-delete"}) > 0
+
+hook_annotations_text := concat(" and ", [sprintf("%s: %q", [name, annotations[name]]) |
+	some name in [hook_annotation, helm_hook_annotation]
+	is_string(annotations[name])
+])
+
 # METADATA
 # title: Sync hooks are Jobs or Pods, and no object is skipped
-# description: An object with argocd.argoproj.io/hook is not synced but run as a hook, and with the default BeforeHookCreation policy deleted and recreated on every sync; on a Namespace that deletes everything in it, on a Rollout or Service it is downtime. A hook of Skip (alone or in the list) means Argo CD never applies the object at all, so the release is never rolled out.
+# description: An object Argo CD reads as a hook is not synced but run as one, and with the default BeforeHookCreation policy deleted and recreated on every sync; on a Namespace that deletes everything in it, on a Rollout or Service it is downtime. Argo CD reads argocd.argoproj.io/hook (any value but Skip alone) and, when that is absent, helm.sh/hook (any value but exactly crd-install), which it maps onto its own hooks, pre-install and pre-upgrade to PreSync, post-install and post-upgrade to PostSync (gitops-engine/pkg/sync/hook/hook.go and hook/helm/type.go in Argo CD v3.5.1; its docs/user-guide/helm.md, "Helm Hooks"), so a Helm chart's annotation left on a rendered object makes it a hook too. A hook that runs in no sync phase (an empty or unknown value, a Helm value without a mapping, a PreDelete or PostDelete hook on anything but a Job or Pod) is left out of every sync (gitops-engine/pkg/sync/ignore), so the object is never applied. A hook of Skip (alone or in the list) means Argo CD never applies the object at all, so the release is never rolled out.
 # custom:
 #   id: WH-ARGO-009
 #   severity: error
 deny contains {"rule": "WH-ARGO-009", "msg": msg} if {
 	not input.kind in hook_kinds
-	hooks := annotation_entries(hook_annotation) - {"Skip"}
-	count(hooks) > 0
-	msg := sprintf("the %s has the annotation %s: %s, so Argo CD deletes and recreates it as a hook on every sync instead of syncing it: remove the annotation (only Jobs and Pods may be hooks)", [input.kind, hook_annotation, concat(",", sort(hooks))])
+	is_hook
+	phases := hook_types - {"Skip"}
+	count(phases) > 0
+	msg := sprintf("the %s has %s, so Argo CD deletes and recreates it as a %s hook on every sync instead of syncing it: remove the annotation (only Jobs and Pods may be hooks)", [input.kind, hook_annotations_text, concat(",", sort(phases))])
+}
+
+deny contains {"rule": "WH-ARGO-009", "msg": msg} if {
+	is_hook
+	count(hook_types) == 0
+	not deletion_hook_of_a_hook_kind
+	msg := sprintf("the %s has %s, which Argo CD reads as a hook of no sync phase, so no sync ever applies it: remove the annotation", [input.kind, hook_annotations_text])
+}
+
+deletion_hook_of_a_hook_kind if {
+	input.kind in hook_kinds
+	deletion_hook
 }
 
 deny contains {"rule": "WH-ARGO-009", "msg": msg} if {
@@ -180,7 +237,7 @@ destructive_sync_options := {"Replace=true", "Force=true"}
 #   severity: error
 deny contains {"rule": "WH-ARGO-010", "msg": msg} if {
 	input.kind in replace_sensitive_kinds
-	some option in annotation_entries(sync_options_annotation) & destructive_sync_options
+	some option in (annotation_entries(sync_options_annotation) & destructive_sync_options)
 	msg := sprintf("the %s has %s %s, so Argo CD deletes and re-creates it on a sync (downtime): remove the option and let server-side apply update it in place", [input.kind, sync_options_annotation, option])
 }
 

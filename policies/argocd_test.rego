@@ -83,10 +83,46 @@ test_hook_annotations if {
 		[obj("Job", {"argocd.argoproj.io/hook": "PreSync", "argocd.argoproj.io/hook-delete-policy": "BeforeHookCreation"}), set()],
 		[obj("Pod", {"argocd.argoproj.io/hook": "PostSync"}), set()],
 		[obj("Namespace", {"argocd.argoproj.io/sync-wave": "-2"}), set()],
-		[obj("Namespace", {"argocd.argoproj.io/hook": ""}), set()],
+		# present but empty: gitops-engine's IsHook only asks whether the key exists, and a hook of no type is
+		# left out of the sync (ignore.Ignore), so the Namespace would never be applied
+		[obj("Namespace", {"argocd.argoproj.io/hook": ""}), {"WH-ARGO-009"}],
+		[obj("Job", {"argocd.argoproj.io/hook": "PreSnyc"}), {"WH-ARGO-009"}],
+		[obj("Rollout", {"argocd.argoproj.io/hook": "PostDelete"}), {"WH-ARGO-009"}],
+		[obj("Job", {"argocd.argoproj.io/hook": "PostDelete"}), set()],
 	] {
 		{r.rule | some r in argocd.deny} == case[1] with input as case[0]
 	}
+}
+
+test_helm_hook_annotations if {
+	# Argo CD maps helm.sh/hook onto its own hooks (gitops-engine pkg/sync/hook/helm): pre-* PreSync, post-* PostSync
+	every case in [
+		[obj("Rollout", {"helm.sh/hook": "pre-install"}), {"WH-ARGO-009"}],
+		[obj("Service", {"helm.sh/hook": "post-install, post-upgrade"}), {"WH-ARGO-009"}],
+		[obj("ConfigMap", {"helm.sh/hook": "pre-upgrade", "helm.sh/hook-weight": "-1"}), {"WH-ARGO-009"}],
+		# a Helm value Argo CD maps to no phase still makes a hook, one no sync applies (any kind)
+		[obj("Rollout", {"helm.sh/hook": "test"}), {"WH-ARGO-009"}],
+		[obj("Job", {"helm.sh/hook": "test-success"}), {"WH-ARGO-009"}],
+		[obj("Namespace", {"helm.sh/hook": " crd-install"}), {"WH-ARGO-009"}],
+		# Jobs and Pods may be hooks; crd-install (exactly) is not a hook; pre-delete runs on the Application's deletion
+		[obj("Job", {"helm.sh/hook": "pre-install,pre-upgrade", "helm.sh/hook-delete-policy": "before-hook-creation"}), set()],
+		[obj("Pod", {"helm.sh/hook": "post-install"}), set()],
+		[obj("CustomResourceDefinition", {"helm.sh/hook": "crd-install"}), set()],
+		[obj("Job", {"helm.sh/hook": "pre-delete"}), set()],
+		[obj("Rollout", {"helm.sh/hook-weight": "5", "helm.sh/resource-policy": "keep"}), set()],
+		# Argo CD's own annotation wins: the Helm one is ignored next to it
+		[obj("Job", {"argocd.argoproj.io/hook": "PreSync", "helm.sh/hook": "test"}), set()],
+		[obj("Rollout", {"argocd.argoproj.io/hook": "PostSync", "helm.sh/hook": "pre-install"}), {"WH-ARGO-009"}],
+	] {
+		{r.rule | some r in argocd.deny} == case[1] with input as case[0]
+	}
+}
+
+test_helm_hook_message_says_what_argo_cd_does if {
+	msgs := {r.msg | some r in argocd.deny} with input as obj("Rollout", {"helm.sh/hook": "pre-upgrade"})
+	msgs == {`the Rollout has helm.sh/hook: "pre-upgrade", so Argo CD deletes and recreates it as a PreSync hook on every sync instead of syncing it: remove the annotation (only Jobs and Pods may be hooks)`}
+	some m in argocd.deny with input as obj("Rollout", {"helm.sh/hook": "test"})
+	contains(m.msg, "no sync ever applies it: remove the annotation")
 }
 
 test_hook_message_names_the_kind_and_fix if {

@@ -1,5 +1,5 @@
-# Availability judged on single objects: disruption budgets that say what they protect, and spreading
-# replicas over nodes and zones. The replica floor per environment (an HPA's minReplicas or spec.replicas,
+# Availability judged on single objects: disruption budgets that say what they protect, spreading
+# replicas over nodes and zones, and an autoscaler that may scale out. The replica floor per environment (an HPA's minReplicas or spec.replicas,
 # WH-REF-008) and budgets judged against the real replica count (WH-REF-009) need two objects: see the
 # references stage.
 package webhook.availability
@@ -88,4 +88,16 @@ spreads(spec) if {
 	some mode in ["requiredDuringSchedulingIgnoredDuringExecution", "preferredDuringSchedulingIgnoredDuringExecution"]
 	some term in spec.affinity.podAntiAffinity[mode]
 	object.get(term, ["podAffinityTerm", "topologyKey"], object.get(term, "topologyKey", "")) in spread_keys
+}
+
+# METADATA
+# title: A HorizontalPodAutoscaler may scale up
+# description: With spec.behavior.scaleUp.selectPolicy Disabled the HPA never adds a replica (DisabledPolicySelect "disables the scaling in this direction", k8s.io/api autoscaling/v2 types.go), so under load the service stays at its current size and saturates while the replica floor (WH-REF-008) still passes. Judged in every environment, since the HPA comes from base/ and staging rehearses it. A scaleDown policy of Disabled is a legitimate choice and is not reported.
+# custom:
+#   id: WH-AVAIL-005
+#   severity: error
+deny contains {"rule": "WH-AVAIL-005", "msg": msg} if {
+	input.kind == "HorizontalPodAutoscaler"
+	object.get(input, ["spec", "behavior", "scaleUp", "selectPolicy"], "") == "Disabled"
+	msg := sprintf("spec.behavior.scaleUp.selectPolicy is Disabled, so the HPA never scales %s out under load: remove selectPolicy (the default is Max) or set Max", [object.get(input, ["spec", "scaleTargetRef", "name"], "its target")])
 }

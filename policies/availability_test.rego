@@ -53,3 +53,29 @@ test_spread_selector_must_match_the_pods if {
 	f.ids(availability.deny) == {"WH-AVAIL-004"} with input as spread_with({"matchExpressions": [{"key": "app.kubernetes.io/name", "operator": "DoesNotExist"}]})
 	f.ids(availability.deny) == {"WH-AVAIL-004"} with input as json.remove(spread_with({}), ["spec/template/spec/topologySpreadConstraints/0/labelSelector"])
 }
+
+hpa(behavior) := {"kind": "HorizontalPodAutoscaler", "metadata": f.meta("webhook-service"), "spec": {
+	"scaleTargetRef": {"apiVersion": "argoproj.io/v1alpha1", "kind": "Rollout", "name": "webhook-service"},
+	"minReplicas": 3, "maxReplicas": 20, "behavior": behavior,
+}}
+
+test_hpa_with_scale_up_disabled_fires if {
+	f.ids(availability.deny) == {"WH-AVAIL-005"} with input as hpa({"scaleUp": {"selectPolicy": "Disabled"}})
+	staging := json.patch(hpa({"scaleUp": {"selectPolicy": "Disabled", "policies": [{"type": "Pods", "value": 4, "periodSeconds": 15}]}}), [{"op": "replace", "path": "/metadata/labels/environment", "value": "staging"}])
+	f.ids(availability.deny) == {"WH-AVAIL-005"} with input as staging
+	some r in availability.deny with input as hpa({"scaleUp": {"selectPolicy": "Disabled"}})
+	contains(r.msg, "never scales webhook-service out under load: remove selectPolicy")
+}
+
+test_hpa_that_may_scale_up_passes if {
+	every behavior in [
+		{},
+		{"scaleUp": {"selectPolicy": "Max", "policies": [{"type": "Percent", "value": 100, "periodSeconds": 15}]}},
+		{"scaleUp": {"selectPolicy": "Min", "policies": [{"type": "Pods", "value": 4, "periodSeconds": 15}]}},
+		{"scaleUp": {"stabilizationWindowSeconds": 0}},
+		# never scaling in is a legitimate choice
+		{"scaleDown": {"selectPolicy": "Disabled"}},
+	] {
+		count(availability.deny) == 0 with input as hpa(behavior)
+	}
+}

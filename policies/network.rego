@@ -1,5 +1,5 @@
 # Networking: NetworkPolicies that really restrict, TLS-only Ingresses, no Service that exposes pods
-# on every node or a cloud load balancer outside the ingress path.
+# on every node or a cloud load balancer outside the ingress path, or that answers only on some nodes.
 package webhook.network
 
 import data.lib.k8s
@@ -239,4 +239,18 @@ deny contains {"rule": "WH-NET-009", "msg": msg} if {
 	ips := object.get(input.spec, "externalIPs", [])
 	count(ips) > 0
 	msg := sprintf("the Service sets spec.externalIPs %v, exposing it outside the Ingress: remove externalIPs and expose it through the Ingress", [ips])
+}
+
+# METADATA
+# title: No Service with internalTrafficPolicy Local
+# description: With internalTrafficPolicy Local kube-proxy routes traffic from inside the cluster (the ingress controller, the other services) only to endpoints on the client's own node, and drops it when that node runs no ready pod of the Service (ServiceInternalTrafficPolicyLocal, "dropping the traffic if there are no local endpoints", k8s.io/api core/v1 types.go; kubernetes.io/docs/concepts/services-networking/service-traffic-policy). With a few replicas spread over many nodes most clients reach nothing. Judged in every environment. Headless and ExternalName Services are not proxied and are left alone; externalTrafficPolicy Local (source IP preservation for a load balancer) is a different setting and is not reported here.
+# custom:
+#   id: WH-NET-010
+#   severity: error
+deny contains {"rule": "WH-NET-010", "msg": msg} if {
+	input.kind == "Service"
+	input.spec.internalTrafficPolicy == "Local"
+	object.get(input.spec, "type", "ClusterIP") != "ExternalName"
+	object.get(input.spec, "clusterIP", "") != "None"
+	msg := "spec.internalTrafficPolicy is Local, so kube-proxy drops the Service's traffic on every node without a ready pod of its own: remove internalTrafficPolicy (the default is Cluster)"
 }

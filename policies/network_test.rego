@@ -152,3 +152,23 @@ test_external_ips_fire if {
 	count(network.deny) == 0 with input as service({})
 	count(network.deny) == 0 with input as service({"externalIPs": []})
 }
+
+test_internal_traffic_policy_local_fires if {
+	f.ids(network.deny) == {"WH-NET-010"} with input as service({"internalTrafficPolicy": "Local"})
+	staging := json.patch(service({"internalTrafficPolicy": "Local"}), [{"op": "replace", "path": "/metadata/labels/environment", "value": "staging"}])
+	f.ids(network.deny) == {"WH-NET-010"} with input as staging
+}
+
+test_cluster_traffic_policies_pass if {
+	every spec in [
+		{},
+		{"internalTrafficPolicy": "Cluster"},
+		# source IP preservation for a load balancer is a different setting (its type is WH-NET-004's finding)
+		{"externalTrafficPolicy": "Local"},
+		# not proxied by kube-proxy: the field changes nothing
+		{"clusterIP": "None", "internalTrafficPolicy": "Local"},
+	] {
+		not "WH-NET-010" in f.ids(network.deny) with input as service(spec)
+	}
+	count(network.deny) == 0 with input as service({"internalTrafficPolicy": "Cluster"})
+}

@@ -67,6 +67,7 @@ test_a_drain_shorter_than_the_minimum_fires if {
 	contains(d.msg, "minDrainSeconds (5s)")
 	"WH-PROBE-003" in f.ids(probes.deny) with input as with_lifecycle({"preStop": {"exec": {"command": ["sleep", "2"]}}})
 	not "WH-PROBE-003" in f.ids(probes.deny) with input as with_lifecycle({"preStop": {"sleep": {"seconds": 5}}})
+
 	# an exec hook that sleeps nothing drains some other way: its length is unknown
 	not "WH-PROBE-003" in f.ids(probes.deny) with input as with_lifecycle({"preStop": {"exec": {"command": ["/bin/drain"]}}})
 }

@@ -14,6 +14,8 @@
 #   way Argo Rollouts does (gitops_check/durations.py).
 package webhook.rollout
 
+import data.lib.k8s
+
 canary := input.spec.strategy.canary if input.kind == "Rollout"
 
 blue_green := input.spec.strategy.blueGreen if input.kind == "Rollout"
@@ -205,4 +207,19 @@ deny contains {"rule": "WH-ROLL-013", "msg": msg} if {
 	input.kind == "Rollout"
 	input.spec.paused == true
 	msg := "spec.paused is true, so the Rollout never progresses: remove spec.paused (pause steps with a duration pause a canary)"
+}
+
+# METADATA
+# title: A canary with traffic routing keeps the previous ReplicaSet while routing converges
+# description: After the last step Argo Rollouts points the stable Service at the new ReplicaSet and scales the previous one down scaleDownDelaySeconds later (default 30 s, DefaultScaleDownDelaySeconds in utils/defaults/defaults.go of Argo Rollouts v1.9.1; the CanaryStrategy field "is needed after switching the stable service selector ... to give time for traffic providers to re-target the new pods", pkg/apis/rollouts/v1alpha1/types.go). Mesh proxies and the ingress still send requests to the old pods until the change reaches them; with 0 the pods go at once and those requests fail, so every release is a short outage. Judged where the environment sets params.environments.<env>.minScaleDownDelaySeconds (production 2 s, the 30 s default divided by the end-to-end time scale; staging 0, not judged). Without trafficRouting the field is refused by Argo Rollouts itself (WH-RVAL).
+# custom:
+#   id: WH-ROLL-014
+#   severity: error
+deny contains {"rule": "WH-ROLL-014", "msg": msg} if {
+	canary.trafficRouting
+	delay := canary.scaleDownDelaySeconds
+	is_number(delay)
+	minimum := k8s.env_params.minScaleDownDelaySeconds
+	delay < minimum
+	msg := sprintf("spec.strategy.canary.scaleDownDelaySeconds is %v (below %v s in %s), so Argo Rollouts scales the previous ReplicaSet down %v s after switching traffic to the new one, before mesh proxies and the ingress stop routing to it, and their requests fail: remove it (the default is 30) or set it to at least 30", [delay, minimum, k8s.environment, delay])
 }

@@ -149,3 +149,39 @@ test_paused_rollout_fires if {
 	ids(json.patch(f.rollout, [{"op": "add", "path": "/spec/paused", "value": true}])) == {"WH-ROLL-013"}
 	ids(json.patch(f.rollout, [{"op": "add", "path": "/spec/paused", "value": false}])) == set()
 }
+
+with_scale_down_delay(r, delay) := json.patch(r, [{"op": "add", "path": "/spec/strategy/canary/scaleDownDelaySeconds", "value": delay}])
+
+in_environment(r, env) := json.patch(r, [{"op": "replace", "path": "/metadata/labels/environment", "value": env}])
+
+test_scale_down_delay_below_the_floor_fires_in_production if {
+	every delay in [0, 1] {
+		ids(with_scale_down_delay(f.rollout, delay)) == {"WH-ROLL-014"}
+	}
+
+	# no environment label is judged as production
+	ids(json.remove(with_scale_down_delay(f.rollout, 0), ["metadata/labels/environment"])) == {"WH-ROLL-014"}
+	some r in rollout.deny with input as with_scale_down_delay(f.rollout, 0) with data.slo as f.slo
+	r.msg == "spec.strategy.canary.scaleDownDelaySeconds is 0 (below 2 s in production), so Argo Rollouts scales the previous ReplicaSet down 0 s after switching traffic to the new one, before mesh proxies and the ingress stop routing to it, and their requests fail: remove it (the default is 30) or set it to at least 30"
+}
+
+test_scale_down_delay_passes if {
+	# unset (Argo Rollouts' 30 s), the Rollouts' own 30, the end-to-end targets' 30 / 15
+	ids(f.rollout) == set()
+	every delay in [2, 30, 60] {
+		ids(with_scale_down_delay(f.rollout, delay)) == set()
+	}
+
+	# staging has no floor (params.environments.staging.minScaleDownDelaySeconds: 0)
+	ids(in_environment(with_scale_down_delay(f.rollout, 0), "staging")) == set()
+
+	# without trafficRouting Argo Rollouts itself refuses the field (WH-RVAL); WH-ROLL-009 is about the Services
+	basic := json.remove(with_scale_down_delay(f.rollout, 0), ["spec/strategy/canary/trafficRouting"])
+	not "WH-ROLL-014" in ids(basic)
+}
+
+test_the_floor_comes_from_the_environments_parameters if {
+	params := json.patch(data.params, [{"op": "replace", "path": "/environments/production/minScaleDownDelaySeconds", "value": 30}])
+	f.ids(rollout.deny) == {"WH-ROLL-014"} with input as with_scale_down_delay(f.rollout, 10) with data.slo as f.slo with data.params as params
+	count(rollout.deny) == 0 with input as with_scale_down_delay(f.rollout, 30) with data.slo as f.slo with data.params as params
+}

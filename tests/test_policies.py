@@ -56,6 +56,16 @@ def test_every_rule_fires_on_its_fixture(row, by_fixture):
     assert not others, f"fixture of {row['id']} should violate only that rule, also got {others}"
 
 
+def test_the_hook_fixture_is_reported_for_argo_cds_and_helms_hook_annotations(by_fixture):
+    """WH-ARGO-009 judges both annotations Argo CD reads as hooks: its own, and helm.sh/hook, which it maps
+    onto its own (pre-install/pre-upgrade to PreSync); its fixture holds one object with each."""
+    found = {(v.kind, v.rule): v.message for v in by_fixture["WH-ARGO-009.yaml"]}
+    assert set(found) == {("Namespace", "WH-ARGO-009"), ("Service", "WH-ARGO-009")}
+    assert "argocd.argoproj.io/hook" in found[("Namespace", "WH-ARGO-009")]
+    assert 'helm.sh/hook: "pre-install,pre-upgrade"' in found[("Service", "WH-ARGO-009")]
+    assert "as a PreSync hook" in found[("Service", "WH-ARGO-009")]
+
+
 def test_rollout_without_probes_limits_and_security_context_is_reported(tmp_path):
     path = POLICY_FIXTURES / "rollout-without-probes-limits-securitycontext.yaml"
     rules = {v.rule for v in run([path], tmp_path)}
