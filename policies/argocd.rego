@@ -195,7 +195,7 @@ hook_annotations_text := concat(" and ", [sprintf("%s: %q", [name, annotations[n
 
 # METADATA
 # title: Sync hooks are Jobs or Pods, and no object is skipped
-# description: An object Argo CD reads as a hook is not synced but run as one, and with the default BeforeHookCreation policy deleted and recreated on every sync; on a Namespace that deletes everything in it, on a Rollout or Service it is downtime. Argo CD reads argocd.argoproj.io/hook (any value but Skip alone) and, when that is absent, helm.sh/hook (any value but exactly crd-install), which it maps onto its own hooks, pre-install and pre-upgrade to PreSync, post-install and post-upgrade to PostSync (gitops-engine/pkg/sync/hook/hook.go and hook/helm/type.go in Argo CD v3.5.1; its docs/user-guide/helm.md, "Helm Hooks"), so a Helm chart's annotation left on a rendered object makes it a hook too. A hook that runs in no sync phase (an empty or unknown value, a Helm value without a mapping, a PreDelete or PostDelete hook on anything but a Job or Pod) is left out of every sync (gitops-engine/pkg/sync/ignore), so the object is never applied. A hook of Skip (alone or in the list) means Argo CD never applies the object at all, so the release is never rolled out.
+# description: An object Argo CD reads as a hook is not synced but run as one, and with the default BeforeHookCreation policy deleted and recreated on every sync; on a Namespace that deletes everything in it, on a Rollout or Service it is downtime. Argo CD reads argocd.argoproj.io/hook (any value but Skip alone) and, when that is absent, helm.sh/hook (any value but exactly crd-install), which it maps onto its own hooks, pre-install and pre-upgrade to PreSync, post-install and post-upgrade to PostSync (gitops-engine/pkg/sync/hook/hook.go and hook/helm/type.go in Argo CD v3.5.1; its docs/user-guide/helm.md, "Helm Hooks"), so a Helm chart's annotation left on a rendered object makes it a hook too. A hook that runs in no sync phase (an empty or unknown value, a Helm value without a mapping, a PreDelete or PostDelete hook on anything but a Job or Pod) is left out of every sync (gitops-engine/pkg/sync/ignore), so the object is never applied. A hook of Skip as its one type (gitops-engine hook.Skip; "PreSync,Skip" is a PreSync hook) means Argo CD never applies the object at all, so the release is never rolled out.
 # custom:
 #   id: WH-ARGO-009
 #   severity: error
@@ -219,8 +219,9 @@ deletion_hook_of_a_hook_kind if {
 	deletion_hook
 }
 
+# Skip only when it is the one hook type named (gitops-engine hook.Skip): "PreSync,Skip" runs as a PreSync hook.
 deny contains {"rule": "WH-ARGO-009", "msg": msg} if {
-	"Skip" in annotation_entries(hook_annotation)
+	annotation_entries(hook_annotation) & (argo_hook_types | {"PreDelete", "PostDelete"}) == {"Skip"}
 	msg := sprintf("the %s has the annotation %s: Skip, so Argo CD never applies it: remove the annotation", [input.kind, hook_annotation])
 }
 

@@ -80,6 +80,10 @@ test_hook_annotations if {
 		[obj("Rollout", {"argocd.argoproj.io/hook": "Skip"}), {"WH-ARGO-009"}],
 		[obj("ConfigMap", {"argocd.argoproj.io/hook": "PreSync,Skip"}), {"WH-ARGO-009"}],
 		[obj("Job", {"argocd.argoproj.io/hook": " Skip"}), {"WH-ARGO-009"}],
+		[obj("Job", {"argocd.argoproj.io/hook": "Skip,Bogus"}), {"WH-ARGO-009"}],
+		# Skip with another type is that other hook (gitops-engine hook.Skip: only when it is the one type)
+		[obj("Job", {"argocd.argoproj.io/hook": "PreSync,Skip"}), set()],
+		[obj("Job", {"argocd.argoproj.io/hook": "PostDelete,Skip"}), set()],
 		[obj("Job", {"argocd.argoproj.io/hook": "PreSync", "argocd.argoproj.io/hook-delete-policy": "BeforeHookCreation"}), set()],
 		[obj("Pod", {"argocd.argoproj.io/hook": "PostSync"}), set()],
 		[obj("Namespace", {"argocd.argoproj.io/sync-wave": "-2"}), set()],
