@@ -52,7 +52,9 @@ def _parser() -> argparse.ArgumentParser:
     m.add_argument("--output", metavar="FILE", help="write the report to FILE instead of stdout")
 
     d = sub.add_parser("diff", help="the rendered change of every affected target between two git refs, object by object",
-                       epilog="Exit code 0 (a target that does not render is shown), 2 bad input (a ref that names no commit).")
+                       epilog="Exit codes: 0 no error finding (a target that does not render is shown), 1 an error finding "
+                              "(WH-DIFF-001: a production Rollout, Deployment, or a Service, HPA or PDB it depends on, "
+                              "removed or renamed), 2 bad input (a ref that names no commit).")
     d.add_argument("--base", metavar="REF", default="origin/main", help="the base ref (default: origin/main)")
     d.add_argument("--head", metavar="REF", help="the head ref (default: the working tree as it is)")
     d.add_argument("--format", choices=("text", "markdown"), default="text")
@@ -231,7 +233,7 @@ def main(argv: list[str] | None = None) -> int:
             diffs = gitdiff.diff(settings.repo_root, args.base, args.head, settings)
             show = gitdiff.markdown if args.format == "markdown" else gitdiff.text
             sys.stdout.write(show(diffs, args.base, args.head))
-            return 0
+            return gitdiff.exit_code(diffs)  # 1: WH-DIFF-001 (the diff is printed all the same)
         if args.command == "plan":
             return _plan(args, settings)
         if args.command == "merge":

@@ -10,6 +10,10 @@ that say how each overlay syncs) affects every target. Changed files are `git di
 files when there is no HEAD. Refs are resolved to commits first; nothing here touches the network or the
 repository's state: a ref is materialized with `git archive` into a temporary folder. Both trees are walked and
 rendered with the invoking checkout's settings (targets, tool pins and limits): what a ref holds is data.
+
+Besides the diff, each target's two renderings are judged together (renames.py): a production Rollout or
+Deployment, or a Service, HPA or PDB it depends on, that disappears (removed or renamed) is WH-DIFF-001, which Argo
+CD would sync as a new Rollout at 100 % without canary and a prune of the running one; `diff` then exits 1.
 """
 
 from __future__ import annotations
@@ -31,9 +35,11 @@ from pathlib import Path
 
 import yaml
 
-from . import kustomgraph, loader, pipeline, render, runner
+from . import kustomgraph, loader, pipeline, render, renames, runner
 from .errors import InputError
+from .model import Violation
 from .report import escape as visible
+from .report import line as finding_line
 from .settings import Settings
 
 GIT_TIMEOUT = 120  # seconds, for every git process
@@ -261,6 +267,7 @@ class Side:
     objects: dict[str, str] = field(default_factory=dict)  # "apiVersion kind namespace/name" -> YAML
     error: str | None = None
     present: bool = True
+    docs: list[dict] = field(default_factory=list)  # the rendered objects as parsed (not redacted; never printed)
 
 
 @dataclass
@@ -272,13 +279,17 @@ class TargetDiff:
     removed: list[str] = field(default_factory=list)
     changed: list[str] = field(default_factory=list)
     patches: dict[str, str] = field(default_factory=dict)  # object -> unified diff
+    findings: list[Violation] = field(default_factory=list)  # WH-DIFF-001/002 (renames.py)
 
 
-def _objects(text: str, source: str) -> dict[str, str]:
+def _objects(text: str, source: str, docs: list[dict] | None = None) -> dict[str, str]:
+    """Redacted YAML per object key; the parsed objects are appended to DOCS when given."""
     out: dict[str, str] = {}
     for _, doc in loader.load_all(text, source):  # the loader's limits: 600 levels of nesting was an internal error
         if not isinstance(doc, dict):
             continue
+        if docs is not None:
+            docs.append(doc)
         meta = doc.get("metadata") if isinstance(doc.get("metadata"), dict) else {}
         ns = meta.get("namespace") or ""
         key = f"{doc.get('apiVersion', '')} {doc.get('kind', '')} {ns + '/' if ns else ''}{meta.get('name', '')}"
@@ -296,7 +307,8 @@ def _render(settings: Settings, rel: str) -> Side:
     if not render.is_overlay(overlay):
         return Side(present=False)
     try:
-        return Side(_objects(render.build(overlay, rel, settings), rel))
+        docs: list[dict] = []
+        return Side(_objects(render.build(overlay, rel, settings), rel, docs), docs=docs)
     except InputError as exc:
         return Side(error=" ".join(str(exc).split())[:500])
     except yaml.YAMLError as exc:
@@ -307,6 +319,8 @@ def compare(name: str, base: Side, head: Side) -> TargetDiff:
     d = TargetDiff(name, base, head)
     if base.error or head.error:
         return d
+    if base.present and head.present:  # a target only one side has is not a rename (WH-REF-032 judges its Application)
+        d.findings = renames.findings(name, base.docs, head.docs)
     for key in sorted(set(base.objects) | set(head.objects)):
         old, new = base.objects.get(key), head.objects.get(key)
         if old == new:
@@ -370,13 +384,26 @@ def _errors(d: TargetDiff) -> list[str]:
     return [f"{side}: {visible(s.error)}" for side, s in (("base", d.base), ("head", d.head)) if s.error]
 
 
+def findings(diffs: list[TargetDiff]) -> list[Violation]:
+    """Every target's WH-DIFF findings, errors first."""
+    return sorted((v for d in diffs for v in d.findings), key=lambda v: (v.severity != "error", v.source, v.rule, v.ref))
+
+
+def exit_code(diffs: list[TargetDiff]) -> int:
+    """1 when a finding is an error (WH-DIFF-001), else 0."""
+    return 1 if any(v.severity == "error" for v in findings(diffs)) else 0
+
+
 def summary(diffs: list[TargetDiff], base_ref: str, head_ref: str | None) -> str:
     head = head_ref or "the working tree"
     if not diffs:
         return f"gitops-check diff: nothing to diff: no target is affected between {base_ref} and {head}"
     added, removed, changed = _counts(diffs)
+    found = findings(diffs)
+    errors = sum(v.severity == "error" for v in found)
+    verdict = f"; {errors} error(s), {len(found) - errors} warning(s)" if found else ""
     return (f"gitops-check diff {base_ref} -> {head}: {len(diffs)} target(s) affected; "
-            f"{added} added, {removed} removed, {changed} changed")
+            f"{added} added, {removed} removed, {changed} changed{verdict}")
 
 
 def text(diffs: list[TargetDiff], base_ref: str, head_ref: str | None) -> str:
@@ -388,6 +415,9 @@ def text(diffs: list[TargetDiff], base_ref: str, head_ref: str | None) -> str:
             out.append(f"--- {'added' if key in d.added else 'removed' if key in d.removed else 'changed'}: {visible(key)}")
             out.append(patch.rstrip("\n"))
         out.append("")
+    found = findings(diffs)
+    if found:
+        out += [finding_line(v) for v in found] + [""]
     out.append(summary(diffs, base_ref, head_ref))
     return "\n".join(out) + "\n"
 
@@ -401,6 +431,16 @@ def markdown(diffs: list[TargetDiff], base_ref: str, head_ref: str | None, limit
     """One collapsible block per target, after the hidden marker a bot finds its comment by; at most LIMIT
     characters (whole blocks are left off, with a note saying how many and how to see them)."""
     head = MARKER + "\n### Rendered change\n\n" + html.escape(summary(diffs, base_ref, head_ref)) + "\n\n"
+    found = findings(diffs)
+    if found:  # before the blocks, so the size cap leaves blocks off first; at most half the limit
+        head += "**Findings** (`gitops-check diff`; the rules are in docs/policies.md):\n\n"
+        for n, v in enumerate(found):
+            item = f"- {html.escape(finding_line(v))}\n"
+            if len(head) + len(item) > limit // 2:
+                head += f"- … and {len(found) - n} more: run `make diff BASE=<base>` in a checkout to see them\n"
+                break
+            head += item
+        head += "\n"
     blocks = []
     for d in diffs:
         body = "\n".join(html.escape(e) for e in _errors(d))

@@ -30,7 +30,7 @@ object in one source (an overlay or a file) in `waivers.yaml` (see README).
 
 
 def rows(settings: Settings) -> list[dict]:
-    for name in dict.fromkeys(STAGES + OFFLINE_STAGES + ("waivers",)):
+    for name in dict.fromkeys(STAGES + OFFLINE_STAGES + ("waivers", "renames")):  # renames: `diff`'s rules
         importlib.import_module(f"gitops_check.{name}")  # registers the stage's Python rules
     from . import policies
 
