@@ -62,7 +62,7 @@ def sync_options(options: object) -> dict[str, str]:
 
 # --------------------------------------------------------------------------- Applications
 
-_PLACEHOLDER = re.compile(r"\{\{\s*\.?([A-Za-z0-9_.\-]+)\s*\}\}")
+PLACEHOLDER = re.compile(r"\{\{\s*\.?([A-Za-z0-9_.\-]+)\s*\}\}")
 
 
 def _dict(value: Any) -> dict:
@@ -94,7 +94,7 @@ class App:
         return sync_options(_dict(self.spec.get("syncPolicy")).get("syncOptions"))
 
 
-def _lookup(element: dict, key: str) -> Any:
+def lookup(element: dict, key: str) -> Any:
     if key in element:
         return element[key]
     value: Any = element
@@ -111,9 +111,9 @@ def substitute(value: Any, element: dict, budget: Expansion) -> Any:
     against BUDGET (the ApplicationSet's, every element together)."""
     if isinstance(value, str):
         def repl(m: re.Match) -> str:
-            found = _lookup(element, m.group(1))
+            found = lookup(element, m.group(1))
             return m.group(0) if found is None or isinstance(found, (dict, list)) else str(found)
-        return budget.sub(_PLACEHOLDER, value, repl) if "{{" in value else value
+        return budget.sub(PLACEHOLDER, value, repl) if "{{" in value else value
     if isinstance(value, dict):
         return {k: substitute(v, element, budget) for k, v in value.items()}
     if isinstance(value, list):

@@ -1,6 +1,7 @@
 """Argo CD settings that make a validated overlay unsafe to sync: render options Argo CD applies on top of the
 overlay (WH-REF-049), objects the AppProject does not permit (WH-REF-050), and ignored differences that keep a
-new pod template out of the cluster while Argo CD shows Synced (WH-REF-051)."""
+new pod template, or any field in it but its annotations, out of the cluster while Argo CD shows Synced
+(WH-REF-051). ApplicationSets whose Applications cannot be enumerated: tests/test_applicationset_generators.py."""
 
 from __future__ import annotations
 
@@ -268,6 +269,22 @@ def test_red_team_ignored_template_with_respect_ignore_differences_is_reported(c
     assert "Rollout web" in found[0].message and "RespectIgnoreDifferences=true" in found[0].message
 
 
+@pytest.mark.parametrize(
+    "expression",
+    ["jsonPointers: [/spec/template/spec/containers/0/env]", "jsonPointers: [/spec/template/spec/containers/0/command]",
+     "jqPathExpressions: ['.spec.template.spec.containers[].env']"],
+)
+def test_red_team_ignored_field_inside_the_template_is_reported(ctx, expression):
+    """A path inside the pod template passed (only the template, its ancestors and the images were judged): with
+    RespectIgnoreDifferences=true (or automated sync) a new env value or command in git never reached the cluster."""
+    found = run(ctx, ignoring(ROLLOUT + f"      {expression}\n"))
+    assert [v.rule for v in found] == ["WH-REF-051"]
+    assert "Rollout web" in found[0].message and "fields in it" in found[0].message
+    assert expression.split("[", 1)[1].strip("]'") in found[0].message
+    automated = run(ctx, ignoring(ROLLOUT + f"      {expression}\n", "[]", "    automated: {prune: true}\n"))
+    assert [v.rule for v in automated] == ["WH-REF-051"] and "OutOfSync" in automated[0].message
+
+
 def test_fixture_reports_only_the_template_entry(ctx):
     found = run(ctx, (HERE / "WH-REF-051.yaml").read_text())
     assert [v.rule for v in found] == ["WH-REF-051"] and "ignoreDifferences[1]" in found[0].message
@@ -289,6 +306,16 @@ def test_fixture_reports_only_the_template_entry(ctx):
         "jqPathExpressions: ['(.spec.template)']", "jqPathExpressions: ['.spec[]']",
         "jqPathExpressions: ['.. | .image?']", "jqPathExpressions: ['.spec.template.spec.containers[] | ..']",
         "managedFieldsManagers: [kubectl-edit]",
+        # fields inside the pod template: a change there in git never reaches the cluster either
+        "jqPathExpressions: ['.spec.template.spec.containers[] | select(.name == \"web\") | .resources']",
+        "jsonPointers: [/spec/template/spec/containers/0/args]", "jsonPointers: [/spec/template/spec/containers/0/resources/limits]",
+        "jsonPointers: [/spec/template/spec/initContainers/0/command]", "jsonPointers: [/spec/template/spec/volumes]",
+        "jsonPointers: [/spec/template/spec/serviceAccountName]", "jsonPointers: [/spec/template/metadata/labels]",
+        "jsonPointers: [/spec/template/metadata]",  # its labels included
+        "jqPathExpressions: ['.spec.template.metadata[]']",  # any key: the labels too
+        "jqPathExpressions: ['.spec.template.metadata | ..']",
+        "jqPathExpressions: ['.spec.template.spec.containers[].readinessProbe']",
+        "jqPathExpressions: ['.spec.template.spec.containers[].envFrom, .spec.replicas']",
     ],
 )
 def test_ignored_template_or_image_is_reported(ctx, expression):
@@ -303,8 +330,11 @@ def test_ignored_template_or_image_is_reported(ctx, expression):
         "jqPathExpressions: [.spec.replicas]",
         "jsonPointers: ['/spec/template/metadata/annotations/kubectl.kubernetes.io~1restartedAt']",
         "jqPathExpressions: ['.spec.template.metadata.annotations[\"kubectl.kubernetes.io/restartedAt\"]']",
-        "jqPathExpressions: ['.spec.template.spec.containers[] | select(.name == \"web\") | .resources']",
-        "jqPathExpressions: ['.metadata.labels']",
+        # the template's annotations and everything in them: kubectl rollout restart's, a restart is no release
+        "jsonPointers: [/spec/template/metadata/annotations]", "jqPathExpressions: ['.spec.template.metadata.annotations']",
+        "jqPathExpressions: ['.spec.template.metadata.annotations | ..']",
+        "jqPathExpressions: ['.metadata.labels']", "jsonPointers: [/spec/revisionHistoryLimit]",
+        "jsonPointers: [/spec/strategy/canary/steps]",  # outside the template (the canary's own rules judge steps)
         "managedFieldsManagers: [kube-controller-manager]",
     ],
 )

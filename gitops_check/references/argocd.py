@@ -2,7 +2,8 @@
 list generator produces) points at an overlay that exists, deploys it into the namespace its manifests
 declare, and stays inside what its AppProject allows; and what Argo CD would do on top of the overlay is
 safe: no render options gitops-check never renders, every rendered kind permitted by the project, no ignored
-pod template, the namespace kept (WH-REF-049..051, 055). Patterns are matched as Argo CD matches them
+field of a pod template, the namespace kept (WH-REF-049..051, 055); and an ApplicationSet generates only
+Applications this module can enumerate and so judge (WH-REF-056). Patterns are matched as Argo CD matches them
 (references.globs); jq expressions are read by references.jqpaths.
 
 These mistakes only surface after merge, as a ComparisonError or a sync that fails or lands objects in
@@ -16,13 +17,13 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from .. import loader
-from ..argocdsync import App, applications, local_sources, overlay_dir
+from ..argocdsync import PLACEHOLDER, App, applications, lookup, local_sources, overlay_dir
 from ..errors import InputError
 from ..model import Document, Violation
 from ..render import is_overlay
 from ..rules import rule
 from .globs import argo_match, go_match
-from .index import CLUSTER_SCOPED, ENVIRONMENT_LABEL, Index, as_dict, dicts
+from .index import CLUSTER_SCOPED, ENVIRONMENT_LABEL, Index, as_dict, as_list, dicts
 from .inputs import Inputs
 from .jqpaths import paths as jq_paths
 from .rollouts import routed_services
@@ -76,10 +77,11 @@ PROJECT_KINDS = rule(
 )
 IGNORED_TEMPLATE = rule(
     "WH-REF-051", "error", "references",
-    "An Application that respects ignored differences (or syncs automatically) does not ignore the pod template or "
-    "images of its Rollouts and Deployments",
+    "An Application that respects ignored differences (or syncs automatically) ignores no field of the pod template "
+    "of its Rollouts and Deployments (its annotations excepted)",
     "Argo CD keeps the live value of an ignored field when it syncs with RespectIgnoreDifferences=true, and a change "
-    "there never makes the Application OutOfSync: a new image is never applied while Argo CD shows Synced.",
+    "there never makes the Application OutOfSync: a new image, command, env value or resource limit is never applied "
+    "while Argo CD shows Synced.",
 )
 NAMESPACE_KEPT = rule(
     "WH-REF-055", "error", "references",
@@ -87,6 +89,15 @@ NAMESPACE_KEPT = rule(
     "land in, when its AppProject lets it sync that Namespace",
     "Argo CD prunes a Namespace it synced once it leaves the overlay, and deleting a Namespace deletes every object in "
     "it (Rollout, Services, Secrets); on a new cluster the sync fails on the missing namespace.",
+)
+GENERATED_UNJUDGED = rule(
+    "WH-REF-056", "error", "references",
+    "Every Application an ApplicationSet generates is one gitops-check can enumerate: list generators with literal "
+    "elements, the ApplicationSet's own template, and placeholders those elements fill",
+    "gitops-check judges an ApplicationSet's Applications by filling its template from its list elements; those a "
+    "git, clusters, matrix, merge, scmProvider, pullRequest, clusterDecisionResource or plugin generator, an "
+    "elementsYaml, a generator's own template or a template expression make are never judged (overlay path, "
+    "namespace, project, render options, ignored differences) and reach the clusters unchecked.",
 )
 # Namespaces every cluster has: no Application needs to create or render them.
 BUILTIN_NAMESPACES = frozenset({"default", "kube-system", "kube-public", "kube-node-lease"})
@@ -409,6 +420,122 @@ def render_options(idx: Index, inputs: Inputs) -> Iterator[Violation]:
             )
 
 
+# --------------------------------------------------------------------------- generated Applications (WH-REF-056)
+
+# The generators of the locked ApplicationSet CRD (Argo CD v3.5.1) other than `list`, and what each makes its
+# Applications from: none of it is in the source, so none of their Applications can be enumerated here. Argo CD runs
+# every generator set in a generators[] entry (GetRelevantGenerators), `selector` aside, which only filters.
+GENERATOR_INPUTS = {
+    "git": "the folders or files of a Git repository at the revision Argo CD fetches",
+    "clusters": "the clusters registered in Argo CD",
+    "matrix": "every combination of its child generators' parameters",
+    "merge": "its child generators' parameters merged by key",
+    "scmProvider": "the repositories an SCM provider lists",
+    "pullRequest": "the open pull requests of a repository",
+    "clusterDecisionResource": "the status of a resource in the cluster",
+    "plugin": "what a generator plugin's service answers",
+}
+UNJUDGED = ("so none of the Applications it generates is judged (overlay path, namespace, project, render options, "
+            "ignored differences)")
+LIST_FIX = ("write each Application as an element of a list generator's `elements` (literal key/value pairs) and its "
+            "settings in spec.template, or as an Application of its own; both are judged")
+
+
+def _sets(value: Any) -> bool:
+    """The value sets something (mergo leaves a field the generator's template leaves empty to spec.template)."""
+    if isinstance(value, dict):
+        return any(_sets(v) for v in value.values())
+    if isinstance(value, list):
+        return any(_sets(v) for v in value)
+    return not _empty(value)
+
+
+def _unfilled(value: Any, element: dict, where: str = "") -> Iterator[tuple[str, str]]:
+    """(field, text) for every string of a template a list element does not fill in full: a placeholder whose key
+    the element lacks (or holds a list or mapping), and every other `{{ ... }}` (functions, pipes, conditions, trim
+    markers), which Argo CD evaluates and gitops-check cannot. Mapping keys are never filled here: one with `{{` too."""
+    if isinstance(value, str):
+        if "{{" in value:
+            def filled(m: re.Match) -> str:
+                found = lookup(element, m.group(1))
+                return m.group(0) if found is None or isinstance(found, (dict, list)) else ""
+            if "{{" in PLACEHOLDER.sub(filled, value):
+                yield where, value
+    elif isinstance(value, dict):
+        for k, v in value.items():
+            field = f"{where}.{k}" if where else str(k)
+            if "{{" in str(k):
+                yield field, str(k)
+            yield from _unfilled(v, element, field)
+    elif isinstance(value, list):
+        for i, v in enumerate(value):
+            yield from _unfilled(v, element, f"{where}[{i}]")
+
+
+def _shown(text: str, limit: int = 80) -> str:
+    return repr(text if len(text) <= limit else text[:limit] + "...")
+
+
+def _indexes(numbers: list[int]) -> str:
+    shown = ", ".join(str(n) for n in numbers[:5])
+    return shown + (f" and {len(numbers) - 5} more" if len(numbers) > 5 else "")
+
+
+def generated_applications(idx: Index, inputs: Inputs) -> Iterator[Violation]:
+    """The Applications an ApplicationSet generates must be ones gitops-check enumerates (argocdsync.applications):
+    one per literal element of a list generator's `elements`, from spec.template, every placeholder filled by the
+    element. Refused: any other generator (its Applications come from outside the source), a list generator's
+    elementsYaml (elements Argo CD adds from a string) or own template (it takes precedence over spec.template,
+    field by field), and template text the elements do not fill. spec.templatePatch is WH-REF-049's."""
+    for appset in idx.of_kind("ApplicationSet"):
+        spec = as_dict(appset.obj.get("spec"))
+        for i, generator in enumerate(as_list(spec.get("generators"))):
+            for key, value in as_dict(generator).items():
+                if key == "selector" or value is None:
+                    continue
+                if key != "list":
+                    made = GENERATOR_INPUTS.get(key)
+                    what = (f"a {key} generator: Argo CD makes its Applications from {made}, which gitops-check "
+                            "cannot enumerate" if made else
+                            f"a {key!r} generator, which gitops-check does not know and cannot enumerate")
+                    yield GENERATED_UNJUDGED.violation(
+                        appset, f"generators[{i}] is {what}, {UNJUDGED}; {LIST_FIX}",
+                    )
+                    continue
+                listed = as_dict(value)
+                if not _empty(listed.get("elementsYaml")):
+                    yield GENERATED_UNJUDGED.violation(
+                        appset,
+                        f"generators[{i}].list.elementsYaml adds elements Argo CD parses from a string (often a "
+                        f"template of another generator's values), which gitops-check does not read, {UNJUDGED}; "
+                        "move them into `elements` as literal key/value pairs",
+                    )
+                if _sets(listed.get("template")):
+                    yield GENERATED_UNJUDGED.violation(
+                        appset,
+                        f"generators[{i}].list.template takes precedence over spec.template for its elements' "
+                        "Applications (field by field), and gitops-check fills only spec.template, so none of "
+                        "those Applications is judged as Argo CD generates it; move its fields into spec.template "
+                        "(an ApplicationSet of their own for elements that need other settings)",
+                    )
+        template = as_dict(spec.get("template"))
+        elements = [e for g in dicts(spec.get("generators")) for e in dicts(as_dict(g.get("list")).get("elements"))]
+        unfilled: dict[tuple[str, str], list[int]] = {}
+        for n, element in enumerate(elements):
+            for part in ("metadata", "spec"):
+                for field, text in _unfilled(template.get(part), element, f"spec.template.{part}"):
+                    unfilled.setdefault((field, text), []).append(n)
+        for (field, text), numbers in unfilled.items():
+            yield GENERATED_UNJUDGED.violation(
+                appset,
+                f"{field} {_shown(text)} is not filled by list element{'s' if len(numbers) > 1 else ''} "
+                f"{_indexes(numbers)} (a key the element lacks, or a function, pipe, condition or trim marker Argo CD "
+                "evaluates and gitops-check does not), so what Argo CD generates there is not what is judged; use "
+                "plain {{.key}} placeholders (or {{key}} without goTemplate) whose keys every element sets to a "
+                "string, or write the value out",
+            )
+
+
 # --------------------------------------------------------------------------- project resource lists (WH-REF-050)
 
 
@@ -469,18 +596,23 @@ def project_kinds(idx: Index, inputs: Inputs) -> Iterator[Violation]:
 # --------------------------------------------------------------------------- ignored pod templates (WH-REF-051)
 
 WORKLOADS = (("argoproj.io", "Rollout"), ("apps", "Deployment"))
-# What a sync must never leave as it is live: the pod template, and every container image in it. A path covers
-# one of them when it is that path or an ancestor of it ("*": any array element or key).
-TEMPLATE_PATHS = (("spec", "template"),) + tuple(
-    ("spec", "template", "spec", containers, "*", "image")
-    for containers in ("containers", "initContainers", "ephemeralContainers")
-)
+# What a sync must never leave as it is live: the pod template, every field in it (images, commands, args, env,
+# resources, probes, volumes, labels), and so every ancestor of it. A path covers it when it is the template, an
+# ancestor or a descendant of it ("*": any array element or key).
+TEMPLATE = ("spec", "template")
+# The one part of the template a sync may leave as it is live: its annotations, where `kubectl rollout restart`
+# writes kubectl.kubernetes.io/restartedAt (commonly ignored, and a restart is no release). Matched literally: a
+# "*" there may be the labels.
+KEPT_LIVE = ("spec", "template", "metadata", "annotations")
 # Field managers that own no part of a pod template: the HPA (scale subresource) and the Deployment controller.
 REPLICA_MANAGERS = frozenset({"kube-controller-manager"})
 
 
 def _covers(path: list[str]) -> bool:
-    return any(len(path) <= len(t) and all(p == q or "*" in (p, q) for p, q in zip(path, t)) for t in TEMPLATE_PATHS)
+    """The path (or what lies below it) reaches the pod template or a field in it, other than its annotations."""
+    if not all(p == q or "*" in (p, q) for p, q in zip(path, TEMPLATE)):
+        return False
+    return tuple(path[:len(KEPT_LIVE)]) != KEPT_LIVE
 
 
 def _pointer(pointer: str) -> list[str] | None:
@@ -493,7 +625,8 @@ def _pointer(pointer: str) -> list[str] | None:
 
 
 def _ignored_template(entry: dict) -> list[str]:
-    """What an ignoreDifferences entry ignores of a pod template (its expressions that cover it)."""
+    """What an ignoreDifferences entry ignores of a pod template (its expressions that cover it). A jq path this
+    reader cannot follow to its end (recursive descent, functions) may reach anything below where it stops."""
     found = []
     for pointer in as_list_str(entry.get("jsonPointers")):
         segments = _pointer(pointer)
@@ -505,7 +638,7 @@ def _ignored_template(entry: dict) -> list[str]:
     managers = [m for m in as_list_str(entry.get("managedFieldsManagers")) if m not in REPLICA_MANAGERS]
     if managers:
         found.append(f"every field managedFieldsManagers {', '.join(managers)} own (the pod template and images "
-                     "included, once they wrote them)")
+                     "fields included, once they wrote them)")
     return found
 
 
@@ -552,9 +685,10 @@ def _automated(app: App) -> bool:
 
 
 def ignored_templates(idx: Index, inputs: Inputs) -> Iterator[Violation]:
-    """An Application must not ignore the pod template or a container image of its Rollouts and Deployments when it
-    syncs with RespectIgnoreDifferences=true (the sync keeps the live value) or automatically (a change there never
-    makes it OutOfSync). Ignoring /spec/replicas for an HPA is fine."""
+    """An Application must not ignore the pod template of its Rollouts and Deployments, nor any field in it (images,
+    commands, env, resources, ...), when it syncs with RespectIgnoreDifferences=true (the sync keeps the live value)
+    or automatically (a change there never makes it OutOfSync). Ignoring /spec/replicas for an HPA, or the template's
+    annotations (kubectl's restartedAt), is fine."""
     for app in apps(idx):
         respects = app.options.get("RespectIgnoreDifferences") == "true"
         if not respects and not _automated(app):
@@ -573,9 +707,10 @@ def ignored_templates(idx: Index, inputs: Inputs) -> Iterator[Violation]:
                    "makes it OutOfSync")
             yield IGNORED_TEMPLATE.violation(
                 app.doc,
-                f"{app.label}ignoreDifferences[{i}] ignores the pod template or a container image of "
-                f"{', '.join(targets)} ({', '.join(what)}), and {how}: a new image is never applied while Argo CD "
-                "shows Synced; ignore only fields a controller owns (such as /spec/replicas under an HPA)",
+                f"{app.label}ignoreDifferences[{i}] ignores the pod template or fields in it of "
+                f"{', '.join(targets)} ({', '.join(what)}), and {how}: a new image, command, env value or limit "
+                "there is never applied while Argo CD shows Synced; ignore only fields a controller owns (such as "
+                "/spec/replicas under an HPA) or the template's annotations",
             )
 
 
@@ -622,4 +757,4 @@ def namespaces_kept(idx: Index, inputs: Inputs) -> Iterator[Violation]:
 
 
 CHECKS = (app_paths, app_namespaces, app_projects, project_permits, app_environments, selector_hash_kept,
-          render_options, project_kinds, ignored_templates, namespaces_kept)
+          render_options, generated_applications, project_kinds, ignored_templates, namespaces_kept)
