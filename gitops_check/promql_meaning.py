@@ -11,7 +11,8 @@ checked for the classic mistakes that parse fine and mean nothing:
 * WH-PROM-006 rate()/irate()/increase() of something that is not a counter: a metric whose name says so, or a
   subquery of an aggregation or arithmetic across series (sum-then-rate);
 * WH-PROM-007 a rate-like window shorter than four scrape intervals: the longest `interval` of the source's
-  ServiceMonitors/PodMonitors, else `params.prometheus.scrapeInterval` of policies/data/params.yaml;
+  ServiceMonitors/PodMonitors, else `params.prometheus.scrapeInterval` of policies/data/params.yaml; the Istio
+  sidecar's series (istio_*, envoy_*) only by the monitors of the sidecar's port (scrape.SIDECAR_PORT_NAME, 15090);
 * WH-PROM-008 a dashboard query that does not parse (rules and analysis queries that do not parse are
   promtool's to report: WH-PROM-001/002);
 * WH-PROM-009 histogram_quantile over raw cumulative bucket counters (no rate() or increase() in between);
@@ -22,16 +23,19 @@ checked for the classic mistakes that parse fine and mean nothing:
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 from typing import Callable, Iterator
 
-from . import analysis, grafana, promql_ast, scrape
+from . import analysis, grafana, promql_ast
+from . import scrape as scrape_
 from .context import Context
 from .model import Document, Source, Violation
 from .promql_ast import Node, Parsed, calls, format_duration, metric_name, unwrap, walk
+from .references.inputs import load_network_peers
 from .rules import Rule, rule
 from .scrape import Scrape
 
@@ -64,7 +68,8 @@ SHORT_WINDOW = rule(
     "WH-PROM-007",
     "error",
     "promql",
-    "Rate-like range windows span at least four scrape intervals (the source's ServiceMonitor, else params.prometheus.scrapeInterval)",
+    "Rate-like range windows span at least four scrape intervals (the source's monitors of the port the metric comes from, "
+    "else params.prometheus.scrapeInterval)",
     "A shorter window holds fewer than two samples after one late or missed scrape: the rate vanishes, graphs gap and "
     "alerts and analysis flap",
 )
@@ -114,18 +119,28 @@ class Query:
     doc: Document
     where: str  # how messages name it: `group "g", alert "A"`, `metric "m"`, `dashboard "D" (f.json), panel "P", query A`
     expr: str
-    scrape: Scrape
+    scrape: Scrape  # of the service's own metrics
     dashboard: bool = False
+    # The Istio sidecar's metrics (names starting with sidecar_prefixes) come from its own port: scraped by the
+    # monitors of that port, else (None) at the default, read only when a query needs it.
+    sidecar: Scrape | None = None
+    sidecar_prefixes: tuple[str, ...] = ()
+    default: Callable[[], Scrape] | None = field(default=None, compare=False, hash=False)  # one per run
 
 
 def check(sources: list[Source], ctx: Context) -> list[Violation]:
     default = cache(lambda: _default_scrape(ctx))  # params.yaml is read only when a query needs it
+    peers = cache(lambda: load_network_peers(ctx.settings.policies_dir))
+    ports = cache(lambda: peers().sidecar_metrics_ports)
     queries: list[Query] = []
     violations: list[Violation] = []
     for source in sources:
-        scrape = cache(lambda source=source: _scrape(source, default))
+        scrape = cache(lambda source=source: scrape_.interval(source.documents, default, ports))
+        sidecar = cache(lambda source=source: scrape_.interval(source.documents, lambda: None, ports, sidecar=True))
         for doc in source.documents:
-            queries += _queries(doc, scrape, violations)
+            found = _queries(doc, scrape, violations)
+            queries += [dataclasses.replace(q, sidecar=sidecar(), sidecar_prefixes=peers().sidecar_metric_prefixes,
+                                            default=default) for q in found]
     if not queries:
         return violations
     ids = {expr: str(n) for n, expr in enumerate(dict.fromkeys(q.expr for q in queries))}  # each text parsed once
@@ -144,7 +159,7 @@ def check(sources: list[Source], ctx: Context) -> list[Violation]:
                     )
                 )
             continue  # a rule or analysis query: promtool reports it (WH-PROM-001/002)
-        key = (query.expr, query.scrape, query.dashboard)  # a fleet repeats its queries: each judged once
+        key = (query.expr, query.scrape, query.sidecar, query.dashboard)  # a fleet repeats its queries: each judged once
         if key not in judged:
             judged[key] = [finding for check_ in CHECKS for finding in check_(result, query)]
         violations += [r.violation(query.doc, f"{query.where}: {message}") for r, message in judged[key]]
@@ -183,12 +198,8 @@ def _rule_name(raw: dict) -> str:
     return next((f'{key} "{raw[key]}"' for key in ("alert", "record") if raw.get(key)), "a rule without alert or record")
 
 
-def _scrape(source: Source, default: Callable[[], Scrape]) -> Scrape:
-    return scrape.interval(source.documents, default)
-
-
 def _default_scrape(ctx: Context) -> Scrape:
-    return scrape.default(ctx.settings.policies_dir, ctx.settings.display)
+    return scrape_.default(ctx.settings.policies_dir, ctx.settings.display)
 
 
 # --------------------------------------------------------------------------- the checks
@@ -323,15 +334,25 @@ def _counter(name: str) -> bool:
     return parts[-1].endswith(COUNTER_SUFFIXES)
 
 
+def _window_scrape(selector: Node, query: Query) -> Scrape:
+    """Who scrapes what a range selector reads: the Istio sidecar's series (istio_*, envoy_*) come from its own port,
+    scraped by the monitors of that port or at the default interval, not by the service's ServiceMonitor."""
+    names = [s.metric for s in promql_ast.vector_selectors(selector)]
+    if query.sidecar_prefixes and names and all(n.startswith(query.sidecar_prefixes) for n in names):
+        return query.sidecar or (query.default() if query.default else query.scrape)
+    return query.scrape
+
+
 def _short_window(parsed: Parsed, query: Query) -> Finding:
-    minimum = SCRAPES_PER_WINDOW * query.scrape.seconds
     for call, _ in calls(parsed.tree, *WINDOWED):
         arg = unwrap(call["args"][0])
+        scraped = _window_scrape(arg, query) if arg["node"] == "MatrixSelector" else query.scrape
+        minimum = SCRAPES_PER_WINDOW * scraped.seconds
         if arg["node"] == "MatrixSelector" and arg["range_seconds"] < minimum:
             grafana_hint = " ([$__rate_interval] in Grafana)" if query.dashboard else ""
             yield SHORT_WINDOW, (
                 f"{_short(parsed.text(call))} looks back {format_duration(arg['range_seconds'])}, less than four scrape "
-                f"intervals ({query.scrape.origin}: {format_duration(query.scrape.seconds)}): one late or missed scrape leaves "
+                f"intervals ({scraped.origin}: {format_duration(scraped.seconds)}): one late or missed scrape leaves "
                 f"fewer than two samples and the result vanishes; widen the window to at least {format_duration(minimum)}{grafana_hint}"
             )
 

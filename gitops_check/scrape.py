@@ -38,15 +38,36 @@ def default(policies_dir: Path, display: Callable[[Path], str] = str) -> Scrape:
         ) from None
 
 
-def interval(documents: list[Document], fallback: Callable[[], Scrape]) -> Scrape:
-    """The longest scrape interval of the documents' monitors; `fallback()` (the default) where none is set."""
+# The port of the Istio sidecar's metrics (Envoy's stats, every istio_* and envoy_* series) as a monitor names it: the
+# name the injector gives it on the istio-proxy container (istio/istio manifests/charts/istio-control/istio-discovery/
+# files/injection-template.yaml: containerPort 15090, name http-envoy-prom) or its number (params.network.prometheus.
+# sidecarMetricsPorts).
+SIDECAR_PORT_NAME = "http-envoy-prom"
+
+
+def interval(documents: list[Document], fallback: Callable[[], Scrape | None],
+             sidecar_ports: Callable[[], tuple[int, ...]] | None = None, sidecar: bool = False) -> Scrape | None:
+    """The longest scrape interval of the documents' monitors; `fallback()` (the default) where none is set. With
+    SIDECAR_PORTS (read only when a monitor has endpoints), the sidecar's metrics are scraped by the monitors of its
+    port only (SIDECAR) and the service's own by the others: the cluster's Prometheus scrapes every sidecar at its
+    default interval otherwise."""
     found = []
     for doc in (d for d in documents if d.kind in MONITORS and d.group == "monitoring.coreos.com"):
         endpoints = (doc.obj.get("spec") or {}).get(MONITORS[doc.kind])
         for endpoint in endpoints if isinstance(endpoints, list) else []:
+            if sidecar_ports is not None and _scrapes_sidecar(endpoint, sidecar_ports()) != sidecar:
+                continue
             value = endpoint.get("interval") if isinstance(endpoint, dict) else None
             try:
                 found.append(Scrape(duration_seconds(value), f"{doc.kind} {doc.name}"))
             except (ValueError, TypeError):  # unset, or malformed (the schemas stage reports that)
-                found.append(fallback())
+                if (fallen := fallback()) is not None:
+                    found.append(fallen)
     return max(found, key=lambda s: s.seconds) if found else fallback()
+
+
+def _scrapes_sidecar(endpoint: object, ports: tuple[int, ...]) -> bool:
+    if not isinstance(endpoint, dict):
+        return False
+    named = {str(endpoint.get(k)) for k in ("port", "portNumber", "targetPort") if endpoint.get(k) is not None}
+    return SIDECAR_PORT_NAME in named or bool(named & {str(p) for p in ports})

@@ -334,3 +334,35 @@ def test_routes_with_too_many_match_conditions_to_compare_are_refused(ctx):
     text = text.replace("    - name: primary\n", "    - name: primary\n      match:\n" + many.replace("/x", "/p"), 1)
     with pytest.raises(InputError, match=r"400 x 400 match conditions .* more than the 100,000"):
         found(ctx, text)
+
+
+def test_a_podmonitor_may_scrape_the_injected_sidecars_metrics_port(references_ctx):
+    """Istio's injector names Envoy's metrics port http-envoy-prom on the istio-proxy container it adds: a PodMonitor
+    of it is fine on injected pods (WH-REF-029 asks for a container port name the pods have), and wrong where no
+    sidecar is injected."""
+    def monitored(inject: str) -> list[str]:
+        text = f"""
+apiVersion: apps/v1
+kind: Deployment
+metadata: {{name: web, namespace: app, labels: {{environment: staging}}}}
+spec:
+  replicas: 2
+  selector: {{matchLabels: {{app: web}}}}
+  template:
+    metadata: {{labels: {{app: web, sidecar.istio.io/inject: "{inject}"}}}}
+    spec:
+      containers:
+        - {{name: web, image: web:1.0.0, ports: [{{name: http, containerPort: 8080}}]}}
+---
+apiVersion: monitoring.coreos.com/v1
+kind: PodMonitor
+metadata: {{name: envoy, namespace: app}}
+spec:
+  selector: {{matchLabels: {{app: web}}}}
+  podMetricsEndpoints:
+    - {{port: http-envoy-prom, path: /stats/prometheus, interval: 15s}}
+"""
+        return [v.rule for v in check_references(references_ctx, text) if v.rule == "WH-REF-029"]
+
+    assert monitored("true") == []
+    assert monitored("false") == ["WH-REF-029"]

@@ -430,10 +430,33 @@ def test_a_missing_default_scrape_interval_is_an_input_error(tmp_path):
     from gitops_check.errors import InputError
 
     (tmp_path / "data").mkdir()
-    (tmp_path / "data" / "params.yaml").write_text(yaml.safe_dump({"params": {"environments": {}}}))
+    params = yaml.safe_load((settings.load().policies_dir / "data" / "params.yaml").read_text())
+    del params["params"]["prometheus"]["scrapeInterval"]
+    (tmp_path / "data" / "params.yaml").write_text(yaml.safe_dump(params))
     ctx = Context(dataclasses.replace(settings.load(), policies_dir=tmp_path), tmp_path)
     with pytest.raises(InputError, match=r"params.yaml: cannot read params.prometheus.scrapeInterval"):
         promql_meaning.check([rule_source("sum(rate(x_total[5m]))")], ctx)
     # read only when a query needs it: a monitor's interval, or nothing to check, needs no default
     assert promql_meaning.check([rule_source("sum(rate(x_total[5m]))", extra=(monitor("30s"),))], ctx) == []
     assert promql_meaning.check([Source("empty", "file", [Document(monitor(None), "inline")])], ctx) == []
+
+
+def test_the_sidecars_metrics_are_judged_by_the_scrape_of_the_sidecars_port(tmp_path):
+    """The service's ServiceMonitor scrapes its own metrics port, not Envoy's: a 1m interval there does not make a 2m
+    window over istio_* too short (the cluster's Prometheus scrapes every sidecar at params.prometheus.scrapeInterval,
+    30s); a PodMonitor of the sidecar's port (by the injector's name for it, or 15090) does."""
+    slow_app = monitor("1m")
+    istio = "sum(rate(istio_requests_total[2m]))"
+    assert messages(promql_meaning.check([rule_source(istio, extra=(slow_app,))], Context(settings.load(), tmp_path))) == []
+    found = promql_meaning.check([rule_source("sum(rate(http_requests_total[2m]))", extra=(slow_app,))],
+                                 Context(settings.load(), tmp_path))
+    assert [v.rule for v in found] == ["WH-PROM-007"]
+    for endpoint in ({"port": "http-envoy-prom", "interval": "1m"}, {"portNumber": 15090, "interval": "1m"}):
+        envoy = {"apiVersion": "monitoring.coreos.com/v1", "kind": "PodMonitor", "metadata": {"name": "envoy", "namespace": "ns"},
+                 "spec": {"selector": {}, "podMetricsEndpoints": [endpoint]}}
+        found = promql_meaning.check([rule_source(istio, extra=(envoy,))], Context(settings.load(), tmp_path))
+        assert [v.rule for v in found] == ["WH-PROM-007"] and "(PodMonitor envoy: 1m)" in found[0].message
+    # each window by the scrape of what it reads: here only the service's own metric's window is too short
+    mixed = "sum(rate(istio_requests_total[2m])) / sum(rate(http_requests_total[2m]))"
+    [v] = promql_meaning.check([rule_source(mixed, extra=(slow_app,))], Context(settings.load(), tmp_path))
+    assert v.rule == "WH-PROM-007" and "rate(http_requests_total[2m])" in v.message and "(ServiceMonitor sm: 1m)" in v.message

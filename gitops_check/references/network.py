@@ -87,12 +87,20 @@ def monitor_ports(idx: Index, inputs: Inputs) -> Iterator[Violation]:
         for template in templates:
             for endpoint in dicts(as_dict(monitor.obj.get("spec")).get("podMetricsEndpoints")):
                 port = endpoint.get("port")
-                if port and not has_port(template.ports(), str(port)):
+                if port and not has_port(template.ports(), str(port)) and not _sidecar_port(idx, template, str(port)):
                     yield MONITOR_PORT.violation(
                         monitor,
                         f"podMetricsEndpoints port {port!r} is not a container port name of "
                         f"{template.owner.kind}/{template.owner.name}; use the container port's name",
                     )
+
+
+def _sidecar_port(idx: Index, template, name: str) -> bool:
+    """The port Istio's injector names on the istio-proxy container it adds (Envoy's metrics), on pods it injects."""
+    from ..scrape import SIDECAR_PORT_NAME
+    from .traffic import sidecar_injection  # traffic imports this module
+
+    return name == SIDECAR_PORT_NAME and sidecar_injection(idx, template)[0] is True
 
 
 def ingress_service_backends(ingress: Document) -> Iterator[tuple[str, dict]]:
