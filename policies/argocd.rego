@@ -154,7 +154,9 @@ hook_kinds := {"Job", "Pod"}
 # Which objects Argo CD runs as hooks, and in which sync phase, as gitops-engine reads the annotations (Argo CD
 # v3.5.1, gitops-engine/pkg/sync/hook/hook.go IsHook and Types, hook/helm/hook.go and hook/helm/type.go): the
 # hook types of argocd.argoproj.io/hook; when it names none, those helm.sh/hook maps onto them (other Helm values
-# map to nothing). The object is a hook when argocd.argoproj.io/hook is present, whatever its value, unless its
+# map to nothing). gitops-engine's common.NewHookType knows PreSync, Sync, PostSync, SyncFail and Skip only
+# (gitops-engine/pkg/sync/common/types.go), so PreDelete and PostDelete are no hook types there: "PreDelete,Skip" has
+# the types [Skip]. The object is a hook when argocd.argoproj.io/hook is present, whatever its value, unless its
 # only type is Skip; without it, when helm.sh/hook is present and not exactly crd-install.
 annotations := a if {
 	a := object.get(input, ["metadata", "annotations"], {})
@@ -183,7 +185,13 @@ is_hook if {
 	annotations[helm_hook_annotation] != "crd-install"
 }
 
-# Argo CD's controller runs these on the Application's deletion, not in a sync (controller/hook.go).
+# PreDelete and PostDelete hooks are Argo CD's controller's, not gitops-engine's (Argo CD v3.5.1 controller/hook.go
+# isPreDeleteHook and isPostDeleteHook): an entry PreDelete or PostDelete of argocd.argoproj.io/hook, or pre-delete or
+# post-delete of helm.sh/hook, each annotation read on its own (the Helm one even next to Argo CD's). Such an object
+# without a sync phase among its gitops-engine types (hasGitOpsEngineSyncPhaseHook) is left out of every sync
+# (controller/state.go partitionTargetObjsForSync) and only created when the Application is deleted (executeHooks,
+# which asks isHookOfType alone, so a Skip next to it changes nothing): a deletion hook, on a Job or Pod; never
+# applied, on anything else. With a sync phase it is also synced as that hook.
 deletion_hook if count(annotation_entries(hook_annotation) & {"PreDelete", "PostDelete"}) > 0
 
 deletion_hook if count(annotation_entries(helm_hook_annotation) & {"pre-delete", "post-delete"}) > 0
@@ -195,7 +203,7 @@ hook_annotations_text := concat(" and ", [sprintf("%s: %q", [name, annotations[n
 
 # METADATA
 # title: Sync hooks are Jobs or Pods, and no object is skipped
-# description: An object Argo CD reads as a hook is not synced but run as one, and with the default BeforeHookCreation policy deleted and recreated on every sync; on a Namespace that deletes everything in it, on a Rollout or Service it is downtime. Argo CD reads argocd.argoproj.io/hook (any value but Skip alone) and, when that is absent, helm.sh/hook (any value but exactly crd-install), which it maps onto its own hooks, pre-install and pre-upgrade to PreSync, post-install and post-upgrade to PostSync (gitops-engine/pkg/sync/hook/hook.go and hook/helm/type.go in Argo CD v3.5.1; its docs/user-guide/helm.md, "Helm Hooks"), so a Helm chart's annotation left on a rendered object makes it a hook too. A hook that runs in no sync phase (an empty or unknown value, a Helm value without a mapping, a PreDelete or PostDelete hook on anything but a Job or Pod) is left out of every sync (gitops-engine/pkg/sync/ignore), so the object is never applied. A hook of Skip as its one type (gitops-engine hook.Skip; "PreSync,Skip" is a PreSync hook) means Argo CD never applies the object at all, so the release is never rolled out.
+# description: An object Argo CD reads as a hook is not synced but run as one, and with the default BeforeHookCreation policy deleted and recreated on every sync; on a Namespace that deletes everything in it, on a Rollout or Service it is downtime. Argo CD reads argocd.argoproj.io/hook (any value but Skip alone) and, when that is absent, helm.sh/hook (any value but exactly crd-install), which it maps onto its own hooks, pre-install and pre-upgrade to PreSync, post-install and post-upgrade to PostSync (gitops-engine/pkg/sync/hook/hook.go and hook/helm/type.go in Argo CD v3.5.1; its docs/user-guide/helm.md, "Helm Hooks"), so a Helm chart's annotation left on a rendered object makes it a hook too. A hook that runs in no sync phase is left out of every sync, so the object is never applied. That is an empty or unknown value or a Helm value without a mapping (gitops-engine/pkg/sync/ignore), and a PreDelete or PostDelete hook (argocd.argoproj.io/hook, or helm.sh/hook pre-delete/post-delete) on anything but a Job or Pod, which Argo CD's controller keeps out of the sync and only creates when the Application is deleted (controller/state.go partitionTargetObjsForSync, controller/hook.go). Skip as the one hook type gitops-engine knows (hook.Skip; its common.NewHookType knows PreSync, Sync, PostSync, SyncFail and Skip only, so "PreDelete,Skip" is Skip alone while "PreSync,Skip" is a PreSync hook) means Argo CD never applies the object at all, so the release is never rolled out; a Job or Pod that is also a deletion hook still runs when the Application is deleted.
 # custom:
 #   id: WH-ARGO-009
 #   severity: error
@@ -219,11 +227,18 @@ deletion_hook_of_a_hook_kind if {
 	deletion_hook
 }
 
-# Skip only when it is the one hook type named (gitops-engine hook.Skip): "PreSync,Skip" runs as a PreSync hook.
+# Skip when it is the one hook type gitops-engine knows among the entries (hook.Skip over Types()): "PreSync,Skip"
+# runs as a PreSync hook, but "PreDelete,Skip" is [Skip] (NewHookType drops PreDelete). A Job or Pod that is also a
+# deletion hook still runs as one when the Application is deleted (controller/hook.go isHookOfType ignores Skip).
 deny contains {"rule": "WH-ARGO-009", "msg": msg} if {
-	annotation_entries(hook_annotation) & (argo_hook_types | {"PreDelete", "PostDelete"}) == {"Skip"}
-	msg := sprintf("the %s has the annotation %s: Skip, so Argo CD never applies it: remove the annotation", [input.kind, hook_annotation])
+	argo_types == {"Skip"}
+	not deletion_hook_of_a_hook_kind
+	msg := sprintf("the %s has %s, whose only hook type Argo CD knows is Skip, so %s: remove the annotation", [input.kind, hook_annotations_text, skip_consequence])
 }
+
+skip_consequence := "no sync applies it and Argo CD only creates it when the Application is deleted, as a deletion hook" if {
+	deletion_hook
+} else := "Argo CD never applies it"
 
 # The kinds whose deletion is downtime: what serves traffic and what routes it.
 replace_sensitive_kinds := {"Rollout", "Deployment", "StatefulSet", "DaemonSet", "Service"}

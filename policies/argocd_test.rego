@@ -81,7 +81,7 @@ test_hook_annotations if {
 		[obj("ConfigMap", {"argocd.argoproj.io/hook": "PreSync,Skip"}), {"WH-ARGO-009"}],
 		[obj("Job", {"argocd.argoproj.io/hook": " Skip"}), {"WH-ARGO-009"}],
 		[obj("Job", {"argocd.argoproj.io/hook": "Skip,Bogus"}), {"WH-ARGO-009"}],
-		# Skip with another type is that other hook (gitops-engine hook.Skip: only when it is the one type)
+		# Skip with another type gitops-engine knows is that other hook (hook.Skip: only when it is the one type)
 		[obj("Job", {"argocd.argoproj.io/hook": "PreSync,Skip"}), set()],
 		[obj("Job", {"argocd.argoproj.io/hook": "PostDelete,Skip"}), set()],
 		[obj("Job", {"argocd.argoproj.io/hook": "PreSync", "argocd.argoproj.io/hook-delete-policy": "BeforeHookCreation"}), set()],
@@ -149,4 +149,50 @@ test_replace_and_force_sync_options if {
 	] {
 		{r.rule | some r in argocd.deny} == case[1] with input as case[0]
 	}
+}
+
+test_skip_next_to_a_deletion_hook_is_skip if {
+	# gitops-engine's common.NewHookType (Argo CD v3.5.1) knows PreSync, Sync, PostSync, SyncFail and Skip only, so
+	# "PreDelete,Skip" has the types [Skip]; with no sync phase, controller/state.go partitionTargetObjsForSync keeps
+	# the object out of every sync anyway, and controller/hook.go only creates it when the Application is deleted
+	every case in [
+		obj("Rollout", {"argocd.argoproj.io/hook": "PreDelete,Skip"}),
+		obj("Rollout", {"argocd.argoproj.io/hook": "PostDelete, Skip"}),
+		obj("Service", {"argocd.argoproj.io/hook": "Skip,PreDelete,PostDelete"}),
+		obj("ConfigMap", {"argocd.argoproj.io/hook": "Skip", "helm.sh/hook": "post-delete"}),
+		obj("Namespace", {"argocd.argoproj.io/hook": "PostDelete,Skip,Bogus"}),
+	] {
+		{r.rule | some r in argocd.deny} == {"WH-ARGO-009"} with input as case
+	}
+	msgs := {r.msg | some r in argocd.deny} with input as obj("Rollout", {"argocd.argoproj.io/hook": "PreDelete,Skip"})
+	msgs == {`the Rollout has argocd.argoproj.io/hook: "PreDelete,Skip", whose only hook type Argo CD knows is Skip, so no sync applies it and Argo CD only creates it when the Application is deleted, as a deletion hook: remove the annotation`}
+	msgs_skip := {r.msg | some r in argocd.deny} with input as obj("Rollout", {"argocd.argoproj.io/hook": "Skip"})
+	msgs_skip == {`the Rollout has argocd.argoproj.io/hook: "Skip", whose only hook type Argo CD knows is Skip, so Argo CD never applies it: remove the annotation`}
+}
+
+test_deletion_hooks_as_argo_cd_reads_them if {
+	every case in [
+		# a Job or Pod deletion hook runs when the Application is deleted: controller/hook.go executeHooks asks
+		# isHookOfType only, which finds the entry whatever else the annotation names (Skip included) and reads
+		# helm.sh/hook on its own, even next to argocd.argoproj.io/hook
+		[obj("Pod", {"argocd.argoproj.io/hook": "PreDelete,Skip"}), set()],
+		[obj("Job", {"argocd.argoproj.io/hook": "Skip", "helm.sh/hook": "pre-delete"}), set()],
+		[obj("Job", {"argocd.argoproj.io/hook": "PreDelete,Bogus"}), set()],
+		[obj("Job", {"argocd.argoproj.io/hook": "Bogus", "helm.sh/hook": "post-delete"}), set()],
+		[obj("Job", {"helm.sh/hook": "pre-install,pre-delete"}), set()],
+		# anything else is left out of every sync without a sync phase (partitionTargetObjsForSync) ...
+		[obj("Rollout", {"helm.sh/hook": "pre-delete"}), {"WH-ARGO-009"}],
+		[obj("Service", {"argocd.argoproj.io/hook": "PreDelete,PostDelete"}), {"WH-ARGO-009"}],
+		[obj("ConfigMap", {"argocd.argoproj.io/hook": "Bogus", "helm.sh/hook": "post-delete"}), {"WH-ARGO-009"}],
+		# ... and with one it is synced as that hook (hasGitOpsEngineSyncPhaseHook), deleted and recreated
+		[obj("Rollout", {"argocd.argoproj.io/hook": "PostSync,PreDelete"}), {"WH-ARGO-009"}],
+		[obj("Service", {"helm.sh/hook": "pre-upgrade,post-delete"}), {"WH-ARGO-009"}],
+		# a deletion entry is compared exactly, after trimming
+		[obj("Job", {"argocd.argoproj.io/hook": "predelete"}), {"WH-ARGO-009"}],
+		[obj("Job", {"argocd.argoproj.io/hook": " PostDelete "}), set()],
+	] {
+		{r.rule | some r in argocd.deny} == case[1] with input as case[0]
+	}
+	some m in argocd.deny with input as obj("Rollout", {"argocd.argoproj.io/hook": "PostSync,PreDelete"})
+	contains(m.msg, "as a PostSync hook on every sync")
 }

@@ -92,12 +92,24 @@ spreads(spec) if {
 
 # METADATA
 # title: A HorizontalPodAutoscaler may scale up
-# description: With spec.behavior.scaleUp.selectPolicy Disabled the HPA never adds a replica (DisabledPolicySelect "disables the scaling in this direction", k8s.io/api autoscaling/v2 types.go), so under load the service stays at its current size and saturates while the replica floor (WH-REF-008) still passes. Judged in every environment, since the HPA comes from base/ and staging rehearses it. A scaleDown policy of Disabled is a legitimate choice and is not reported.
+# description: With spec.behavior.scaleUp.selectPolicy Disabled the HPA never adds a replica (DisabledPolicySelect "disables the scaling in this direction", k8s.io/api autoscaling/v2 types.go), so under load the service stays at its current size and saturates while the replica floor (WH-REF-008) still passes. Judged in every environment, since the HPA comes from base/ and staging rehearses it. A scaleDown policy of Disabled is a legitimate choice and is not reported. In production the HPA must also have room to scale out, maxReplicas above minReplicas (default 1); the API server refuses only maxReplicas below minReplicas (pkg/apis/autoscaling/validation validateHorizontalPodAutoscalerSpec), and staging may pin its size. (A scaling policy of value 0 the API server refuses itself, "must be greater than zero", validateScalingPolicy.)
 # custom:
 #   id: WH-AVAIL-005
 #   severity: error
 deny contains {"rule": "WH-AVAIL-005", "msg": msg} if {
 	input.kind == "HorizontalPodAutoscaler"
 	object.get(input, ["spec", "behavior", "scaleUp", "selectPolicy"], "") == "Disabled"
-	msg := sprintf("spec.behavior.scaleUp.selectPolicy is Disabled, so the HPA never scales %s out under load: remove selectPolicy (the default is Max) or set Max", [object.get(input, ["spec", "scaleTargetRef", "name"], "its target")])
+	msg := sprintf("spec.behavior.scaleUp.selectPolicy is Disabled, so the HPA never scales %s out under load: remove selectPolicy (the default is Max) or set Max", [hpa_target])
 }
+
+deny contains {"rule": "WH-AVAIL-005", "msg": msg} if {
+	input.kind == "HorizontalPodAutoscaler"
+	k8s.environment == "production"
+	min_replicas := object.get(input, ["spec", "minReplicas"], 1)
+	max_replicas := input.spec.maxReplicas
+	is_number(max_replicas)
+	max_replicas <= min_replicas
+	msg := sprintf("spec.maxReplicas is %v, no more than minReplicas %v, so the HPA never scales %s out under load in production: raise maxReplicas above minReplicas (base/hpa.yaml allows 20)", [max_replicas, min_replicas, hpa_target])
+}
+
+hpa_target := object.get(input, ["spec", "scaleTargetRef", "name"], "its target")

@@ -79,3 +79,28 @@ test_hpa_that_may_scale_up_passes if {
 		count(availability.deny) == 0 with input as hpa(behavior)
 	}
 }
+
+hpa_replicas(min, max) := json.patch(hpa({}), [{"op": "replace", "path": "/spec/minReplicas", "value": min}, {"op": "replace", "path": "/spec/maxReplicas", "value": max}])
+
+test_production_hpa_without_room_to_scale_out_fires if {
+	# the API server refuses maxReplicas below minReplicas, not equal to it (validateHorizontalPodAutoscalerSpec)
+	every spec in [[3, 3], [20, 20]] {
+		f.ids(availability.deny) == {"WH-AVAIL-005"} with input as hpa_replicas(spec[0], spec[1])
+	}
+
+	# minReplicas defaults to 1; no environment label is judged as production
+	f.ids(availability.deny) == {"WH-AVAIL-005"} with input as json.remove(hpa_replicas(1, 1), ["spec/minReplicas"])
+	f.ids(availability.deny) == {"WH-AVAIL-005"} with input as json.remove(hpa_replicas(3, 3), ["metadata/labels/environment"])
+	{r.msg | some r in availability.deny} == {"spec.maxReplicas is 3, no more than minReplicas 3, so the HPA never scales webhook-service out under load in production: raise maxReplicas above minReplicas (base/hpa.yaml allows 20)"} with input as hpa_replicas(3, 3)
+}
+
+test_hpa_with_room_to_scale_out_or_outside_production_passes if {
+	every spec in [[3, 4], [3, 20], [2, 5]] {
+		count(availability.deny) == 0 with input as hpa_replicas(spec[0], spec[1])
+	}
+	count(availability.deny) == 0 with input as json.remove(hpa_replicas(1, 2), ["spec/minReplicas"])
+
+	# staging may pin its size (its floor is WH-REF-008's)
+	staging := json.patch(hpa_replicas(2, 2), [{"op": "replace", "path": "/metadata/labels/environment", "value": "staging"}])
+	count(availability.deny) == 0 with input as staging
+}

@@ -209,17 +209,74 @@ deny contains {"rule": "WH-ROLL-013", "msg": msg} if {
 	msg := "spec.paused is true, so the Rollout never progresses: remove spec.paused (pause steps with a duration pause a canary)"
 }
 
+# The Rollouts whose previous ReplicaSet Argo Rollouts keeps for a while after traffic has moved to the new one
+# (rollout/replicaset.go scaleDownDelayHelper, called by canary.go for a canary with trafficRouting and by
+# bluegreen.go), with what moves the traffic. A canary without trafficRouting scales by pod counts and ignores these
+# fields (Argo Rollouts refuses its scaleDownDelaySeconds, WH-RVAL).
+scale_down_strategies contains {"path": "spec.strategy.canary", "spec": canary, "routers": "mesh proxies and the ingress"} if {
+	canary.trafficRouting
+}
+
+scale_down_strategies contains {"path": "spec.strategy.blueGreen", "spec": blue_green, "routers": "kube-proxy on every node and the mesh proxies"} if {
+	is_object(blue_green)
+}
+
+# The Rollouts whose aborted ReplicaSet served users and is scaled down abortScaleDownDelaySeconds after the stable
+# one is back at full size (replicaset.go reconcileNewReplicaSet, shouldDelayScaleDownOnAbort): a canary with
+# trafficRouting, and a blue-green Rollout with postPromotionAnalysis, whose failure switches the active Service
+# back to the stable ReplicaSet (service.go reconcileActiveService). Without postPromotionAnalysis a blue-green
+# abort happens before the active Service moves, so the aborted pods only had the preview's traffic.
+abort_strategies contains {"path": "spec.strategy.canary", "spec": canary, "routers": "mesh proxies and the ingress"} if {
+	canary.trafficRouting
+}
+
+abort_strategies contains {"path": "spec.strategy.blueGreen", "spec": blue_green, "routers": "kube-proxy on every node and the mesh proxies"} if {
+	blue_green.postPromotionAnalysis
+}
+
+# The fewest seconds the environment lets pods live on after traffic moved off them; 0 (staging) judges nothing.
+scale_down_floor := k8s.env_params.minScaleDownDelaySeconds
+
+after(seconds) := sprintf("%v s after", [seconds]) if seconds > 0
+
+after(seconds) := "right after" if seconds <= 0
+
 # METADATA
-# title: A canary with traffic routing keeps the previous ReplicaSet while routing converges
-# description: After the last step Argo Rollouts points the stable Service at the new ReplicaSet and scales the previous one down scaleDownDelaySeconds later (default 30 s, DefaultScaleDownDelaySeconds in utils/defaults/defaults.go of Argo Rollouts v1.9.1; the CanaryStrategy field "is needed after switching the stable service selector ... to give time for traffic providers to re-target the new pods", pkg/apis/rollouts/v1alpha1/types.go). Mesh proxies and the ingress still send requests to the old pods until the change reaches them; with 0 the pods go at once and those requests fail, so every release is a short outage. Judged where the environment sets params.environments.<env>.minScaleDownDelaySeconds (production 2 s, the 30 s default divided by the end-to-end time scale; staging 0, not judged). Without trafficRouting the field is refused by Argo Rollouts itself (WH-RVAL).
+# title: A Rollout keeps the pods it moves traffic off while routing converges
+# description: When a release completes, Argo Rollouts points the stable Service (a canary with traffic routing) or the active Service (blue-green) at the new ReplicaSet and scales the previous one down scaleDownDelaySeconds later (default 30 s, DefaultScaleDownDelaySeconds in utils/defaults/defaults.go of Argo Rollouts v1.9.1; the canary field "is needed after switching the stable service selector ... to give time for traffic providers to re-target the new pods", the blue-green one "A minimum of 30 seconds is recommended to ensure IP table propagation across the nodes", pkg/apis/rollouts/v1alpha1/types.go). Mesh proxies, the ingress and kube-proxy still send requests to the old pods until the change reaches them; scaled down sooner, those requests fail, so every release is a short outage. The same happens with scaleDownDelayRevisionLimit below 1, which keeps no previous ReplicaSet for the delay and scales it down at once (rollout/replicaset.go scaleDownDelayHelper), and after an abort with abortScaleDownDelaySeconds between 1 and the floor, which scales the aborted canary (or a blue-green Rollout's new ReplicaSet, once postPromotionAnalysis fails after the active Service moved to it) down that soon after the stable one is back at full size (abortScaleDownDelaySeconds 0 keeps them until the next update, which is fine). A scaleDownDelaySeconds of 0 is below the floor too; Argo Rollouts v1.9.1 reads it as no deadline and keeps every previous ReplicaSet running (argoproj/argo-rollouts issue 1992 asks for 0 to mean at once). Judged where the environment sets params.environments.<env>.minScaleDownDelaySeconds (production 2 s, the 30 s default divided by the end-to-end time scale; staging 0, not judged). A canary without trafficRouting scales by pod counts and ignores these fields (its scaleDownDelaySeconds Argo Rollouts refuses itself, WH-RVAL).
 # custom:
 #   id: WH-ROLL-014
 #   severity: error
 deny contains {"rule": "WH-ROLL-014", "msg": msg} if {
-	canary.trafficRouting
-	delay := canary.scaleDownDelaySeconds
+	some s in scale_down_strategies
+	delay := s.spec.scaleDownDelaySeconds
 	is_number(delay)
-	minimum := k8s.env_params.minScaleDownDelaySeconds
-	delay < minimum
-	msg := sprintf("spec.strategy.canary.scaleDownDelaySeconds is %v (below %v s in %s), so Argo Rollouts scales the previous ReplicaSet down %v s after switching traffic to the new one, before mesh proxies and the ingress stop routing to it, and their requests fail: remove it (the default is 30) or set it to at least 30", [delay, minimum, k8s.environment, delay])
+	delay != 0
+	delay < scale_down_floor
+	msg := sprintf("%s.scaleDownDelaySeconds is %v (below %v s in %s), so Argo Rollouts scales the previous ReplicaSet down %s switching traffic to the new one, before %s stop routing to it, and their requests fail: remove it (the default is 30) or set it to at least 30", [s.path, delay, scale_down_floor, k8s.environment, after(delay), s.routers])
+}
+
+deny contains {"rule": "WH-ROLL-014", "msg": msg} if {
+	some s in scale_down_strategies
+	s.spec.scaleDownDelaySeconds == 0
+	0 < scale_down_floor
+	msg := sprintf("%s.scaleDownDelaySeconds is 0 (below %v s in %s): Argo Rollouts v1.9.1 reads it as no scale-down deadline and keeps every previous ReplicaSet running after each release, and were 0 to mean at once (argoproj/argo-rollouts issue 1992) the requests %s still route to them would fail: remove it (the default is 30) or set it to at least 30", [s.path, scale_down_floor, k8s.environment, s.routers])
+}
+
+deny contains {"rule": "WH-ROLL-014", "msg": msg} if {
+	some s in scale_down_strategies
+	limit := s.spec.scaleDownDelayRevisionLimit
+	is_number(limit)
+	limit < 1
+	0 < scale_down_floor
+	msg := sprintf("%s.scaleDownDelayRevisionLimit is %v (in %s), so Argo Rollouts keeps no previous ReplicaSet for scaleDownDelaySeconds and scales it down right after switching traffic to the new one, before %s stop routing to it, and their requests fail: remove it (no limit) or set it to at least 1", [s.path, limit, k8s.environment, s.routers])
+}
+
+deny contains {"rule": "WH-ROLL-014", "msg": msg} if {
+	some s in abort_strategies
+	delay := s.spec.abortScaleDownDelaySeconds
+	is_number(delay)
+	delay != 0
+	delay < scale_down_floor
+	msg := sprintf("%s.abortScaleDownDelaySeconds is %v (below %v s in %s), so after an abort Argo Rollouts scales the aborted ReplicaSet down %s the stable one is back at full size, while %s may still route requests to it, and they fail: remove it (the default is 30), set it to at least 30, or set 0 to keep the aborted pods until the next update", [s.path, delay, scale_down_floor, k8s.environment, after(delay), s.routers])
 }

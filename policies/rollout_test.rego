@@ -155,14 +155,100 @@ with_scale_down_delay(r, delay) := json.patch(r, [{"op": "add", "path": "/spec/s
 in_environment(r, env) := json.patch(r, [{"op": "replace", "path": "/metadata/labels/environment", "value": env}])
 
 test_scale_down_delay_below_the_floor_fires_in_production if {
-	every delay in [0, 1] {
+	every delay in [0, 1, -5] {
 		ids(with_scale_down_delay(f.rollout, delay)) == {"WH-ROLL-014"}
 	}
 
 	# no environment label is judged as production
 	ids(json.remove(with_scale_down_delay(f.rollout, 0), ["metadata/labels/environment"])) == {"WH-ROLL-014"}
-	some r in rollout.deny with input as with_scale_down_delay(f.rollout, 0) with data.slo as f.slo
-	r.msg == "spec.strategy.canary.scaleDownDelaySeconds is 0 (below 2 s in production), so Argo Rollouts scales the previous ReplicaSet down 0 s after switching traffic to the new one, before mesh proxies and the ingress stop routing to it, and their requests fail: remove it (the default is 30) or set it to at least 30"
+	msgs(with_scale_down_delay(f.rollout, 1)) == {"spec.strategy.canary.scaleDownDelaySeconds is 1 (below 2 s in production), so Argo Rollouts scales the previous ReplicaSet down 1 s after switching traffic to the new one, before mesh proxies and the ingress stop routing to it, and their requests fail: remove it (the default is 30) or set it to at least 30"}
+
+	# 0 is no deadline in Argo Rollouts v1.9.1 (replicaset.go addScaleDownDelay adds none, scaleDownDelayHelper then
+	# keeps the ReplicaSet): still below the floor, and the message says what really happens
+	msgs(with_scale_down_delay(f.rollout, 0)) == {"spec.strategy.canary.scaleDownDelaySeconds is 0 (below 2 s in production): Argo Rollouts v1.9.1 reads it as no scale-down deadline and keeps every previous ReplicaSet running after each release, and were 0 to mean at once (argoproj/argo-rollouts issue 1992) the requests mesh proxies and the ingress still route to them would fail: remove it (the default is 30) or set it to at least 30"}
+	some r in rollout.deny with input as with_scale_down_delay(f.rollout, -5) with data.slo as f.slo
+	contains(r.msg, "scales the previous ReplicaSet down right after switching traffic")
+}
+
+msgs(r) := result if {
+	result := {x.msg | some x in rollout.deny} with input as r with data.slo as f.slo
+}
+
+with_canary(r, field, value) := json.patch(r, [{"op": "add", "path": sprintf("/spec/strategy/canary/%s", [field]), "value": value}])
+
+blue_green(fields) := json.patch(f.rollout, [{"op": "replace", "path": "/spec/strategy", "value": {"blueGreen": object.union(
+	{
+		"activeService": "webhook-service", "previewService": "webhook-service-canary",
+		"prePromotionAnalysis": {"templates": [{"templateName": "webhook-service-success-rate"}]},
+	},
+	fields,
+)}}])
+
+test_scale_down_delay_revision_limit_below_one_fires_in_production if {
+	# rollout/replicaset.go scaleDownDelayHelper: with the limit at 0 no old ReplicaSet gets a scale-down deadline
+	# (annotationedRSs < limit never holds) and its desired count is 0 at once (replicaset_test.go
+	# TestReconcileOldReplicaSet scales the old ReplicaSet to 0 with the limit at 0)
+	every limit in [0, -1] {
+		ids(with_canary(f.rollout, "scaleDownDelayRevisionLimit", limit)) == {"WH-ROLL-014"}
+		ids(blue_green({"scaleDownDelayRevisionLimit": limit})) == {"WH-ROLL-014"}
+	}
+	msgs(with_canary(f.rollout, "scaleDownDelayRevisionLimit", 0)) == {"spec.strategy.canary.scaleDownDelayRevisionLimit is 0 (in production), so Argo Rollouts keeps no previous ReplicaSet for scaleDownDelaySeconds and scales it down right after switching traffic to the new one, before mesh proxies and the ingress stop routing to it, and their requests fail: remove it (no limit) or set it to at least 1"}
+
+	# with 30 s of delay the limit still scales the old pods down at once
+	ids(with_canary(with_scale_down_delay(f.rollout, 30), "scaleDownDelayRevisionLimit", 0)) == {"WH-ROLL-014"}
+}
+
+test_scale_down_delay_revision_limit_passes if {
+	every limit in [1, 2, 10] {
+		ids(with_canary(f.rollout, "scaleDownDelayRevisionLimit", limit)) == set()
+		ids(blue_green({"scaleDownDelayRevisionLimit": limit})) == set()
+	}
+
+	# staging has no floor; a canary without trafficRouting never keeps old pods for a delay
+	ids(in_environment(with_canary(f.rollout, "scaleDownDelayRevisionLimit", 0), "staging")) == set()
+	basic := json.remove(with_canary(f.rollout, "scaleDownDelayRevisionLimit", 0), ["spec/strategy/canary/trafficRouting"])
+	not "WH-ROLL-014" in ids(basic)
+}
+
+test_blue_green_scale_down_delay_below_the_floor_fires_in_production if {
+	every delay in [0, 1, -1] {
+		ids(blue_green({"scaleDownDelaySeconds": delay})) == {"WH-ROLL-014"}
+	}
+	msgs(blue_green({"scaleDownDelaySeconds": 1})) == {"spec.strategy.blueGreen.scaleDownDelaySeconds is 1 (below 2 s in production), so Argo Rollouts scales the previous ReplicaSet down 1 s after switching traffic to the new one, before kube-proxy on every node and the mesh proxies stop routing to it, and their requests fail: remove it (the default is 30) or set it to at least 30"}
+}
+
+test_blue_green_scale_down_delay_passes if {
+	# unset (30 s), components/blue-green's 30 and tests/overlays/e2e-blue-green's 30 / 15
+	ids(blue_green({})) == set()
+	every delay in [2, 30, 600] {
+		ids(blue_green({"scaleDownDelaySeconds": delay, "abortScaleDownDelaySeconds": delay})) == set()
+	}
+	ids(in_environment(blue_green({"scaleDownDelaySeconds": 0}), "staging")) == set()
+}
+
+test_abort_scale_down_delay_below_the_floor_fires_in_production if {
+	# replicaset.go reconcileNewReplicaSet: the aborted canary gets a deadline abortScaleDownDelaySeconds after the
+	# stable ReplicaSet is back at full size; a negative value is a deadline already past
+	every delay in [1, -1] {
+		ids(with_canary(f.rollout, "abortScaleDownDelaySeconds", delay)) == {"WH-ROLL-014"}
+		ids(blue_green({"abortScaleDownDelaySeconds": delay, "postPromotionAnalysis": {"templates": [{"templateName": "webhook-service-success-rate"}]}})) == {"WH-ROLL-014"}
+	}
+	msgs(with_canary(f.rollout, "abortScaleDownDelaySeconds", 1)) == {"spec.strategy.canary.abortScaleDownDelaySeconds is 1 (below 2 s in production), so after an abort Argo Rollouts scales the aborted ReplicaSet down 1 s after the stable one is back at full size, while mesh proxies and the ingress may still route requests to it, and they fail: remove it (the default is 30), set it to at least 30, or set 0 to keep the aborted pods until the next update"}
+}
+
+test_abort_scale_down_delay_passes if {
+	# 0 never scales the aborted pods down (defaults.go GetAbortScaleDownDelaySecondsOrDefault returns nil)
+	every delay in [0, 2, 30] {
+		ids(with_canary(f.rollout, "abortScaleDownDelaySeconds", delay)) == set()
+	}
+
+	# staging has no floor; a basic canary ignores the field (shouldDelayScaleDownOnAbort)
+	ids(in_environment(with_canary(f.rollout, "abortScaleDownDelaySeconds", 1), "staging")) == set()
+	basic := json.remove(with_canary(f.rollout, "abortScaleDownDelaySeconds", 1), ["spec/strategy/canary/trafficRouting"])
+	not "WH-ROLL-014" in ids(basic)
+
+	# a blue-green abort without postPromotionAnalysis comes before the active Service moves: only preview traffic
+	ids(blue_green({"abortScaleDownDelaySeconds": 1})) == set()
 }
 
 test_scale_down_delay_passes if {
@@ -184,4 +270,6 @@ test_the_floor_comes_from_the_environments_parameters if {
 	params := json.patch(data.params, [{"op": "replace", "path": "/environments/production/minScaleDownDelaySeconds", "value": 30}])
 	f.ids(rollout.deny) == {"WH-ROLL-014"} with input as with_scale_down_delay(f.rollout, 10) with data.slo as f.slo with data.params as params
 	count(rollout.deny) == 0 with input as with_scale_down_delay(f.rollout, 30) with data.slo as f.slo with data.params as params
+	f.ids(rollout.deny) == {"WH-ROLL-014"} with input as with_canary(f.rollout, "abortScaleDownDelaySeconds", 10) with data.slo as f.slo with data.params as params
+	f.ids(rollout.deny) == {"WH-ROLL-014"} with input as blue_green({"scaleDownDelaySeconds": 10}) with data.slo as f.slo with data.params as params
 }

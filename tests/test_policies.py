@@ -60,10 +60,30 @@ def test_the_hook_fixture_is_reported_for_argo_cds_and_helms_hook_annotations(by
     """WH-ARGO-009 judges both annotations Argo CD reads as hooks: its own, and helm.sh/hook, which it maps
     onto its own (pre-install/pre-upgrade to PreSync); its fixture holds one object with each."""
     found = {(v.kind, v.rule): v.message for v in by_fixture["WH-ARGO-009.yaml"]}
-    assert set(found) == {("Namespace", "WH-ARGO-009"), ("Service", "WH-ARGO-009")}
+    assert set(found) == {("Namespace", "WH-ARGO-009"), ("Service", "WH-ARGO-009"), ("ConfigMap", "WH-ARGO-009")}
     assert "argocd.argoproj.io/hook" in found[("Namespace", "WH-ARGO-009")]
     assert 'helm.sh/hook: "pre-install,pre-upgrade"' in found[("Service", "WH-ARGO-009")]
     assert "as a PreSync hook" in found[("Service", "WH-ARGO-009")]
+    # gitops-engine's NewHookType knows no PreDelete: "PreDelete,Skip" is Skip alone, never synced
+    assert 'argocd.argoproj.io/hook: "PreDelete,Skip", whose only hook type Argo CD knows is Skip' in found[("ConfigMap", "WH-ARGO-009")]
+
+
+def test_the_scale_down_fixture_is_reported_for_every_early_scale_down(by_fixture):
+    """WH-ROLL-014 judges every field that scales pods down before traffic has moved off them: the delay after a
+    release, the revision limit that keeps none for the delay, and the delay after an abort."""
+    messages = sorted(v.message for v in by_fixture["WH-ROLL-014.yaml"] if v.rule == "WH-ROLL-014")
+    assert [m.split(" ", 1)[0] for m in messages] == [
+        "spec.strategy.canary.abortScaleDownDelaySeconds",
+        "spec.strategy.canary.scaleDownDelayRevisionLimit",
+        "spec.strategy.canary.scaleDownDelaySeconds",
+    ]
+
+
+def test_the_hpa_fixture_is_reported_for_scale_up_disabled_and_no_room_to_scale_out(by_fixture):
+    found = {v.name: v.message for v in by_fixture["WH-AVAIL-005.yaml"] if v.rule == "WH-AVAIL-005"}
+    assert set(found) == {"webhook-service", "webhook-service-pinned"}
+    assert "selectPolicy is Disabled" in found["webhook-service"]
+    assert "spec.maxReplicas is 3, no more than minReplicas 3" in found["webhook-service-pinned"]
 
 
 def test_rollout_without_probes_limits_and_security_context_is_reported(tmp_path):
