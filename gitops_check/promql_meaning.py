@@ -30,9 +30,10 @@ from dataclasses import dataclass, field
 from functools import cache
 from typing import Callable, Iterator
 
-from . import analysis, grafana, promql_ast
+from . import analysis, grafana, loader, promql_ast
 from . import scrape as scrape_
 from .context import Context
+from .errors import InputError
 from .model import Document, Source, Violation
 from .promql_ast import Node, Parsed, calls, format_duration, metric_name, unwrap, walk
 from .references.inputs import load_network_peers
@@ -59,8 +60,8 @@ RATE_OF_GAUGE = rule(
     "WH-PROM-006",
     "error",
     "promql",
-    "rate(), irate() and increase() only read counters (names ending _total, _count, _sum or _bucket; no subquery of "
-    "an aggregation or of arithmetic across series)",
+    "rate(), irate() and increase() only read counters (names ending _total, _count, _sum or _bucket, or listed in "
+    "params.prometheus.counters; no subquery of an aggregation or of arithmetic across series)",
     "These functions read every decrease as a counter reset: over a gauge they return made-up numbers, and over a "
     "sum of counters (sum-then-rate) one pod's restart drops the sum and reads as a huge spike",
 )
@@ -126,12 +127,14 @@ class Query:
     sidecar: Scrape | None = None
     sidecar_prefixes: tuple[str, ...] = ()
     default: Callable[[], Scrape] | None = field(default=None, compare=False, hash=False)  # one per run
+    counters: frozenset[str] = frozenset()  # counters named without a counter's suffix (params.prometheus.counters)
 
 
 def check(sources: list[Source], ctx: Context) -> list[Violation]:
     default = cache(lambda: _default_scrape(ctx))  # params.yaml is read only when a query needs it
     peers = cache(lambda: load_network_peers(ctx.settings.policies_dir))
     ports = cache(lambda: peers().sidecar_metrics_ports)
+    counters = cache(lambda: _known_counters(ctx))
     queries: list[Query] = []
     violations: list[Violation] = []
     for source in sources:
@@ -140,7 +143,7 @@ def check(sources: list[Source], ctx: Context) -> list[Violation]:
         for doc in source.documents:
             found = _queries(doc, scrape, violations)
             queries += [dataclasses.replace(q, sidecar=sidecar(), sidecar_prefixes=peers().sidecar_metric_prefixes,
-                                            default=default) for q in found]
+                                            default=default, counters=counters()) for q in found]
     if not queries:
         return violations
     ids = {expr: str(n) for n, expr in enumerate(dict.fromkeys(q.expr for q in queries))}  # each text parsed once
@@ -159,7 +162,7 @@ def check(sources: list[Source], ctx: Context) -> list[Violation]:
                     )
                 )
             continue  # a rule or analysis query: promtool reports it (WH-PROM-001/002)
-        key = (query.expr, query.scrape, query.sidecar, query.dashboard)  # a fleet repeats its queries: each judged once
+        key = (query.expr, query.scrape, query.sidecar, query.dashboard, query.counters)  # a fleet repeats its queries: each judged once
         if key not in judged:
             judged[key] = [finding for check_ in CHECKS for finding in check_(result, query)]
         violations += [r.violation(query.doc, f"{query.where}: {message}") for r, message in judged[key]]
@@ -200,6 +203,18 @@ def _rule_name(raw: dict) -> str:
 
 def _default_scrape(ctx: Context) -> Scrape:
     return scrape_.default(ctx.settings.policies_dir, ctx.settings.display)
+
+
+def _known_counters(ctx: Context) -> frozenset[str]:
+    """params.prometheus.counters: counters their exporters name without _total (ingress-nginx, Envoy)."""
+    path = ctx.settings.policies_dir / "data" / "params.yaml"
+    try:
+        raw = ((loader.data_file(path) or {}).get("params") or {}).get("prometheus", {}).get("counters", [])
+    except (OSError, AttributeError):
+        raw = None
+    if not isinstance(raw, list) or not all(isinstance(n, str) and n for n in raw):
+        raise InputError(f"{ctx.settings.display(path)}: params.prometheus.counters must be a list of metric names")
+    return frozenset(raw)
 
 
 # --------------------------------------------------------------------------- the checks
@@ -269,12 +284,13 @@ def _rate_of_gauge(parsed: Parsed, query: Query) -> Finding:
             name = metric_name(arg["expr"]) if arg["node"] == "MatrixSelector" else ""
         # inside histogram_quantile() and friends it is a histogram: a native one's name has no suffix
         native = any(a["node"] == "Call" and a["func"].startswith("histogram_") for a in above)
-        if name and not native and not _counter(name):
+        if name and not native and not _counter(name) and name not in query.counters:
             yield RATE_OF_GAUGE, (
                 f'{func}() over "{name}", whose name says it is not a counter (it does not end in _total, _count, _sum '
                 f"or _bucket): {func}() reads every decrease of a gauge as a counter reset and returns made-up numbers; use "
                 "deriv() or delta() for how a gauge changes, avg_over_time() or max_over_time() for its level (a counter "
-                "named without _total should be renamed)"
+                "of ours named without _total should be renamed; one a third-party exporter names so belongs in "
+                "params.prometheus.counters)"
             )
 
 

@@ -460,3 +460,27 @@ def test_the_sidecars_metrics_are_judged_by_the_scrape_of_the_sidecars_port(tmp_
     mixed = "sum(rate(istio_requests_total[2m])) / sum(rate(http_requests_total[2m]))"
     [v] = promql_meaning.check([rule_source(mixed, extra=(slow_app,))], Context(settings.load(), tmp_path))
     assert v.rule == "WH-PROM-007" and "rate(http_requests_total[2m])" in v.message and "(ServiceMonitor sm: 1m)" in v.message
+
+
+def test_counters_third_party_exporters_name_without_total_are_listed_in_params(tmp_path):
+    """ingress-nginx's nginx_ingress_controller_requests is a counter (a CounterVec) without _total: listed in
+    params.prometheus.counters, rate() over it is fine; unlisted it is WH-PROM-006; a malformed list is bad input."""
+    import dataclasses
+
+    from gitops_check.errors import InputError
+
+    query = 'sum(rate(nginx_ingress_controller_requests{status=~"5.."}[5m]))'
+    params = yaml.safe_load((settings.load().policies_dir / "data" / "params.yaml").read_text())
+
+    def judged(counters) -> list[str]:
+        folder = tmp_path / f"p{len(list(tmp_path.iterdir()))}"
+        (folder / "data").mkdir(parents=True)
+        params["params"]["prometheus"]["counters"] = counters
+        (folder / "data" / "params.yaml").write_text(yaml.safe_dump(params))
+        ctx = Context(dataclasses.replace(settings.load(), policies_dir=folder), tmp_path)
+        return [v.rule for v in promql_meaning.check([rule_source(query)], ctx)]
+
+    assert judged(["nginx_ingress_controller_requests"]) == []
+    assert judged([]) == ["WH-PROM-006"]
+    with pytest.raises(InputError, match=r"params.prometheus.counters must be a list of metric names"):
+        judged("nginx_ingress_controller_requests")
