@@ -5,9 +5,12 @@ expression makes was never judged, and validate passed it (a red team's git gene
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from conftest import FIXTURES, check_references
+from gitops_check import references
 
 HERE = FIXTURES / "references"
 OVERLAY = "tests/fixtures/references/overlay"
@@ -236,3 +239,167 @@ def test_placeholders_the_elements_fill_stay_clean(ctx, generators, path, go_tem
     if not go_template:
         text = text.replace("{{.env}}", "{{env}}")
     assert rules(ctx, text) == []
+
+
+# --------------------------------------------------------------------------- Argo CD's two template modes
+
+
+def test_red_team_fasttemplate_reads_a_dotted_tag_as_a_literal_key(ctx):
+    """Without goTemplate Argo CD looks `{{.path}}` up as the key ".path" (utils.go Render.Replace: the trimmed tag,
+    literally); the harness read it as `path` and judged the fixture overlay while Argo CD deployed the other."""
+    element = f"    - list:\n        elements:\n          - {{env: test, path: {OVERLAY}, .path: does/not/exist}}\n"
+    text = appset(element, go_template=False).replace("{{.env}}", "{{env}}")
+    found = run(ctx, text)
+    assert sorted(v.rule for v in found) == ["WH-REF-032", "WH-REF-056"], [v.message for v in found]
+    judged = next(v for v in found if v.rule == "WH-REF-032")
+    assert "'does/not/exist'" in judged.message  # what Argo CD deploys is what is judged now
+    refused = next(v for v in found if v.rule == "WH-REF-056")
+    assert refused.message.startswith("list element 0 has the key '.path', with a '.'")
+    assert "; rename the key without '.'" in refused.message
+
+
+def test_red_team_go_template_follows_nested_mappings_never_a_dotted_key(ctx):
+    """With goTemplate `{{.src.path}}` is the key path of the mapping src (text/template over map[string]any); a key
+    named "src.path" is never read. The harness read the dotted key first."""
+    element = (f"    - list:\n        elements:\n"
+               f"          - {{env: test, src.path: {OVERLAY}, src: {{path: does/not/exist}}}}\n")
+    found = run(ctx, appset(element, path="{{.src.path}}"))
+    assert sorted(v.rule for v in found) == ["WH-REF-032", "WH-REF-056"], [v.message for v in found]
+    assert "'does/not/exist'" in next(v for v in found if v.rule == "WH-REF-032").message
+    assert "the key 'src.path'" in next(v for v in found if v.rule == "WH-REF-056").message
+
+
+@pytest.mark.parametrize(
+    ("element", "go_template"),
+    [
+        (f"{{env: test, path: {OVERLAY}, .hidden: x}}", True),
+        (f"{{env: test, path: {OVERLAY}, values: {{a.b: x}}}}", False),
+        (f"{{env: test, path: {OVERLAY}, deep: [{{k.v: x}}]}}", True),
+    ],
+    ids=["leading-dot", "in-values", "nested"],
+)
+def test_element_keys_with_a_dot_are_refused_at_any_depth(ctx, element, go_template):
+    text = appset(f"    - list:\n        elements:\n          - {element}\n", go_template=go_template)
+    if not go_template:
+        text = text.replace("{{.env}}", "{{env}}").replace("{{.path}}", "{{path}}")
+    found = run(ctx, text)
+    assert [v.rule for v in found] == ["WH-REF-056"] and "with a '.'" in found[0].message
+
+
+@pytest.mark.parametrize(
+    ("path", "go_template"),
+    [
+        ("{{.path}}", False),  # fasttemplate: the key ".path", which the element lacks
+        ("{{path}}", True),  # text/template: a call of a function `path`, which does not exist
+        ("{{values.path}}", True),
+        ("{{\x1cpath}}", False),  # Go's TrimSpace keeps \x1c (Python's strip() does not)
+        ("{{\npath}}", False),  # isTemplatedRegex: no line holds `{{` and `}}`, Argo CD leaves the text as it is
+        ("{{path}", False),  # no end tag: fasttemplate refuses the template
+    ],
+    ids=["fast-dot", "go-bare", "go-values", "go-trimspace", "fast-newline", "fast-unclosed"],
+)
+def test_placeholders_read_in_the_other_mode_are_not_filled(ctx, path, go_template):
+    elements = f"    - list:\n        elements:\n          - {{env: test, path: {OVERLAY}, values: {{path: {OVERLAY}}}}}\n"
+    text = appset(elements, path=json.dumps(path)[1:-1], go_template=go_template)
+    if not go_template:
+        text = text.replace("{{.env}}", "{{env}}")
+    found = run(ctx, text)
+    assert [v.rule for v in found] == ["WH-REF-056"], [v.message for v in found]
+    assert found[0].message.startswith("spec.template.spec.source.path ")
+
+
+def test_fill_mirrors_argo_cds_modes():
+    from gitops_check.argocdsync import fast_params, fill
+
+    element = {"env": "prod", "n": 3, "big": 1_000_000, "on": True, "f": 1.5, "values": {"path": "x", "n": 2},
+               "src": {"path": "nested"}, ".path": "dotted"}
+    fast = fast_params(element)
+    assert fast == {"env": "prod", "values.path": "x", ".path": "dotted"}  # strings only (list.go)
+    assert fill("{{ env }}-{{.path}}-{{values.path}}", element, fast) == ("prod-dotted-x", True)
+    assert fill("{{n}}/{{src.path}}", element, fast) == ("{{n}}/{{src.path}}", False)
+    assert fill("{{.src.path}}|{{ .n }}|{{.on}}|{{.env}}", element, None) == ("nested|3|true|prod", True)
+    for unfilled in ("{{.big}}", "{{.f}}", "{{.src}}", "{{.path}}", "{{ .env | upper }}", "{{- .env }}", "{{env}}"):
+        assert fill(unfilled, element, None)[1] is False, unfilled  # fmt prints 1e+06, 1.5, map[...]; no key 'path'
+    assert fill("no placeholder", element, None) == ("no placeholder", True)
+
+
+@pytest.mark.parametrize("go_template", [True, False])
+def test_an_element_value_with_braces_is_literal(ctx, go_template):
+    """Argo CD fills a value once: `{{x}}` in an element stays `{{x}}` in the Application, a folder of that name. The
+    harness skipped such a path as unresolved, unjudged."""
+    elements = "    - list:\n        elements:\n          - {env: test, path: 'no/{{x}}'}\n"
+    text = appset(elements, go_template=go_template)
+    if not go_template:
+        text = text.replace("{{.env}}", "{{env}}").replace("{{.path}}", "{{path}}")
+    found = run(ctx, text)
+    assert [v.rule for v in found] == ["WH-REF-032"] and "'no/{{x}}'" in found[0].message
+
+
+# --------------------------------------------------------------------------- the template budget
+
+
+def _many(elements: int, strings: int) -> list:
+    from gitops_check.model import Document
+
+    appset = {"apiVersion": "argoproj.io/v1alpha1", "kind": "ApplicationSet", "metadata": {"name": "s", "namespace": "argocd"},
+              "spec": {"generators": [{"list": {"elements": [{"x": "v"} for _ in range(elements)]}}],
+                       "template": {"metadata": {"name": "app", "annotations": {f"a{i}": "{{x}}" for i in range(strings)}},
+                                    "spec": {"project": "default", "source": {"repoURL": "https://example.com/r.git",
+                                                                               "path": "overlays/staging"},
+                                             "destination": {"namespace": "webhook-service"}}}}}
+    return [Document(appset, "appset.yaml")]
+
+
+@pytest.mark.parametrize(("elements", "strings"), [(1500, 1500), (3000, 3000)])
+def test_red_team_elements_times_placeholders_are_refused_at_once(ctx, elements, strings):
+    """N elements × M template strings `{{x}}` is N×M substitutions, twice (argocdsync.substitute, argocd._unfilled):
+    1,500×1,500 took 12 s, 3,000×3,000 37 s, and the character budget never tripped (each adds one character). Now
+    one line, exit 2, before any is filled."""
+    from gitops_check import argocdsync
+    from gitops_check.errors import InputError
+    from gitops_check.model import Source
+
+    with pytest.raises(InputError) as refused:
+        list(argocdsync.applications(_many(elements, strings)))
+    assert str(refused.value) == (
+        f"appset.yaml: ApplicationSet/argocd/s: {elements:,} list elements × a template of {strings + 10:,} fields and "
+        f"{strings:,} placeholders are more than the 500,000 substitutions gitops-check makes per source: refused")
+    with pytest.raises(InputError):
+        references.check([Source("appset.yaml", "file", _many(elements, strings))], ctx)
+
+
+def test_a_fleet_sized_application_set_is_still_judged():
+    from gitops_check import argocdsync
+
+    apps = list(argocdsync.applications(_many(300, 300)))  # 300 × 609: within the budget
+    assert len(apps) == 300 and apps[-1].meta["annotations"]["a299"] == "v" and not apps[-1].unfilled
+
+
+def test_templated_text_is_bounded_too():
+    from gitops_check import argocdsync
+    from gitops_check.errors import InputError
+
+    docs = _many(200, 1)
+    docs[0].obj["spec"]["template"]["metadata"]["annotations"]["a0"] = "{{x}}" + "y" * 400_000
+    with pytest.raises(InputError, match=r"200 list elements × 400,005 characters of templated text are more than "
+                                         r"67,108,864 characters: refused"):
+        list(argocdsync.applications(docs))
+
+
+def test_the_applications_and_substitutions_of_a_source_are_bounded_together():
+    """Every check reads every Application an ApplicationSet makes (10,000 take the references stage about 2 s): more
+    are refused, and the ApplicationSets of one source share both budgets."""
+    from gitops_check import argocdsync
+    from gitops_check.errors import InputError
+
+    with pytest.raises(InputError, match=r"^appset.yaml: ApplicationSet/argocd/s: 10,001 list elements make more "
+                                         r"Applications than the 10,000 Applications gitops-check judges per source: "
+                                         r"refused$"):
+        list(argocdsync.applications(_many(10_001, 0)))
+    first, second = _many(500, 390), _many(300, 390)  # 500 × 790 = 395,000; then 300 × 790 = 237,000
+    second[0].obj["metadata"]["name"] = "t"
+    with pytest.raises(InputError, match=r"ApplicationSet/argocd/t: 300 list elements × a template of 400 fields and "
+                                         r"390 placeholders are more than the 105,000 substitutions the source's other "
+                                         r"ApplicationSets leave of the 500,000 gitops-check makes per source: refused"):
+        list(argocdsync.applications(first + second))
+    assert len(list(argocdsync.applications(second))) == 300

@@ -365,7 +365,7 @@ def test_entries_apply_to_the_rendered_workloads_as_argo_cd_matches_them(ctx, en
 
 def test_deployment_entry_is_judged_by_kind_when_the_source_is_not_an_overlay_here(ctx):
     text = ignoring("    - {group: apps, kind: Deployment, jsonPointers: [/spec/template/spec/containers/0/image]}\n")
-    text = text.replace(f"path: {ROLLOUT_OVERLAY}", "path: '{{unresolved}}'")
+    text = text.replace(f"path: {ROLLOUT_OVERLAY}", "chart: web")  # a Helm chart: what it renders is unknown here
     found = run(ctx, text)
     assert [v.rule for v in found] == ["WH-REF-051"] and "every Deployment" in found[0].message
 
@@ -445,3 +445,174 @@ spec:
 """.replace("PATH", OVERLAY)
     found = [v for v in run(ctx, PROJECT + "---\n" + appset) if v.rule == "WH-REF-049"]
     assert len(found) == 1 and "templatePatch" in found[0].message and found[0].kind == "ApplicationSet"
+
+
+# --------------------------------------------------------------------------- WH-REF-051: what Argo CD's normalizer reads
+
+
+@pytest.mark.parametrize(
+    "pointer",
+    ["x/spec/template/spec/containers/0/image", "anything/spec/template/spec/containers/0/env", "spec/spec/template",
+     "~/spec/template/metadata/labels"],
+)
+def test_red_team_json_pointer_without_a_leading_slash_is_read_as_evanphx_reads_it(ctx, pointer):
+    """evanphx/json-patch (Argo CD's normalizer, a `remove` op) splits a pointer at '/' and drops the first segment
+    whatever it is (findObject: split[1:]): `x/spec/template/spec/containers/0/image` removes the image. The reader
+    returned None for a pointer without a leading '/', and WH-REF-051 passed it."""
+    found = run(ctx, ignoring(ROLLOUT + f"      jsonPointers: [{json.dumps(pointer)}]\n"))
+    assert [v.rule for v in found] == ["WH-REF-051"], pointer
+    assert f"jsonPointer '{pointer}'" in found[0].message
+
+
+@pytest.mark.parametrize(
+    "pointer",
+    ["x/spec/replicas", "/spec/template~1spec", "/spec/template~0/spec", "x/metadata/labels", "/",
+     "spec/template"],  # evanphx drops 'spec': the root's key 'template', which a Rollout does not have
+)
+def test_pointers_outside_the_template_stay_clean_in_either_form(ctx, pointer):
+    """'~1' is a '/' inside one key and '~0' a '~' (strings.NewReplacer("~1", "/", "~0", "~")): 'template/spec' and
+    'template~' are no template."""
+    assert rules(ctx, ignoring(ROLLOUT + f"      jsonPointers: [{json.dumps(pointer)}]\n")) == []
+
+
+def test_pointer_segments_follow_evanphx():
+    from gitops_check.references.argocd import _pointer
+
+    assert _pointer("x/spec/template") == ["spec", "template"]
+    assert _pointer("/a~01/b~1c/~~0") == ["a~1", "b/c", "~~"]  # left to right, never decoded twice
+    assert _pointer("") == [] and _pointer("spec") == []  # evanphx finds nothing: counted as the whole object
+
+
+@pytest.mark.parametrize(
+    "expression",
+    [
+        # gojq: `E as $x | body` evaluates body on E's input, not on E (compileBind: opdup, then the body)
+        ".spec.template.metadata.annotations as $kept | .spec.template.spec.containers[].env",
+        ".spec.template.metadata.annotations as [$a] | .spec.template.spec",
+        ".spec.template.metadata.annotations as {$a} ?// $a | .spec.template.spec",
+        ".spec.template.metadata.annotations, .spec.replicas as $r | .spec.template.spec",
+        ".spec.template.metadata | (.annotations as $a | .labels)",
+        ".spec.template.metadata.annotations // .spec.template.spec",  # B's paths when A is null
+        ".spec.template.metadata.annotations |= .",
+        "label $out | .spec.template.spec",
+        "def f: .spec.template.spec; f",
+        "reduce .a as $x (.; .spec.template.spec)",
+        "if true then .spec.template.spec else .spec.replicas end",
+        ".spec.template.metadata.annotations # a comment hides what follows\n, .spec.template.spec",
+        '.spec.template.metadata.annotations["\\(.x)"]',  # string interpolation
+        ".spec.template.metadata.annotations | $__loc__",
+    ],
+)
+def test_red_team_jq_bindings_and_operators_count_as_reaching_anything(ctx, expression):
+    """The reader stopped at ` as ` (and at `//`, operators, keywords) and counted what stood before it: the template's
+    annotations, which may be ignored. What follows is evaluated from the query's input: anything may be deleted."""
+    found = run(ctx, ignoring(ROLLOUT + f"      jqPathExpressions: [{json.dumps(expression)}]\n"))
+    assert [v.rule for v in found] == ["WH-REF-051"], expression
+    assert "cannot tell what it ignores" in found[0].message
+
+
+@pytest.mark.parametrize(
+    "expression",
+    [
+        ".spec.template.metadata.annotations | select(. as $a | true)",  # a filter's argument names no path
+        ".spec.template.metadata.annotations.as",  # a field named `as`
+        '.spec.template.metadata.annotations["kubectl.kubernetes.io/restartedAt"]',
+        '.spec.template.metadata.annotations["a # b"]',
+        ".spec.template.metadata.annotations[ 0 : -1 ]",
+        ".spec.template.metadata.annotations | .. ",  # recursion below the annotations stays below them
+        ".spec.template.metadata.annotations[.x]",  # a computed key of the annotations
+    ],
+)
+def test_jq_forms_below_the_annotations_stay_clean(ctx, expression):
+    assert rules(ctx, ignoring(ROLLOUT + f"      jqPathExpressions: [{json.dumps(expression)}]\n")) == [], expression
+
+
+@pytest.mark.parametrize("spaces", [60_000, 5_000])
+def test_red_team_jq_index_of_many_spaces_is_read_in_linear_time(ctx, spaces):
+    """`.spec[` + 60,000 spaces + `x]` took over 120 s (a backtracking index regex); longer than MAX_JQ_LENGTH it is
+    not read at all and reported as too long to judge. Both answers come at once."""
+    expression = ".spec[" + " " * spaces + "x]"
+    found = run(ctx, ignoring(ROLLOUT + f"      jqPathExpressions: [{json.dumps(expression)}]\n"))
+    assert [v.rule for v in found] == ["WH-REF-051"]
+    assert ("too long to judge" in found[0].message) == (len(expression) > 4096)
+    assert len(found[0].message) < 2000  # the expression is not repeated whole
+
+
+def test_jq_reader_on_long_inputs_answers():
+    from gitops_check.references import jqpaths
+
+    assert jqpaths.paths(".a[" + " " * 4000 + "]") == [(["a", "*"], True)]
+    assert jqpaths.paths(".a[" + " " * 2000 + ":" + " " * 2000 + "x]") == [(["a"], False)]
+    assert jqpaths.paths("." + ".a" * 2000) == [([], False)]  # recursion at once: `..`
+    assert jqpaths.paths("|".join([".a"] * 100)) == [(["a"] * 100, True)]
+    assert jqpaths.paths("|".join([".a"] * 1300)) == [([], False)]  # too many steps in all: MAX_JQ_WORK
+    assert jqpaths.paths("(.a,.b)|" * 8 + ".c" + "|.c" * 1000) == [([], False)]  # too wide: MAX_JQ_WORK
+    assert jqpaths.paths(".a" + "[0]" * 1300) == [(["a"] + ["*"] * 1300, True)]
+    assert jqpaths.paths(".spec" * 800) == [(["spec"] * 800, True)]
+    assert jqpaths.paths("x" * 5000) == [([], False)] and jqpaths.too_long("x" * 4097)
+
+
+# --------------------------------------------------------------------------- WH-REF-051: argocd-cm
+
+
+def settings_cm(data: str, name: str = "argocd-cm") -> str:
+    return f"""apiVersion: v1
+kind: ConfigMap
+metadata: {{name: {name}, namespace: argocd, labels: {{app.kubernetes.io/part-of: argocd}}}}
+data:
+{data}"""
+
+
+@pytest.mark.parametrize(
+    ("data", "what"),
+    [
+        ("  resource.customizations.ignoreDifferences.argoproj.io_Rollout: |\n"
+         "    jsonPointers: [/spec/template/spec/containers/0/image]\n", "every Rollout"),
+        ("  resource.customizations.ignoreDifferences.all: |\n"
+         "    jqPathExpressions: ['.spec.template.spec.containers[].env']\n", "every Rollout, every Deployment"),
+        ("  resource.customizations.ignoreDifferences.apps_Deployment: |\n"
+         "    managedFieldsManagers: [kubectl-edit]\n", "every Deployment"),
+        ("  resource.customizations.ignoreDifferences.argoproj.io_Roll*: |\n"
+         "    jsonPointers: [x/spec/template]\n", "every Rollout"),
+        ("  resource.customizations: |\n    argoproj.io/Rollout:\n      ignoreDifferences: |\n"
+         "        jsonPointers: [/spec/template/spec/containers/0/command]\n", "every Rollout"),
+        ("  resource.customizations: |\n    '*/*':\n      ignoreDifferences: |\n"
+         "        jqPathExpressions: ['.spec.template.metadata.annotations as $a | .spec.template']\n",
+         "every Rollout, every Deployment"),
+        # settings appendResourceOverridesFromSplitKeys only asks for the prefix and the third part
+        ("  resource.customizationsX.ignoreDifferences.all: |\n    jsonPointers: [/spec/template]\n",
+         "every Rollout, every Deployment"),
+        ("  resource.customizations.ignoreDifferences.all: |\n    jsonPointers: [/spec/template\n", "every Rollout"),
+    ],
+    ids=["split-key", "all", "managers", "glob", "map", "map-all", "prefix", "unreadable"],
+)
+def test_red_team_argocd_cm_customizations_apply_to_every_application(ctx, data, what):
+    """Argo CD merges argocd-cm's resource.customizations ignoreDifferences into every Application's
+    (NewIgnoreNormalizer, diff.IgnoreDiffConfig), for diffs and for RespectIgnoreDifferences syncs."""
+    found = run(ctx, settings_cm(data))
+    assert [(v.rule, v.kind, v.name) for v in found] == [("WH-REF-051", "ConfigMap", "argocd-cm")], data
+    assert what in found[0].message and "for every Application this Argo CD syncs" in found[0].message
+    assert "; ignore only fields a controller owns" in found[0].message
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        "  resource.customizations.ignoreDifferences.all: |\n    jsonPointers: [/status, /spec/replicas]\n",
+        "  resource.customizations.ignoreDifferences.Rollout: |\n    jsonPointers: [/spec/template]\n",  # core group
+        "  resource.customizations.ignoreDifferences.apps_StatefulSet: |\n    jsonPointers: [/spec/template]\n",
+        "  resource.customizations.ignoreResourceUpdates.all: |\n    jsonPointers: [/spec/template]\n",
+        "  resource.customizations.ignoreDifferences.all: |\n"
+        "    jqPathExpressions: ['.spec.template.metadata.annotations']\n"
+        "    managedFieldsManagers: [kube-controller-manager]\n",
+        "  resource.customizations: |\n    argoproj.io/Rollout:\n      health.lua: return {}\n",
+        "  resource.customizations.ignoreDifferences.a_b_c: |\n    jsonPointers: [/spec/template]\n",  # Argo CD refuses it
+    ],
+)
+def test_argocd_cm_customizations_outside_the_template_stay_clean(ctx, data):
+    assert rules(ctx, settings_cm(data)) == [], data
+
+
+def test_only_argo_cds_settings_configmap_is_read(ctx):
+    data = "  resource.customizations.ignoreDifferences.all: |\n    jsonPointers: [/spec/template]\n"
+    assert rules(ctx, settings_cm(data, name="argocd-cmd-params-cm")) == []
