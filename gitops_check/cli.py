@@ -53,7 +53,7 @@ def _parser() -> argparse.ArgumentParser:
 
     d = sub.add_parser("diff", help="the rendered change of every affected target between two git refs, object by object",
                        epilog="Exit codes: 0 no error finding (a target that does not render is shown), 1 an error finding "
-                              "(WH-DIFF-001: a production Rollout, Deployment, or a Service, HPA or PDB it depends on, "
+                              "(WH-DIFF-001: a production Rollout, Deployment, or a Service, HPA, PDB, Ingress or VirtualService it depends on, "
                               "removed or renamed), 2 bad input (a ref that names no commit).")
     d.add_argument("--base", metavar="REF", default="origin/main", help="the base ref (default: origin/main)")
     d.add_argument("--head", metavar="REF", help="the head ref (default: the working tree as it is)")

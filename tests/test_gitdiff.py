@@ -6,6 +6,7 @@ values never appear in it."""
 from __future__ import annotations
 
 import base64
+import os
 import shutil
 import subprocess
 import sys
@@ -239,3 +240,98 @@ def test_an_object_too_long_to_diff_line_by_line_is_counted():
     d = gitdiff.compare("overlays/big", gitdiff.Side({"v1 Thing ns/t": old}), gitdiff.Side({"v1 Thing ns/t": new}))
     assert d.changed == ["v1 Thing ns/t"]
     assert d.patches["v1 Thing ns/t"].splitlines()[-1] == "@@ 5,003 lines before, 5,003 after: more than 5,000, not diffed line by line @@"
+
+
+# -- materializing a commit: the checkout's bytes, not git archive's ---------------------------------------------
+def _tiny(tmp_path: Path, files: dict[str, str], attributes: str = "") -> tuple[Path, str]:
+    root = tmp_path / "tiny"
+    root.mkdir()
+    assert _run(["git", "init", "-q", "-b", "main"], root).returncode == 0
+    for name, text in files.items():
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_text(text)
+    commit = _commit(root, "tiny")
+    if attributes:  # after the files: what `git add` would do with them is not the point
+        (root / ".gitattributes").write_text(attributes)
+        assert _run([*GIT, "add", ".gitattributes"], root).returncode == 0
+        assert _run([*GIT, "commit", "-q", "-m", "attributes"], root).returncode == 0
+        commit = _run(["git", "rev-parse", "HEAD"], root).stdout.strip()
+    return root, commit
+
+
+def test_materialize_writes_the_blobs_git_archive_would_rewrite_or_leave_out(tmp_path):
+    """`git archive` applies the tree's own export-subst and export-ignore: a `$Format:...$` in a kustomize patch
+    target, or a patch file left out, made diff render something other than Argo CD's checkout."""
+    root, _ = _tiny(tmp_path, {"o/kustomization.yaml": "name: webhook-servic[$Format:%e$x]\n", "o/hidden.yaml": "a: 1\n",
+                               "run.sh": "#!/bin/sh\n"},
+                    "o/kustomization.yaml export-subst\no/hidden.yaml export-ignore\n* text eol=lf\n")
+    (root / "o/up").symlink_to("../o")
+    os.chmod(root / "run.sh", 0o755)
+    commit = _commit(root, "link and mode")
+    archived = subprocess.run(["git", "-C", str(root), "archive", commit], capture_output=True, timeout=120, check=True)
+    names = subprocess.run(["tar", "-t"], input=archived.stdout, capture_output=True, timeout=60, check=True).stdout
+    assert b"o/hidden.yaml" not in names  # what the old materialize extracted
+    tree = gitdiff.materialize(root, commit, tmp_path / "tree")
+    assert (tree / "o/kustomization.yaml").read_bytes() == b"name: webhook-servic[$Format:%e$x]\n"
+    assert (tree / "o/hidden.yaml").read_bytes() == b"a: 1\n"
+    assert os.readlink(tree / "o/up") == "../o" and os.access(tree / "run.sh", os.X_OK)
+    assert not os.access(tree / "o/hidden.yaml", os.X_OK)
+
+
+@pytest.mark.parametrize("attributes, text, why", [
+    ("*.yaml ident\n", "name: x-$Id$\n", "ident"),
+    ("*.yaml text eol=crlf\n", "a: 1\n", "eol=crlf"),
+    ("*.yaml working-tree-encoding=UTF-16\n", "a: 1\n", "working-tree-encoding=UTF-16"),
+])
+def test_materialize_refuses_what_a_checkout_would_rewrite(tmp_path, attributes, text, why):
+    """A checkout applies ident, eol=crlf and working-tree-encoding from the tree's .gitattributes: its bytes are
+    not the blob's, so diff would judge something else than Argo CD syncs."""
+    root, commit = _tiny(tmp_path, {"o/k.yaml": text}, attributes)
+    with pytest.raises(InputError, match=rf"^{commit[:12]}: o/k.yaml: its .gitattributes set {why}\b"):
+        gitdiff.materialize(root, commit, tmp_path / "tree")
+
+
+def test_materialize_refuses_a_submodule_and_a_link_out_of_the_tree(tmp_path):
+    root, _ = _tiny(tmp_path, {"a.yaml": "a: 1\n"}, "*.yaml ident\n")  # ident without $Id$ rewrites nothing
+    (root / "out").symlink_to("../../etc")
+    commit = _commit(root, "a link out")
+    with pytest.raises(InputError, match=r": out: a symbolic link out of the tree \(\.\./\.\./etc\): refused$"):
+        gitdiff.materialize(root, commit, tmp_path / "t1")
+    (root / "out").unlink()
+    oid = _run(["git", "rev-parse", "HEAD"], root).stdout.strip()
+    assert _run(["git", "update-index", "--add", "--cacheinfo", f"160000,{oid},sub"], root).returncode == 0
+    proc = _run([*GIT, "commit", "-q", "-m", "a submodule"], root)
+    assert proc.returncode == 0, proc.stderr
+    commit = _run(["git", "rev-parse", "HEAD"], root).stdout.strip()
+    with pytest.raises(InputError, match=r": sub: a git submodule, whose content Argo CD's checkout fetches"):
+        gitdiff.materialize(root, commit, tmp_path / "t2")
+
+
+def test_materialize_never_fetches_a_missing_blob(tmp_path):
+    """A partial clone fetches a blob it lacks from its promisor remote when asked for it: not here."""
+    root, _ = _tiny(tmp_path, {"a.yaml": "a: 1\n"})
+    assert _run(["git", "config", "uploadpack.allowFilter", "true"], root).returncode == 0
+    clone = tmp_path / "clone"
+    proc = _run(["git", "clone", "-q", "--no-checkout", "--filter=blob:none", f"file://{root}", str(clone)], tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    commit = gitdiff.resolve(clone, "HEAD")
+    with pytest.raises(InputError, match="could not fetch"):
+        gitdiff.materialize(clone, commit, tmp_path / "tree")
+    assert _run(["git", "cat-file", "-e", "HEAD:a.yaml"], clone, env={"GIT_NO_LAZY_FETCH": "1"}).returncode != 0
+
+
+def test_inputs_hold_every_symbolic_link_on_the_way(tmp_path):
+    """overlays/p names `upstream`, a link to a link to the folder it builds: repointing either link changes the
+    build, so both are inputs, and so are the files under their real names."""
+    root = tmp_path / "r"
+    (root / "overlays/p").mkdir(parents=True)
+    (root / "real").mkdir()
+    (root / "real/kustomization.yaml").write_text("resources:\n  - cm.yaml\n")
+    (root / "real/cm.yaml").write_text("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: x\n")
+    (root / "hop").symlink_to("real")
+    (root / "overlays/p/upstream").symlink_to("../../hop")
+    (root / "overlays/p/kustomization.yaml").write_text("resources:\n  - upstream\n")
+    found = gitdiff.inputs(root / "overlays/p", gitdiff.for_tree(settings.load(REPO), root))
+    assert {"overlays/p/upstream", "hop", "real/kustomization.yaml", "real/cm.yaml"} <= found
+    assert gitdiff._touches({"hop"}, found) and gitdiff._touches({"overlays/p/upstream"}, found)
+    assert not gitdiff._touches({"real/other.yaml"}, found)
