@@ -2,10 +2,8 @@
 list generator produces) points at an overlay that exists, deploys it into the namespace its manifests
 declare, and stays inside what its AppProject allows; and what Argo CD would do on top of the overlay is
 safe: no render options gitops-check never renders, every rendered kind permitted by the project, no ignored
-field of a pod template (an Application's ignoreDifferences, or argocd-cm's resource customizations), the namespace
-kept (WH-REF-049..051, 055); an ApplicationSet generates only Applications this module can enumerate and so judge
-(WH-REF-056), filled as Argo CD fills them in either template mode (argocdsync); and every folder an Application
-syncs is one `gitops-check validate` judges (WH-REF-057). Patterns are matched as Argo CD matches them
+field of a pod template, the namespace kept (WH-REF-049..051, 055); and an ApplicationSet generates only
+Applications this module can enumerate and so judge (WH-REF-056). Patterns are matched as Argo CD matches them
 (references.globs); jq expressions are read by references.jqpaths.
 
 These mistakes only surface after merge, as a ComparisonError or a sync that fails or lands objects in
@@ -19,7 +17,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from .. import loader
-from ..argocdsync import App, applications, list_elements, local_sources, overlay_dir
+from ..argocdsync import PLACEHOLDER, App, applications, lookup, local_sources, overlay_dir
 from ..errors import InputError
 from ..model import Document, Violation
 from ..render import is_overlay
@@ -27,7 +25,6 @@ from ..rules import rule
 from .globs import argo_match, go_match
 from .index import CLUSTER_SCOPED, ENVIRONMENT_LABEL, Index, as_dict, as_list, dicts
 from .inputs import Inputs
-from .jqpaths import MAX_JQ_LENGTH, too_long
 from .jqpaths import paths as jq_paths
 from .rollouts import routed_services
 
@@ -80,9 +77,8 @@ PROJECT_KINDS = rule(
 )
 IGNORED_TEMPLATE = rule(
     "WH-REF-051", "error", "references",
-    "An Application that respects ignored differences (or syncs automatically), and Argo CD's settings (argocd-cm "
-    "resource customizations, which apply to every Application), ignore no field of the pod template of Rollouts and "
-    "Deployments (its annotations excepted)",
+    "An Application that respects ignored differences (or syncs automatically) ignores no field of the pod template "
+    "of its Rollouts and Deployments (its annotations excepted)",
     "Argo CD keeps the live value of an ignored field when it syncs with RespectIgnoreDifferences=true, and a change "
     "there never makes the Application OutOfSync: a new image, command, env value or resource limit is never applied "
     "while Argo CD shows Synced.",
@@ -97,20 +93,11 @@ NAMESPACE_KEPT = rule(
 GENERATED_UNJUDGED = rule(
     "WH-REF-056", "error", "references",
     "Every Application an ApplicationSet generates is one gitops-check can enumerate: list generators with literal "
-    "elements (no key with a '.'), the ApplicationSet's own template, and placeholders those elements fill in its "
-    "template mode",
+    "elements, the ApplicationSet's own template, and placeholders those elements fill",
     "gitops-check judges an ApplicationSet's Applications by filling its template from its list elements; those a "
     "git, clusters, matrix, merge, scmProvider, pullRequest, clusterDecisionResource or plugin generator, an "
     "elementsYaml, a generator's own template or a template expression make are never judged (overlay path, "
     "namespace, project, render options, ignored differences) and reach the clusters unchecked.",
-)
-UNJUDGED_PATH = rule(
-    "WH-REF-057", "error", "references",
-    "Every source path an Application (or an ApplicationSet list element) syncs from this repository is a target of "
-    "gitops-check validate",
-    "validate judges only its targets (pyproject.toml [tool.gitops-check] targets): an Application pointed at any other "
-    "folder (a new deploy/prod that patches production's Rollout to no canary steps and an unpinned image) is synced "
-    "by Argo CD as it is, and validate passes without ever rendering it.",
 )
 # Namespaces every cluster has: no Application needs to create or render them.
 BUILTIN_NAMESPACES = frozenset({"default", "kube-system", "kube-public", "kube-node-lease"})
@@ -130,17 +117,12 @@ def _unresolved(text: str) -> bool:
 
 def _overlay_dir(inputs: Inputs, path: str) -> Path | None:
     """The overlay folder a source path names; None when it names none (outside the repository, or a path no
-    file system takes: a NUL byte, a name too long, a symbolic link loop). Looked up once per path and run: every
-    check asks it of every Application, and an ApplicationSet may make thousands."""
-    known = inputs.__dict__.setdefault("_argocd_overlay_dirs", {})
-    path = str(path)
-    if path not in known:
-        try:
-            target = overlay_dir(inputs.ctx.settings.repo_root, path)
-            known[path] = target if target is not None and is_overlay(target) else None
-        except (OSError, ValueError, RuntimeError):
-            known[path] = None
-    return known[path]
+    file system takes: a NUL byte, a name too long, a symbolic link loop)."""
+    try:
+        target = overlay_dir(inputs.ctx.settings.repo_root, str(path))
+        return target if target is not None and is_overlay(target) else None
+    except (OSError, ValueError, RuntimeError):
+        return None
 
 
 def app_paths(idx: Index, inputs: Inputs) -> Iterator[Violation]:
@@ -159,83 +141,6 @@ def app_paths(idx: Index, inputs: Inputs) -> Iterator[Violation]:
                 inputs.rendered(target, path)
             except InputError as exc:
                 yield APP_PATH.violation(app.doc, f"{app.label}source path {path!r} does not build: {exc}")
-
-
-# The harness's own test fixtures: overlays that the Applications of its tests name. An Application that validate
-# does not judge by default (a test's input, a file given on the command line) may name them; one in a default target
-# may not (tests/fixtures is no target).
-TEST_FIXTURES = "tests/fixtures"
-
-
-def _default_targets(inputs: Inputs) -> frozenset[Path] | None:
-    """The folders `gitops-check validate` judges when given no path, as pipeline.resolve_targets finds them (the
-    settings' target globs, relative to the repository root, that are overlays), resolved; made once per run. None
-    when they cannot be read (validate then stops with exit 2 itself)."""
-    found = inputs.__dict__.get("_argocd_default_targets", False)
-    if found is False:
-        settings = inputs.ctx.settings
-        try:
-            found = frozenset(p.resolve() for pattern in settings.targets
-                              for p in settings.repo_root.glob(pattern) if is_overlay(p))
-        except (OSError, ValueError, RuntimeError, NotImplementedError):
-            found = None
-        inputs.__dict__["_argocd_default_targets"] = found
-    return found
-
-
-def _within(path: Path, folders: frozenset[Path]) -> bool:
-    return any(path == folder or path.is_relative_to(folder) for folder in folders)
-
-
-def _judged_by_default(idx: Index, inputs: Inputs, targets: frozenset[Path]) -> bool:
-    """The source holding the Applications is (in) a default target: what Argo CD syncs them from is judged on every
-    validate, so they must name only targets. Unknown (a path no file system takes): judged so, the strict way."""
-    source = idx.source.path or Path(idx.source.name)
-    source = source if source.is_absolute() else inputs.ctx.settings.repo_root / source
-    try:
-        return _within(source.resolve(), targets)
-    except (OSError, ValueError, RuntimeError):
-        return True
-
-
-def unjudged_paths(idx: Index, inputs: Inputs) -> Iterator[Violation]:
-    """Every overlay an Application (or ApplicationSet list element) syncs from this repository must be one `gitops-check
-    validate` judges: a target (the settings' globs, resolved as validate resolves them; a symbolic link to the same
-    folder is the same target). A path that is no overlay is WH-REF-032's. An Application that syncs through a
-    sourceHydrator syncs what the hydrator commits, which is never rendered here. A repository whose globs match no
-    overlay has no default run to compare with (validate refuses to run there without paths)."""
-    for app in apps(idx):
-        name = f"Application {app.name!r}" if app.name else "the Application"
-        hydrator = as_dict(app.spec.get("sourceHydrator"))
-        if hydrator:
-            dry = as_dict(hydrator.get("drySource"))
-            yield UNJUDGED_PATH.violation(
-                app.doc,
-                f"{app.label}{name} sets spec.sourceHydrator: Argo CD then syncs the manifests its hydrator renders from "
-                f"drySource (path {str(dry.get('path') or '')!r}) and commits to syncSource's branch, in place of "
-                "source and sources, and gitops-check never renders or judges them; remove sourceHydrator and point "
-                "source.path at a target of validate",
-            )
-    targets = _default_targets(inputs)
-    if not targets:
-        return
-    strict = _judged_by_default(idx, inputs, targets)
-    fixtures = (inputs.ctx.settings.repo_root / TEST_FIXTURES).resolve()
-    for app in apps(idx):
-        name = f"Application {app.name!r}" if app.name else "the Application"
-        for path, _ in local_sources(app):
-            target = _overlay_dir(inputs, path)
-            if target is None or target in targets:
-                continue  # no overlay (WH-REF-032), or judged
-            if not strict and target.is_relative_to(fixtures):
-                continue
-            yield UNJUDGED_PATH.violation(
-                app.doc,
-                f"{app.label}{name} syncs source path {path!r}, which is not a target of gitops-check validate "
-                f"(pyproject.toml [tool.gitops-check] targets: {', '.join(inputs.ctx.settings.targets)}), so nothing "
-                "Argo CD syncs from there is ever rendered or judged (policies, Argo Rollouts' validation, the API "
-                "server's dry run); point the Application at a target, or add the folder to targets",
-            )
 
 
 def _rendered(inputs: Inputs, path: str) -> list[Document] | None:
@@ -545,18 +450,26 @@ def _sets(value: Any) -> bool:
     return not _empty(value)
 
 
-def _dotted_keys(value: Any) -> Iterator[str]:
-    """Every key of a list element, at any depth, that holds a '.' (or starts with one)."""
-    stack = [value]
-    while stack:
-        item = stack.pop()
-        if isinstance(item, dict):
-            for k, v in item.items():
-                if "." in str(k):
-                    yield str(k)
-                stack.append(v)
-        elif isinstance(item, list):
-            stack.extend(item)
+def _unfilled(value: Any, element: dict, where: str = "") -> Iterator[tuple[str, str]]:
+    """(field, text) for every string of a template a list element does not fill in full: a placeholder whose key
+    the element lacks (or holds a list or mapping), and every other `{{ ... }}` (functions, pipes, conditions, trim
+    markers), which Argo CD evaluates and gitops-check cannot. Mapping keys are never filled here: one with `{{` too."""
+    if isinstance(value, str):
+        if "{{" in value:
+            def filled(m: re.Match) -> str:
+                found = lookup(element, m.group(1))
+                return m.group(0) if found is None or isinstance(found, (dict, list)) else ""
+            if "{{" in PLACEHOLDER.sub(filled, value):
+                yield where, value
+    elif isinstance(value, dict):
+        for k, v in value.items():
+            field = f"{where}.{k}" if where else str(k)
+            if "{{" in str(k):
+                yield field, str(k)
+            yield from _unfilled(v, element, field)
+    elif isinstance(value, list):
+        for i, v in enumerate(value):
+            yield from _unfilled(v, element, f"{where}[{i}]")
 
 
 def _shown(text: str, limit: int = 80) -> str:
@@ -605,33 +518,21 @@ def generated_applications(idx: Index, inputs: Inputs) -> Iterator[Violation]:
                         "those Applications is judged as Argo CD generates it; move its fields into spec.template "
                         "(an ApplicationSet of their own for elements that need other settings)",
                     )
-        dotted: dict[str, list[int]] = {}
-        for n, element in enumerate(list_elements(appset)):
-            for key in dict.fromkeys(_dotted_keys(element)):
-                dotted.setdefault(key, []).append(n)
-        for key, numbers in dotted.items():
-            yield GENERATED_UNJUDGED.violation(
-                appset,
-                f"list element{'s' if len(numbers) > 1 else ''} {_indexes(numbers)} {'have' if len(numbers) > 1 else 'has'} "
-                f"the key {_shown(key)}, with a '.': Argo CD's two template modes read such keys differently "
-                "(without goTemplate `{{.path}}` is looked up as the key '.path' and `{{values.x}}` in `values`; with "
-                "goTemplate `{{.src.path}}` follows nested mappings and never a key named 'src.path'), so which "
-                "value fills the template is not certain to be the one gitops-check judges; rename the key without "
-                "'.' (nest it, or use `values`)",
-            )
+        template = as_dict(spec.get("template"))
+        elements = [e for g in dicts(spec.get("generators")) for e in dicts(as_dict(g.get("list")).get("elements"))]
         unfilled: dict[tuple[str, str], list[int]] = {}
-        for app in apps(idx):
-            if app.doc is appset and app.element is not None:
-                for field, text in app.unfilled:
-                    unfilled.setdefault((f"spec.template.{field}", text), []).append(app.element)
+        for n, element in enumerate(elements):
+            for part in ("metadata", "spec"):
+                for field, text in _unfilled(template.get(part), element, f"spec.template.{part}"):
+                    unfilled.setdefault((field, text), []).append(n)
         for (field, text), numbers in unfilled.items():
             yield GENERATED_UNJUDGED.violation(
                 appset,
                 f"{field} {_shown(text)} is not filled by list element{'s' if len(numbers) > 1 else ''} "
                 f"{_indexes(numbers)} (a key the element lacks, or a function, pipe, condition or trim marker Argo CD "
                 "evaluates and gitops-check does not), so what Argo CD generates there is not what is judged; use "
-                "plain {{.key}} placeholders with goTemplate (or {{key}} without it) whose keys every element sets to "
-                "a string, or write the value out",
+                "plain {{.key}} placeholders (or {{key}} without goTemplate) whose keys every element sets to a "
+                "string, or write the value out",
             )
 
 
@@ -714,37 +615,26 @@ def _covers(path: list[str]) -> bool:
     return tuple(path[:len(KEPT_LIVE)]) != KEPT_LIVE
 
 
-_ESCAPE = re.compile(r"~[01]")
-
-
-def _pointer(pointer: str) -> list[str]:
-    """A jsonPointer's segments as Argo CD's normalizer reads it: a JSON patch `remove` applied by evanphx/json-patch,
-    whose findObject splits the pointer at '/' and drops the first segment, whatever it is (`x/spec/template` is
-    `/spec/template`), and decodes each with strings.NewReplacer("~1", "/", "~0", "~"), left to right. '' and a
-    pointer without '/', which evanphx finds nothing for, count as the whole object here (the strict way)."""
-    return [_ESCAPE.sub(lambda m: "/" if m.group(0) == "~1" else "~", s) for s in pointer.split("/")[1:]]
+def _pointer(pointer: str) -> list[str] | None:
+    """A JSON pointer's segments ([] for "", the whole object); None when it is no pointer."""
+    if pointer == "":
+        return []
+    if not pointer.startswith("/"):
+        return None
+    return [s.replace("~1", "/").replace("~0", "~") for s in pointer.split("/")[1:]]
 
 
 def _ignored_template(entry: dict) -> list[str]:
     """What an ignoreDifferences entry ignores of a pod template (its expressions that cover it). A jq path this
-    reader cannot follow to its end (recursive descent, functions, bindings, operators) may reach anything below
-    where it stops; one longer than jqpaths.MAX_JQ_LENGTH is not read at all."""
+    reader cannot follow to its end (recursive descent, functions) may reach anything below where it stops."""
     found = []
     for pointer in as_list_str(entry.get("jsonPointers")):
-        if _covers(_pointer(pointer)):
-            found.append(f"jsonPointer {_shown(pointer)}" if pointer else "jsonPointer '' (the whole object)")
+        segments = _pointer(pointer)
+        if segments is not None and _covers(segments):
+            found.append(f"jsonPointer {pointer!r}" if pointer else "jsonPointer '' (the whole object)")
     for expr in as_list_str(entry.get("jqPathExpressions")):
-        if too_long(expr):
-            found.append(f"a jqPathExpression of {len(expr):,} characters, more than the {MAX_JQ_LENGTH:,} gitops-check "
-                         "reads: too long to judge, so it cannot tell what it ignores")
-            continue
-        covering = [known for path, known in jq_paths(expr) if _covers(path)]
-        if covering and all(covering):
-            found.append(f"jqPathExpression {_shown(expr)}")
-        elif covering:
-            found.append(f"jqPathExpression {_shown(expr)}, of which gitops-check cannot tell what it ignores (it "
-                         "reads plain paths, pipes, commas, select and parentheses; not bindings such as `as`, "
-                         "operators, functions or recursion)")
+        if any(_covers(path) for path, _ in jq_paths(expr)):
+            found.append(f"jqPathExpression {expr!r}")
     managers = [m for m in as_list_str(entry.get("managedFieldsManagers")) if m not in REPLICA_MANAGERS]
     if managers:
         found.append(f"every field managedFieldsManagers {', '.join(managers)} own (the pod template and images "
@@ -824,106 +714,6 @@ def ignored_templates(idx: Index, inputs: Inputs) -> Iterator[Violation]:
             )
 
 
-# Argo CD's settings ConfigMap: its resource customizations' ignoreDifferences apply to every Application the Argo CD
-# syncs (util/settings GetResourceOverrides; util/argo/normalizers NewIgnoreNormalizer adds their jsonPointers and
-# jqPathExpressions to each Application's own, util/argo/diff its managedFieldsManagers), and so does a sync with
-# RespectIgnoreDifferences=true (controller/sync.go normalizeTargetResources uses the same diff configuration).
-ARGOCD_CM = "argocd-cm"
-CUSTOMIZATIONS = "resource.customizations"
-UNREADABLE: dict = {}  # a customization gitops-check cannot read (compared by identity): it may ignore anything
-
-
-def _override_group_kind(key: str) -> tuple[str, str] | None:
-    """(group, kind) globs of a `resource.customizations` map key (normalizers getGroupKindForOverrideKey): `group/kind`,
-    or `kind` (the core group); None for any other form, which Argo CD does not apply."""
-    parts = key.split("/")
-    if len(parts) == 2:
-        return parts[0], parts[1]
-    return ("", parts[0]) if len(parts) == 1 else None
-
-
-def _split_key_group_kind(name: str) -> tuple[str, str] | None:
-    """(group, kind) globs of the last part of a `resource.customizations.ignoreDifferences.<group_kind>` key
-    (settings convertToOverrideKey): `group_kind`, `kind`, or `all` (every group and kind); None otherwise (Argo CD
-    then refuses its settings)."""
-    if name == "all":
-        return "*", "*"
-    parts = name.split("_")
-    if len(parts) == 2:
-        return parts[0], parts[1]
-    return ("", name) if len(parts) == 1 and name else None
-
-
-def _read_override(text: Any, where: str) -> dict:
-    """An OverrideIgnoreDiff (jsonPointers, jqPathExpressions, managedFieldsManagers), written as YAML text (or, in
-    the `resource.customizations` map, as a mapping); what does not read counts as ignoring everything."""
-    if isinstance(text, dict):
-        return text
-    if not isinstance(text, str):
-        return UNREADABLE if text is not None else {}
-    try:
-        value = loader.safe_load(text, where)
-    except InputError:
-        return UNREADABLE
-    return value if isinstance(value, dict) else UNREADABLE if value is not None else {}
-
-
-def _cm_overrides(data: dict) -> Iterator[tuple[str, str, str, dict]]:
-    """(where, group glob, kind glob, ignoreDifferences) of every resource customization in argocd-cm data: the
-    split keys `resource.customizations.ignoreDifferences.<group_kind>` (settings appendResourceOverridesFromSplitKeys:
-    any key starting with `resource.customizations`, its third '.' part the type) and the `resource.customizations`
-    map (each `group/kind` key's `ignoreDifferences`, YAML text)."""
-    whole = data.get(CUSTOMIZATIONS)
-    if isinstance(whole, str) and whole.strip():
-        try:
-            overrides = loader.safe_load(whole, CUSTOMIZATIONS)
-        except InputError:
-            overrides = None
-        if not isinstance(overrides, dict):
-            yield f"data[{CUSTOMIZATIONS!r}]", "*", "*", UNREADABLE
-            overrides = {}
-        for key, override in overrides.items():
-            group_kind = _override_group_kind(str(key))
-            ignore = as_dict(override).get("ignoreDifferences") if isinstance(override, dict) else None
-            if group_kind is not None and ignore is not None:
-                yield (f"data[{CUSTOMIZATIONS!r}] {str(key)!r}", *group_kind,
-                       _read_override(ignore, f"{CUSTOMIZATIONS} {key}"))
-    for key, value in data.items():
-        parts = str(key).split(".", 3)
-        if not str(key).startswith(CUSTOMIZATIONS) or len(parts) < 4 or parts[2] != "ignoreDifferences":
-            continue
-        group_kind = _split_key_group_kind(parts[3])
-        if group_kind is not None:
-            yield f"data[{str(key)!r}]", *group_kind, _read_override(value, str(key))
-
-
-def ignored_by_settings(idx: Index, inputs: Inputs) -> Iterator[Violation]:
-    """An argocd-cm ConfigMap (in any namespace: where Argo CD runs is not known here) must not ignore, in its resource
-    customizations, any field of the pod template of Rollouts or Deployments (their annotations excepted): it applies
-    to every Application that Argo CD syncs, and those that sync automatically or with RespectIgnoreDifferences=true
-    (the repository's do) then never apply a new image, command or env value there."""
-    for cm in idx.of_kind("ConfigMap"):
-        if cm.name != ARGOCD_CM or cm.group:
-            continue
-        data = as_dict(cm.obj.get("data"))
-        for where, group, kind, override in _cm_overrides(data):
-            targets = [f"every {k}" for g, k in WORKLOADS if argo_match(group, g) and argo_match(kind, k)]
-            if not targets:
-                continue
-            what = (["customizations gitops-check cannot read, so it cannot tell what they ignore"]
-                    if override is UNREADABLE else _ignored_template(override))
-            if not what:
-                continue
-            yield IGNORED_TEMPLATE.violation(
-                cm,
-                f"{where} ignores the pod template or fields in it of {', '.join(targets)} ({', '.join(what)}) for every "
-                "Application this Argo CD syncs: those that sync automatically (a change there never makes them "
-                "OutOfSync) or with RespectIgnoreDifferences=true (every sync keeps the live value) never apply a new "
-                "image, command, env value or limit there while Argo CD shows Synced; ignore only fields a "
-                "controller owns (such as /spec/replicas under an HPA) or the template's annotations",
-            )
-
-
 # --------------------------------------------------------------------------- namespaces kept (WH-REF-055)
 
 
@@ -967,5 +757,4 @@ def namespaces_kept(idx: Index, inputs: Inputs) -> Iterator[Violation]:
 
 
 CHECKS = (app_paths, app_namespaces, app_projects, project_permits, app_environments, selector_hash_kept,
-          render_options, generated_applications, project_kinds, ignored_templates, ignored_by_settings, namespaces_kept,
-          unjudged_paths)
+          render_options, generated_applications, project_kinds, ignored_templates, namespaces_kept)
