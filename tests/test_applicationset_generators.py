@@ -7,33 +7,8 @@ from __future__ import annotations
 
 import pytest
 
-from conftest import FIXTURES, check_references
-
-HERE = FIXTURES / "references"
-OVERLAY = "tests/fixtures/references/overlay"
-ROLLOUT_OVERLAY = "tests/fixtures/references/overlay-rollout"
-
-
-@pytest.fixture(scope="module")
-def ctx(references_ctx):
-    return references_ctx
-
-
-run = check_references
-
-
-def rules(ctx, text: str) -> list[str]:
-    return [v.rule for v in run(ctx, text)]
-
-
-PROJECT = """apiVersion: argoproj.io/v1alpha1
-kind: AppProject
-metadata: {name: web, namespace: argocd}
-spec:
-  sourceRepos: [https://github.com/company/webhook-gitops.git]
-  destinations:
-    - {server: https://kubernetes.default.svc, namespace: app}
-"""
+# The references stage's fixture folder, overlays, context and AppProject, as the sync-safety tests use them.
+from test_argocd_sync_safety import HERE, OVERLAY, PROJECT, ROLLOUT_OVERLAY, ctx, rules, run  # noqa: F401 (ctx: a fixture)
 
 # A template the list generator fills (goTemplate): name from .env, path from .path.
 TEMPLATE = """  template:
